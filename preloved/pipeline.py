@@ -1,0 +1,119 @@
+"""The whole search flow: qu -> retrieval -> rerank, timed per stage."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from qu.types import Extractor, ParsedQuery
+from rerank.types import Reranker
+from retrieval.types import Hit
+
+Stages = Literal["bm25", "dense", "hybrid", "rerank"]
+STAGES: tuple[str, ...] = ("bm25", "dense", "hybrid", "rerank")
+
+
+class BadQueryError(ValueError):
+    """The request cannot be answered as asked (empty query, k out of range, unknown stage...)."""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    parsed: ParsedQuery
+    hits: list[Hit]
+    listings: list[dict]  # listing fields for each hit, same order
+    timings_ms: dict[str, float]
+    applied_filters: Mapping[str, object] = field(default_factory=dict)
+    relaxed_filters: tuple[str, ...] = ()
+
+    def results(self, debug: bool = False) -> list[dict]:
+        """One dict per hit: listing fields, `id`, `score`; per-stage scores and matches when debug."""
+        out = []
+        for hit, listing in zip(self.hits, self.listings, strict=True):
+            row = {k: v for k, v in listing.items() if v is not None and k != "metadata"}
+            row.update(listing.get("metadata") or {})
+            row["id"], row["score"] = hit.id, round(float(hit.score), 6)
+            if debug:
+                row["scores"] = {k: round(float(v), 6) for k, v in hit.scores.items()}
+                row["matched"] = list(hit.matched)
+            out.append(row)
+        return out
+
+
+class SearchPipeline:
+    """Holds the loaded components; `search` runs the stages asked for and times each."""
+
+    def __init__(self, extractor: Extractor, index, reranker: Reranker | None, *, max_k: int = 100,
+                 max_query_chars: int = 512, retrieval_depth: int = 200, rerank_depth: int = 50):
+        self.extractor = extractor
+        self.index = index
+        self.reranker = reranker
+        self.max_k = max_k
+        self.max_query_chars = max_query_chars
+        self.retrieval_depth = retrieval_depth
+        self.rerank_depth = rerank_depth
+
+    def check_query(self, query: str) -> str:
+        if not isinstance(query, str) or not query.strip():
+            raise BadQueryError("query is empty: send some text to search for")
+        if len(query) > self.max_query_chars:
+            raise BadQueryError(f"query has {len(query)} characters; at most {self.max_query_chars} are allowed")
+        return query
+
+    def search(self, query: str, k: int = 10, stages: str = "rerank", rerank_depth: int | None = None,
+               filters: Mapping[str, object] | None = None, use_parsed: bool = True) -> SearchResult:
+        self.check_query(query)
+        if not 1 <= k <= self.max_k:
+            raise BadQueryError(f"k={k} is out of range: choose 1..{self.max_k}")
+        if stages not in STAGES:
+            raise BadQueryError(f"unknown stages {stages!r}: choose from {', '.join(STAGES)}")
+        depth = self.rerank_depth if rerank_depth is None else rerank_depth
+        if stages == "rerank" and not 1 <= depth <= 1000:
+            raise BadQueryError(f"rerank_depth={depth} is out of range: choose 1..1000")
+        if stages == "rerank" and self.reranker is None:
+            raise BadQueryError("no reranker is loaded: choose stages bm25, dense or hybrid")
+
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        parsed = self.extractor.parse(query)
+        timings["qu"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        stage = "hybrid" if stages == "rerank" else stages
+        n = max(k, depth) if stages == "rerank" else k
+        retrieved = self.index.search(query, k=max(n, min(self.retrieval_depth, n)), stage=stage,
+                                      parsed=parsed if use_parsed else None, filters=filters)
+        hits = list(retrieved.hits)
+        timings["retrieval"] = (time.perf_counter() - t) * 1000
+
+        if stages == "rerank" and hits:
+            t = time.perf_counter()
+            head, tail = hits[:depth], hits[depth:]
+            reranked = self.reranker.rerank(query, head, [self.index.get(h.id) for h in head])
+            hits = list(reranked) + tail
+            timings["rerank"] = (time.perf_counter() - t) * 1000
+        hits = hits[:k]
+        listings = [self.index.get(h.id).model_dump() for h in hits]
+        timings["total"] = sum(timings.values())
+        return SearchResult(query=query, parsed=parsed, hits=hits, listings=listings,
+                            timings_ms={k_: round(v, 3) for k_, v in timings.items()},
+                            applied_filters=dict(retrieved.applied_filters),
+                            relaxed_filters=tuple(retrieved.relaxed_filters))
+
+
+def load_pipeline(settings=None, index_dir=None, with_reranker: bool = True) -> SearchPipeline:
+    """Load qu, the index at `index_dir` (default: settings.index_dir) and the reranker, once."""
+    from preloved.settings import get_settings
+    from qu import load_extractor
+    from rerank import load_reranker
+    from retrieval import Index
+
+    settings = settings or get_settings()
+    index = Index.load(index_dir or settings.index_dir)
+    reranker = load_reranker(settings) if with_reranker else None
+    return SearchPipeline(load_extractor(settings), index, reranker, max_k=settings.max_k,
+                          max_query_chars=settings.max_query_chars,
+                          retrieval_depth=settings.retrieval_depth, rerank_depth=settings.rerank_depth)

@@ -1,0 +1,49 @@
+"""One settings object for the whole stack, read from PRELOVED_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRELOVED_", env_file=None)
+
+    # data and artefacts
+    data_dir: Path = ROOT / "data"
+    index_dir: Path = ROOT / "data" / "index" / "demo"  # the demo catalogue's index, built on first serve
+    catalogue_path: Path = ROOT / "data" / "catalogue" / "catalogue.jsonl"
+    reranker_path: Path = ROOT / "models" / "reranker"  # the shipped fine-tuned cross-encoder
+    cache_dir: Path = ROOT / ".cache"
+
+    # pipeline defaults
+    default_k: int = 10
+    max_k: int = 100
+    max_query_chars: int = 512
+    rerank_depth: int = 50
+    retrieval_depth: int = 200
+
+    # query understanding: LLM layer is off unless a backend is named
+    llm_backend: str | None = None  # e.g. "openai" or "gguf"
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_timeout_s: float = 2.0
+
+    # service
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = None  # required for write endpoints when set
+    max_body_bytes: int = 10_000_000
+    request_timeout_s: float = 10.0
+
+    # compute
+    threads: int | None = None  # torch threads; None = library default
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
