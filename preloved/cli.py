@@ -1,0 +1,212 @@
+"""`preloved` command line: build the demo catalogue, index a catalogue, search, serve, train, evaluate.
+
+Heavy imports live inside the handlers so that `preloved --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+logger = logging.getLogger("preloved")
+
+
+class CLIError(Exception):
+    """A user error: printed as one line on stderr, exit status 2."""
+
+
+def _read_queries(source: str):
+    """Yield queries from a file or stdin ('-'): plain lines, or JSON lines with a "query" key."""
+    f = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="replace")  # noqa: SIM115
+    try:
+        for lineno, line in enumerate(f, 1):
+            text = line.rstrip("\n")
+            if text.lstrip().startswith("{"):
+                try:
+                    obj = json.loads(text)
+                except json.JSONDecodeError as e:
+                    yield lineno, None, f"line {lineno}: bad JSON ({e.msg})"
+                    continue
+                if not isinstance(obj, dict) or not isinstance(obj.get("query"), str):
+                    yield lineno, None, f'line {lineno}: a JSON line needs a string "query" key'
+                    continue
+                text = obj["query"]
+            yield lineno, text, None
+    finally:
+        if f is not sys.stdin:
+            f.close()
+
+
+def cmd_catalogue(args) -> int:
+    from preloved.catalogue import build_catalogue
+    from preloved.settings import get_settings
+
+    settings = get_settings()
+    out = build_catalogue(settings.data_dir, Path(args.out) if args.out else settings.catalogue_path.parent)
+    print(out)
+    return 0
+
+
+def cmd_index(args) -> int:
+    from retrieval import CatalogueError, Index, read_catalogue
+
+    path = Path(args.catalog)
+    if not path.is_file():
+        raise CLIError(f"catalogue file not found: {path}")
+    try:
+        listings = read_catalogue(path)
+    except CatalogueError as e:
+        raise CLIError(str(e)) from e
+    index = Index.build(listings, Path(args.out), show_progress=not args.quiet)
+    print(json.dumps({"index": str(args.out), "listings": len(index)}))
+    return 0
+
+
+def cmd_search(args) -> int:
+    from preloved.pipeline import BadQueryError, load_pipeline
+    from preloved.settings import get_settings
+
+    index_dir = _existing_index(args.index)
+    pipeline = load_pipeline(get_settings(), index_dir=index_dir, with_reranker=args.stages == "rerank")
+    if not 1 <= args.k <= pipeline.max_k:
+        raise CLIError(f"--k {args.k} is out of range: choose 1..{pipeline.max_k}")
+    source = args.input if args.input is not None else None
+    queries = _read_queries(source) if source is not None else [(1, args.query, None)]
+    for lineno, query, error in queries:
+        if error is None:
+            try:
+                result = pipeline.search(query, k=args.k, stages=args.stages, rerank_depth=args.rerank_depth)
+            except BadQueryError as e:
+                error = f"line {lineno}: {e}" if source is not None else str(e)
+            else:
+                out = {"query": query, "parsed": result.parsed.contract(), "results": result.results(args.debug),
+                       "timings_ms": result.timings_ms}
+        if error is not None:
+            if source is None:
+                raise CLIError(error)
+            logger.warning(error)
+            out = {"query": query, "error": error, "parsed": None, "results": []}
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 0
+
+
+def _existing_index(path: str | None) -> Path | None:
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.is_dir():
+        raise CLIError(f"index folder not found: {p} (build one with `preloved index --catalog FILE --out {p}`)")
+    return p
+
+
+def ensure_demo_index(settings) -> Path:
+    """Build the demo catalogue and its index on first use; later calls just return the folder."""
+    from retrieval import Index, read_catalogue
+
+    from preloved.catalogue import build_catalogue
+
+    if (settings.index_dir / "manifest.json").is_file():
+        return settings.index_dir
+    if not settings.catalogue_path.is_file():
+        logger.info("building the demo catalogue from %s", settings.data_dir)
+        build_catalogue(settings.data_dir, settings.catalogue_path.parent)
+    logger.info("indexing the demo catalogue into %s (first run only)", settings.index_dir)
+    Index.build(read_catalogue(settings.catalogue_path), settings.index_dir, show_progress=True)
+    return settings.index_dir
+
+
+def cmd_serve(args) -> int:
+    from preloved.settings import get_settings
+    from service import serve
+
+    settings = get_settings()
+    index_dir = _existing_index(args.index) or ensure_demo_index(settings)
+    serve(settings, host=args.host or settings.host, port=args.port or settings.port, index_dir=index_dir)
+    return 0
+
+
+def cmd_train_reranker(args) -> int:
+    from rerank.train import main as train_main
+
+    return train_main(["--config", args.config, *args.extra])
+
+
+def cmd_eval(args) -> int:
+    from preloved.evaluation import run_esci_eval
+
+    run_esci_eval(split=args.split, stages=args.stages.split(","), out=Path(args.out) if args.out else None,
+                  rerank_depth=args.rerank_depth)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="preloved", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("catalogue", help="build data/catalogue/ (the demo catalogue) from data/")
+    s.add_argument("--out", help="output folder (default: data/catalogue)")
+    s.set_defaults(func=cmd_catalogue)
+
+    s = sub.add_parser("index", help="index a listings JSONL file")
+    s.add_argument("--catalog", "--catalogue", required=True, help="listings JSONL: id, title, optional fields")
+    s.add_argument("--out", required=True, help="index folder to write (replaced atomically)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("search", help="search an index; one JSON line per query")
+    s.add_argument("query", nargs="?", help="a single query (or use --input)")
+    s.add_argument("--index", help="index folder (default: the demo index)")
+    s.add_argument("--input", help="queries file, '-' for stdin: one per line or JSON lines with 'query'")
+    s.add_argument("--k", type=int, default=10, help="results per query (1..100, default 10)")
+    s.add_argument("--stages", choices=("bm25", "dense", "hybrid", "rerank"), default="rerank",
+                   help="bm25, dense, hybrid, or rerank = hybrid then cross-encoder (default)")
+    s.add_argument("--rerank-depth", type=int, default=50, help="hybrid candidates the reranker scores")
+    s.add_argument("--debug", action="store_true", help="per-stage scores and matched attributes")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("serve", help="run the HTTP API (default: over the demo index, built on first run)")
+    s.add_argument("--host", help="default 127.0.0.1")
+    s.add_argument("--port", type=int, help="default 8000")
+    s.add_argument("--index", help="index folder (default: the demo index)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("train-reranker", help="fine-tune the cross-encoder from a config file")
+    s.add_argument("--config", required=True, help="JSON/TOML config (see rerank/configs/)")
+    s.add_argument("extra", nargs=argparse.REMAINDER, help="further options passed to the trainer")
+    s.set_defaults(func=cmd_train_reranker)
+
+    s = sub.add_parser("eval", help="ESCI relevance: NDCG@10, Recall@100 per stage, bootstrap vs hybrid")
+    s.add_argument("--split", choices=("dev", "test"), default="test")
+    s.add_argument("--stages", default="bm25,dense,hybrid,rerank")
+    s.add_argument("--rerank-depth", type=int, default=50)
+    s.add_argument("--out", help="write the report JSON here")
+    s.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except CLIError as e:
+        print(f"preloved {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        print(f"preloved {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The command-line contracts, run as a user runs them: subprocesses of the installed scripts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / args[0]), *args[1:]], input=stdin, capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def cli_index(tmp_path_factory, tiny_catalogue_path) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "idx"
+    r = run("preloved", "index", "--catalog", str(tiny_catalogue_path), "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["listings"] == 20
+    return out
+
+
+def test_help_is_instant():
+    r = run("preloved", "--help")
+    assert r.returncode == 0 and "search" in r.stdout and "serve" in r.stdout
+
+
+@pytest.mark.parametrize("stages", ["bm25", "dense", "hybrid", "rerank"])
+def test_search_jsonl_one_line_per_query(cli_index, stages):
+    queries = ["black nike trainers", "levis 501 jeans w32", "", '{"query": "red dress"}']
+    r = run("preloved", "search", "--index", str(cli_index), "--input", "-", "--k", "5", "--stages", stages,
+            stdin="\n".join(queries) + "\n")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [o["query"] for o in lines] == ["black nike trainers", "levis 501 jeans w32", "", "red dress"]
+    assert "error" in lines[2] and lines[2]["results"] == []
+    first = lines[0]
+    assert len(first["results"]) == 5
+    assert {"id", "score", "title"} <= set(first["results"][0])
+    assert first["results"][0]["id"] in {"1", "2"}  # the Nike black trainers / running shoes
+    assert first["parsed"]["brand"] in ("nike", ["nike"])
+    assert lines[3]["results"][0]["id"] == "9"  # Zara red floral midi dress
+
+
+def test_search_errors_are_clear(cli_index, tmp_path):
+    r = run("preloved", "search", "--index", str(tmp_path / "missing"), "jeans")
+    assert r.returncode == 2 and "index folder not found" in r.stderr and "Traceback" not in r.stderr
+    r = run("preloved", "search", "--index", str(cli_index), "--k", "0", "--stages", "bm25", "jeans")
+    assert r.returncode == 2 and "out of range" in r.stderr
+    r = run("preloved", "search", "--index", str(cli_index), "--stages", "bm25", "x" * 600)
+    assert r.returncode == 2 and "512" in r.stderr
+
+
+def test_index_bad_catalogue_names_the_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "1", "title": "ok"}\n{"id": "2", "title": \n')
+    r = run("preloved", "index", "--catalog", str(bad), "--out", str(tmp_path / "idx"), "--quiet")
+    assert r.returncode == 2 and "line 2" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "idx").exists()
