@@ -1,0 +1,147 @@
+"""Lexicons: brands (canonical names, aliases, misspellings), colours, gender, condition, style words.
+
+Built once from data/lexicons/*.json plus data/vocab (catalogue brand candidates, catalogue base
+colours, CSS colour names). Only the QueryNER *train* split is ever read here, never dev or test.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from qu._data import LEXICONS, VOCAB, load_split
+
+BRANDS_PATH = LEXICONS / "brands.json"
+ATTRIBUTES_PATH = LEXICONS / "attributes.json"
+
+__all__ = ["Lexicon", "canonical_brand", "canonical_colour", "get_lexicon", "key"]
+
+# Catalogue "brand candidates" that are generic words, not brands worth matching in queries.
+_BRAND_STOP = {
+    "w", "mr.", "basics", "myntra", "ant", "id", "span", "diva", "shree", "genesis", "free authority", "doodle",
+    "turtle", "maxima", "portia", "alma", "estelle", "mineral", "york", "helix", "revv", "ivory tag", "just natural",
+    "status quo", "senorita", "mother earth", "gas", "coolers", "police", "little miss", "red rose", "palm tree",
+    "f sports", "force 10", "inc 5", "inc. 5", "parx", "spinn", "span", "urban yoga", "sepia", "idee", "facit",
+}
+
+
+def key(text: str) -> str:
+    """Lookup key: lowercase, curly quotes straightened, punctuation other than & ' . + - dropped."""
+    t = text.lower().replace("\u2019", "'").replace("\u2018", "'")
+    t = re.sub(r"[^a-z0-9&'.+\- ]+", " ", t)
+    return re.sub(r"\s+", " ", t).strip(" .-'")
+
+
+def _loose(text: str) -> str:
+    """Looser key for fuzzy matching: letters and digits only."""
+    return re.sub(r"[^a-z0-9]+", "", key(text))
+
+
+@dataclass
+class Lexicon:
+    brand_alias: dict[str, str] = field(default_factory=dict)  # key -> canonical brand
+    brand_loose: dict[str, str] = field(default_factory=dict)  # loose key -> canonical, for fuzzy matching
+    fuzzy_brands: list[str] = field(default_factory=list)  # loose keys eligible for fuzzy matching
+    colour_alias: dict[str, str] = field(default_factory=dict)
+    colour_words: dict[str, str] = field(default_factory=dict)  # patterns/washes: surface -> canonical
+    gender_alias: dict[str, str | list[str]] = field(default_factory=dict)
+    condition_alias: dict[str, str] = field(default_factory=dict)
+    style_alias: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, brands_path: Path = BRANDS_PATH, attributes_path: Path = ATTRIBUTES_PATH) -> Lexicon:
+        lex = cls()
+        raw = json.loads(Path(brands_path).read_text(encoding="utf-8"))
+        if raw.get("format_version") != 1:
+            raise ValueError(f"{brands_path}: expected format_version 1, got {raw.get('format_version')!r}")
+        curated: list[str] = []
+        for canon, aliases in raw["brands"].items():
+            canon = canon.lower()
+            for a in [canon, *aliases]:
+                lex.brand_alias.setdefault(key(a), canon)
+                lex.brand_loose.setdefault(_loose(a), canon)
+            curated.append(canon)
+        with open(VOCAB / "fpi_brand_candidates.csv", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                name = row["brand_candidate"].strip()
+                if int(row["n_products"]) < 5 or key(name) in _BRAND_STOP or len(_loose(name)) < 2:
+                    continue
+                k = key(name)
+                if _loose(name) in lex.brand_loose:
+                    lex.brand_alias.setdefault(k, lex.brand_loose[_loose(name)])
+                    continue
+                lex.brand_alias.setdefault(k, k)
+                lex.brand_loose.setdefault(_loose(name), k)
+        lex.fuzzy_brands = sorted({lk for lk in lex.brand_loose if len(lk) >= 4})
+        attrs = json.loads(Path(attributes_path).read_text(encoding="utf-8"))
+        if attrs.get("format_version") != 1:
+            raise ValueError(f"{attributes_path}: expected format_version 1")
+        base = json.loads((VOCAB / "fpi_attribute_values.json").read_text(encoding="utf-8"))["baseColour"]
+        for name, _n in base:
+            if name != "NA":
+                lex.colour_alias[key(name)] = name.lower()
+        for canon, aliases in attrs["colours"].items():
+            lex.colour_alias.setdefault(key(canon), canon)
+            for a in aliases:
+                lex.colour_alias.setdefault(key(a), canon)
+        css = json.loads((VOCAB / "colours" / "css-color-names.json").read_text(encoding="utf-8"))
+        for name in css:
+            lex.colour_alias.setdefault(key(name), attrs["css_to_base"].get(name, name.lower()))
+        for canon, aliases in attrs["patterns"].items():
+            for a in [canon, *aliases]:
+                lex.colour_words[key(a)] = canon
+        for canon, aliases in attrs["gender"].items():
+            value: str | list[str] = canon.split("+") if "+" in canon else canon
+            for a in aliases:
+                lex.gender_alias[key(a)] = value
+        for canon, aliases in attrs["condition"].items():
+            for a in [canon, *aliases]:
+                lex.condition_alias[key(a)] = canon
+        for canon, aliases in attrs["styles"].items():
+            for a in [canon, *aliases]:
+                lex.style_alias[key(a)] = canon
+        return lex
+
+    def brand(self, text: str, fuzzy: bool = True, cutoff: float = 88.0) -> str | None:
+        k = key(text)
+        if not k:
+            return None
+        if k in self.brand_alias:
+            return self.brand_alias[k]
+        lk = _loose(text)
+        if lk in self.brand_loose:
+            return self.brand_loose[lk]
+        if not fuzzy or len(lk) < 5:
+            return None
+        from rapidfuzz import fuzz, process
+
+        hit = process.extractOne(lk, self.fuzzy_brands, scorer=fuzz.ratio, score_cutoff=cutoff)
+        return self.brand_loose[hit[0]] if hit else None
+
+    def colour(self, text: str) -> str | None:
+        k = key(text)
+        return self.colour_alias.get(k) or self.colour_words.get(k)
+
+
+@lru_cache(maxsize=2)
+def get_lexicon() -> Lexicon:
+    return Lexicon.load()
+
+
+def canonical_brand(text: str) -> str | None:
+    """Lowercase canonical brand for a surface form: "Levis" -> "levi's", "addidas" -> "adidas", else None."""
+    return get_lexicon().brand(text)
+
+
+def canonical_colour(text: str) -> str | None:
+    """Canonical colour (catalogue base-colour vocabulary, lowercase) or pattern/wash, else None."""
+    return get_lexicon().colour(text)
+
+
+def _train_creators() -> set[str]:
+    """Creator spans seen in QueryNER train (used by the rules layer as an extra gazetteer)."""
+    return {key(s["text"]) for r in load_split("train") for s in r["spans"] if s["label"] == "creator"}

@@ -1,0 +1,119 @@
+"""The category taxonomy: canonical leaf names, their paths, and what shoppers call them.
+
+The tree lives in data/lexicons/categories.json (hand-curated, informed by the Google Product
+Taxonomy apparel branch). A query category and a listing category are comparable through their
+paths: `category_matches("shoes", "trainers")` is true because "shoes" is on the path of "trainers".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from qu._data import LEXICONS
+
+CATEGORIES_PATH = LEXICONS / "categories.json"
+
+__all__ = [
+    "Taxonomy",
+    "category_for_article_type",
+    "category_matches",
+    "category_path",
+    "get_taxonomy",
+    "normalise_category",
+]
+
+
+def _key(text: str) -> str:
+    t = text.lower().replace("\u2019", "'")
+    t = re.sub(r"[^a-z0-9&'+]+", " ", t)
+    return re.sub(r"\s+", " ", t).strip()
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    parents: dict[str, str | None]
+    synonyms: dict[str, str]  # normalised surface form -> canonical leaf
+    article_types: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path = CATEGORIES_PATH) -> Taxonomy:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        if raw.get("format_version") != 1:
+            raise ValueError(f"{path}: expected format_version 1, got {raw.get('format_version')!r}")
+        parents = {name: node["parent"] for name, node in raw["nodes"].items()}
+        for name, parent in parents.items():
+            if parent is not None and parent not in parents:
+                raise ValueError(f"{path}: node {name!r} has unknown parent {parent!r}")
+        synonyms: dict[str, str] = {}
+        for name, node in raw["nodes"].items():
+            synonyms.setdefault(_key(name), name)
+            for syn in node["synonyms"]:
+                synonyms.setdefault(_key(syn), name)
+        for at, leaf in raw["article_types"].items():
+            if leaf not in parents:
+                raise ValueError(f"{path}: article type {at!r} maps to unknown category {leaf!r}")
+        return cls(parents=parents, synonyms=synonyms, article_types=dict(raw["article_types"]))
+
+    def path(self, category: str) -> tuple[str, ...]:
+        if category not in self.parents:
+            raise KeyError(f"unknown category {category!r}; see {CATEGORIES_PATH.name}")
+        out: list[str] = []
+        node: str | None = category
+        while node is not None:
+            out.append(node)
+            node = self.parents[node]
+        return tuple(reversed(out))
+
+    def normalise(self, text: str) -> str | None:
+        k = _key(text)
+        if not k:
+            return None
+        if k in self.synonyms:
+            return self.synonyms[k]
+        # plural/singular and a trailing head noun: "black skinny jeans" -> "jeans"
+        for cand in (k.rstrip("s"), k + "s", k[:-2] if k.endswith("es") else ""):
+            if cand and cand in self.synonyms:
+                return self.synonyms[cand]
+        words = k.split()
+        for n in range(len(words) - 1, 0, -1):
+            tail = " ".join(words[-n:])
+            if tail in self.synonyms:
+                return self.synonyms[tail]
+            if tail.rstrip("s") in self.synonyms:
+                return self.synonyms[tail.rstrip("s")]
+        return None
+
+
+@lru_cache(maxsize=4)
+def get_taxonomy(path: Path = CATEGORIES_PATH) -> Taxonomy:
+    return Taxonomy.load(path)
+
+
+def category_for_article_type(article_type: str) -> str | None:
+    """The canonical category leaf for a Fashion Product Images `articleType` ("Tshirts" -> "t-shirts")."""
+    tax = get_taxonomy()
+    if article_type in tax.article_types:
+        return tax.article_types[article_type]
+    return tax.normalise(article_type)
+
+
+def category_path(category: str) -> tuple[str, ...]:
+    """Root..leaf path of a canonical category, e.g. ("clothing", "tops", "t-shirts"). Unknown raises KeyError."""
+    return get_taxonomy().path(category)
+
+
+def normalise_category(text: str) -> str | None:
+    """The canonical category a shopper's phrase names ("tee" -> "t-shirts", "sneakers" -> "trainers"), or None."""
+    return get_taxonomy().normalise(text)
+
+
+def category_matches(query_category: str, listing_category: str) -> bool:
+    """True when the listing's category is the query's category or lies under it."""
+    tax = get_taxonomy()
+    if listing_category not in tax.parents or query_category not in tax.parents:
+        return query_category == listing_category
+    return query_category in tax.path(listing_category)
