@@ -1,0 +1,59 @@
+"""What one app holds: settings, the loaded pipeline, the index lock, metrics."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import anyio
+
+from preloved.pipeline import SearchPipeline
+from preloved.settings import Settings
+from service._exclusion import ExcludingExtractor
+from service._metrics import Metrics
+from service._rwlock import RWLock
+
+
+def _max_concurrent_searches(settings: Settings) -> int:
+    # Searches are CPU-bound (torch); more at once than cores only adds queueing inside torch.
+    configured = getattr(settings, "max_concurrent_searches", None)
+    return max(1, int(configured or os.cpu_count() or 1))
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    pipeline: SearchPipeline | None = None
+    lock: RWLock = field(default_factory=RWLock)
+    metrics: Metrics = field(init=False)
+    search_limiter: anyio.CapacityLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(index_size=self.index_size, llm_stats=self.llm_stats)
+        self.search_limiter = anyio.CapacityLimiter(_max_concurrent_searches(self.settings))
+
+    def attach(self, pipeline: SearchPipeline) -> None:
+        """Take a loaded pipeline; wrap its extractor so a request can drop attributes it read."""
+        if not isinstance(pipeline.extractor, ExcludingExtractor):
+            pipeline.extractor = ExcludingExtractor(pipeline.extractor)
+        self.pipeline = pipeline
+
+    def index_size(self) -> float:
+        index = self.pipeline.index if self.pipeline else None
+        if index is None:
+            return 0.0
+        try:
+            return float(len(index))
+        except TypeError:
+            return float(getattr(index, "size", 0) or 0)
+
+    def llm_stats(self) -> Mapping[str, float]:
+        if self.pipeline is None:
+            return {}
+        extractor = self.pipeline.extractor
+        inner = getattr(extractor, "inner", extractor)
+        stats = getattr(inner, "stats", None)
+        if callable(stats):
+            stats = stats()
+        return stats if isinstance(stats, Mapping) else {}

@@ -1,0 +1,177 @@
+"""`/search`, `/parse`, `/rerank`: the read side of the API."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from preloved.pipeline import SearchPipeline, SearchResult
+from retrieval.types import Hit, Listing
+from service._errors import request_id
+from service._exclusion import dropping
+from service._state import ServiceState
+from service._worker import run_limited
+from service.deps import PipelineDep, StateDep
+from service.routers.listings import to_listing
+from service.schemas import (
+    MAX_K,
+    ErrorResponse,
+    ParseRequest,
+    RerankedItem,
+    RerankRequest,
+    RerankResponse,
+    SearchRequest,
+    SearchResponse,
+    Stages,
+)
+
+router = APIRouter(tags=["search"], responses={422: {"model": ErrorResponse}, 504: {"model": ErrorResponse}})
+
+FACET_FIELDS = ("brand", "category", "colour", "size", "gender", "condition")
+
+
+def _facets(results: list[dict]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for name in FACET_FIELDS:
+        counts = Counter(str(r[name]) for r in results if r.get(name) not in (None, ""))
+        if counts:
+            out[name] = dict(counts.most_common())
+    return out
+
+
+def _run_search(state: ServiceState, pipeline: SearchPipeline, req: SearchRequest, stages: str,
+                queued_at: float) -> tuple[SearchResult, float]:
+    waited = (time.perf_counter() - queued_at) * 1000
+    drop = set(req.exclude) | set(req.filters)
+    with state.lock.read(), dropping(drop):
+        result = pipeline.search(req.query, k=req.k, stages=stages, rerank_depth=req.rerank_depth,
+                                 filters=dict(req.filters) or None, use_parsed=req.use_parsed)
+    return result, waited
+
+
+async def _search(request: Request, state: ServiceState, pipeline: SearchPipeline,
+                  req: SearchRequest) -> SearchResponse:
+    start = time.perf_counter()
+    stages = req.stages or ("rerank" if pipeline.reranker is not None else "hybrid")
+    result, waited = await run_limited(state, "/search",
+                                       lambda: _run_search(state, pipeline, req, stages, start))
+    state.metrics.observe_stages(result.timings_ms)
+    results = result.results(debug=req.debug)
+    timings = dict(result.timings_ms)
+    timings["wait"] = round(waited, 3)
+    timings["server"] = round((time.perf_counter() - start) * 1000, 3)
+    return SearchResponse(
+        query=result.query, parsed=result.parsed.contract(), results=results, timings_ms=timings,
+        filters=dict(req.filters), excluded=list(req.exclude),
+        applied_filters={k: v for k, v in result.applied_filters.items()},
+        relaxed_filters=list(result.relaxed_filters), facets=_facets(results), stages=stages, k=req.k,
+        request_id=request_id(request))
+
+
+def _query_error(msg: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("query", "filter"), "type": "value_error", "msg": msg}])
+
+
+def _filters_from_query(items: list[str]) -> dict[str, object]:
+    filters: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition(":")
+        if not sep or not name or not value:
+            raise _query_error(f"filter {item!r} should look like name:value, e.g. brand:nike")
+        name = name.strip()
+        if name in ("price_min", "price_max"):
+            try:
+                filters[name] = float(value)
+            except ValueError:
+                raise _query_error(f"filter {name} takes a number, got {value!r}") from None
+        elif name in filters:
+            prev = filters[name]
+            filters[name] = [*prev, value] if isinstance(prev, list) else [prev, value]
+        else:
+            filters[name] = value
+    return filters
+
+
+@router.get("/search", response_model=SearchResponse, summary="Search (query string)")
+async def search_get(
+    request: Request,
+    state: StateDep,
+    pipeline: PipelineDep,
+    q: Annotated[str, Query(min_length=1, max_length=10_000, description="What to search for")],
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    filter: Annotated[list[str] | None, Query(max_length=20, description="name:value, repeatable")] = None,
+    exclude: Annotated[list[str] | None, Query(max_length=20, description="attributes to ignore")] = None,
+    stages: Stages | None = None,
+    rerank_depth: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    debug: bool = False,
+) -> SearchResponse:
+    try:
+        req = SearchRequest(query=q, k=k, filters=_filters_from_query(filter or []), exclude=exclude or [],
+                            stages=stages, rerank_depth=rerank_depth, debug=debug)
+    except ValidationError as e:
+        raise RequestValidationError([{**err, "loc": ("query", *err["loc"])} for err in e.errors()]) from None
+    return await _search(request, state, pipeline, req)
+
+
+@router.post("/search", response_model=SearchResponse, summary="Search (JSON body)")
+async def search_post(request: Request, state: StateDep, pipeline: PipelineDep,
+                      body: SearchRequest) -> SearchResponse:
+    return await _search(request, state, pipeline, body)
+
+
+@router.post("/parse", summary="Query understanding only: the attributes read from a query")
+async def parse(state: StateDep, pipeline: PipelineDep, body: ParseRequest) -> dict:
+    pipeline.check_query(body.query)
+    parsed = await run_limited(state, "/parse", lambda: pipeline.extractor.parse(body.query))
+    return parsed.contract()
+
+
+@router.post("/rerank", response_model=RerankResponse, summary="Score given candidates for a query")
+async def rerank(state: StateDep, pipeline: PipelineDep, body: RerankRequest) -> RerankResponse:
+    pipeline.check_query(body.query)
+    if (body.ids is None) == (body.listings is None):
+        raise HTTPException(422, "send exactly one of `ids` (indexed listings) or `listings` (given in full)")
+    if pipeline.reranker is None:
+        raise HTTPException(422, "no reranker is loaded in this server")
+
+    def work() -> tuple[list[Hit], float]:
+        if body.ids is not None:
+            with state.lock.read():
+                listings = []
+                for id_ in dict.fromkeys(body.ids):
+                    found = _get_listing(pipeline, id_)
+                    if found is None:
+                        raise HTTPException(404, f"no listing with id {id_!r} in the index")
+                    listings.append(found)
+        else:
+            try:
+                listings = list({x.id: to_listing(x) for x in body.listings}.values())
+            except ValueError as e:
+                raise HTTPException(422, str(e)) from None
+        hits = [Hit(id=x.id, score=0.0) for x in listings]
+        t = time.perf_counter()
+        out = pipeline.reranker.rerank(body.query, hits, listings)
+        return out, (time.perf_counter() - t) * 1000
+
+    hits, ms = await run_limited(state, "/rerank", work)
+    state.metrics.observe_stages({"rerank": ms})
+    titles = {}
+    if body.listings is not None:
+        titles = {x.id: x.title for x in body.listings}
+    else:
+        titles = {h.id: getattr(_get_listing(pipeline, h.id), "title", None) for h in hits}
+    return RerankResponse(query=body.query, timings_ms={"rerank": round(ms, 3)},
+                          results=[RerankedItem(id=h.id, score=round(float(h.score), 6),
+                                                title=titles.get(h.id)) for h in hits])
+
+
+def _get_listing(pipeline: SearchPipeline, id_: str) -> Listing | None:
+    try:
+        return pipeline.index.get(id_)
+    except (KeyError, LookupError):
+        return None

@@ -1,0 +1,143 @@
+"""Request and response models at the API edge (what /docs shows)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from qu.types import ATTRIBUTES
+
+Stages = Literal["bm25", "dense", "hybrid", "rerank"]
+FILTER_NAMES: tuple[str, ...] = ATTRIBUTES
+EXCLUDE_NAMES: tuple[str, ...] = (*ATTRIBUTES, "price")
+MAX_K = 100
+
+FilterText = Annotated[str, Field(min_length=1, max_length=100)]
+FilterValue = FilterText | Annotated[list[FilterText], Field(min_length=1, max_length=20)] | float
+QueryText = Annotated[str, Field(min_length=1, max_length=10_000, description="What to search for")]
+
+
+def check_filter_names(filters: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(filters) - set(FILTER_NAMES))
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        raise ValueError(f"unknown filter {names}: choose from {', '.join(FILTER_NAMES)}")
+    for name in ("price_min", "price_max"):
+        if name in filters and not isinstance(filters[name], int | float):
+            raise ValueError(f"filter {name} takes a number, got {filters[name]!r}")
+    return filters
+
+
+def check_exclude_names(names: list[str]) -> list[str]:
+    unknown = sorted(set(names) - set(EXCLUDE_NAMES))
+    if unknown:
+        given = ", ".join(map(repr, unknown))
+        raise ValueError(f"cannot exclude {given}: choose from {', '.join(EXCLUDE_NAMES)}")
+    return names
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchRequest(_Strict):
+    query: QueryText
+    k: int = Field(10, ge=1, le=MAX_K, description="How many results, 1..100")
+    filters: dict[str, FilterValue] = Field(
+        default_factory=dict, max_length=len(FILTER_NAMES),
+        description="Explicit attribute filters; they override what was read from the query for the same "
+                    f"attribute and add the others. Names: {', '.join(FILTER_NAMES)}.")
+    exclude: list[str] = Field(
+        default_factory=list, max_length=len(EXCLUDE_NAMES),
+        description="Attributes read from the query to ignore (a removed chip on the demo page).")
+    stages: Stages | None = Field(None, description="Stop after this stage; default rerank when a reranker "
+                                                    "is loaded, else hybrid")
+    rerank_depth: int | None = Field(None, ge=1, le=1000, description="How many hits the reranker rescores")
+    debug: bool = Field(False, description="Return per-stage scores and matched attributes per result")
+    use_parsed: bool = Field(True, description="Use the attributes read from the query as filters and boosts")
+
+    @field_validator("filters")
+    @classmethod
+    def _known_filters(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return check_filter_names(v)
+
+    @field_validator("exclude")
+    @classmethod
+    def _known_excludes(cls, v: list[str]) -> list[str]:
+        return check_exclude_names(v)
+
+
+class ParseRequest(_Strict):
+    query: QueryText
+
+
+class ListingIn(BaseModel):
+    """One listing to index; keys beyond these are kept as metadata."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+    title: Annotated[str, Field(min_length=1, max_length=2000)]
+    brand: str | None = None
+    category: str | None = None
+    colour: str | None = None
+    size: str | None = None
+    gender: str | None = None
+    condition: str | None = None
+    price: float | None = Field(None, ge=0, allow_inf_nan=False)
+    description: Annotated[str, Field(max_length=20_000)] | None = None
+
+
+class RerankRequest(_Strict):
+    query: QueryText
+    ids: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
+        None, min_length=1, max_length=200, description="Ids of indexed listings to score")
+    listings: list[ListingIn] | None = Field(
+        None, min_length=1, max_length=200, description="Listings to score, given in full")
+
+
+class RerankedItem(BaseModel):
+    id: str
+    score: float
+    title: str | None = None
+
+
+class RerankResponse(BaseModel):
+    query: str
+    results: list[RerankedItem]
+    timings_ms: dict[str, float]
+
+
+class SearchResponse(BaseModel):
+    query: str
+    parsed: dict[str, Any] = Field(description="What query understanding read: attributes, spans with their "
+                                               "source layer, residual text")
+    results: list[dict[str, Any]] = Field(description="Listing fields, `id`, `score`; with debug, per-stage "
+                                                      "`scores` and `matched`")
+    timings_ms: dict[str, float]
+    filters: dict[str, Any] = Field(description="The explicit filters of the request")
+    excluded: list[str]
+    applied_filters: dict[str, Any]
+    relaxed_filters: list[str]
+    facets: dict[str, dict[str, int]] = Field(description="Counts of attribute values among the results")
+    stages: str
+    k: int
+    request_id: str | None = None
+
+
+class UpsertResponse(BaseModel):
+    upserted: int
+    ids: list[str]
+    index_size: int | None = None
+
+
+class DeleteResponse(BaseModel):
+    deleted: str
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+    code: str
+    request_id: str | None = None
+    errors: list[dict[str, Any]] | None = None
