@@ -1,0 +1,48 @@
+"""The whole flow over the 20-listing corpus with the real models: qu -> retrieval -> rerank."""
+
+from __future__ import annotations
+
+import pytest
+
+from preloved.pipeline import BadQueryError, SearchPipeline, load_pipeline
+from preloved.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, tiny_catalogue_path) -> SearchPipeline:
+    from retrieval import Index, read_catalogue
+
+    out = tmp_path_factory.mktemp("pipe") / "idx"
+    Index.build(read_catalogue(tiny_catalogue_path), out, show_progress=False)
+    return load_pipeline(Settings(), index_dir=out)
+
+
+def test_every_stage_runs_and_is_timed(pipeline):
+    res = pipeline.search("black nike trainers", k=5, stages="rerank")
+    assert set(res.timings_ms) == {"qu", "retrieval", "rerank", "total"}
+    assert res.parsed.values("brand") == ["nike"]
+    assert "black" in res.parsed.values("colour")
+    top = res.results(debug=True)
+    assert top[0]["id"] in {"1", "2"} and top[0]["brand"] == "nike"
+    assert "rerank" in top[0]["scores"]  # the cross-encoder really scored it
+    assert [r["score"] for r in top] == sorted((r["score"] for r in top), reverse=True)
+
+
+def test_stages_differ(pipeline):
+    q = "warm puffer for winter"
+    ids = {s: [h.id for h in pipeline.search(q, k=5, stages=s).hits] for s in ("bm25", "dense", "rerank")}
+    assert ids["dense"][0] == "10"  # The North Face Nuptse puffer: found by meaning and by word
+    assert len({tuple(v) for v in ids.values()}) > 1  # the stages are not pass-throughs of each other
+
+
+@pytest.mark.parametrize(("query", "k", "stages", "message"), [
+    ("", 10, "hybrid", "empty"),
+    ("   \t", 10, "hybrid", "empty"),
+    ("x" * 513, 10, "hybrid", "512"),
+    ("jeans", 0, "hybrid", "out of range"),
+    ("jeans", 101, "hybrid", "out of range"),
+    ("jeans", 10, "bm42", "unknown stages"),
+])
+def test_bad_requests_raise_clear_errors(pipeline, query, k, stages, message):
+    with pytest.raises(BadQueryError, match=message):
+        pipeline.search(query, k=k, stages=stages)
