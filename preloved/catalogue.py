@@ -77,18 +77,19 @@ def iter_listings(styles_csv: Path, brand_csv: Path, seed: int = SEED) -> Iterat
             title = " ".join(row["productDisplayName"].split())
             raw_brand = match_brand(title)
             brand = (canonical_brand(raw_brand) or raw_brand.lower()) if raw_brand else None
-            category = category_for_article_type(row["articleType"]) or row["articleType"].lower()
+            category = category_for_article_type(row["articleType"])
+            path = category_path(category) if category else ()
             listing = {
                 "id": row["id"],
                 "title": title,
                 "brand": brand,
-                "category": category,
+                "category": category or row["articleType"].lower(),
                 "gender": row["gender"].lower() or None,
                 "colour": row["baseColour"].lower() or None,
                 "season": row["season"].lower() or None,
                 "usage": row["usage"].lower() or None,
                 "article_type": row["articleType"],
-                "category_path": " > ".join(category_path(category)),
+                "category_path": " > ".join(path) or None,
             }
             listing.update(_synthetic(rng, row["masterCategory"], row["subCategory"], row["gender"]))
             yield listing
