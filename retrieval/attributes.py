@@ -1,0 +1,310 @@
+"""Attribute columns of a segment and the filter/boost plan built from qu's output and API filters.
+
+Values are compared folded and case-insensitively. A listing that lacks a field is never
+excluded by that field's filter (ESCI products have no category). Rules per attribute:
+brand, colour, size, condition: equal, or every word of the asked value is a word of the
+listing's ("w31" matches "W31 L32", "nike" matches "Nike SB"); gender: synonym groups, and
+"unisex" listings match men and women; category: through `qu.taxonomy.category_path` when qu is
+importable (the asked path is a prefix of the listing's), else words with plurals folded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.text import _TOKEN, fold
+from retrieval.types import LISTING_FIELDS, Listing
+
+logger = logging.getLogger(__name__)
+
+FILTER_NAMES: tuple[str, ...] = (*LISTING_FIELDS, "price_min", "price_max")
+# Parsed (qu) filters are dropped in this order while too few results remain.
+DEFAULT_RELAX_ORDER: tuple[str, ...] = ("size", "colour", "condition", "gender", "price", "category", "brand")
+
+_GENDER = {
+    "men": "men",
+    "man": "men",
+    "mens": "men",
+    "male": "men",
+    "gents": "men",
+    "women": "women",
+    "woman": "women",
+    "womens": "women",
+    "female": "women",
+    "ladies": "women",
+    "lady": "women",
+    "boys": "boys",
+    "boy": "boys",
+    "girls": "girls",
+    "girl": "girls",
+    "kids": "kids",
+    "kid": "kids",
+    "children": "kids",
+    "child": "kids",
+    "unisex": "unisex",
+}
+_GENDER_MATCH = {
+    "men": {"men", "unisex"},
+    "women": {"women", "unisex"},
+    "boys": {"boys", "kids"},
+    "girls": {"girls", "kids"},
+    "kids": {"kids", "boys", "girls"},
+    "unisex": {"unisex"},
+}
+
+
+def words(value: object) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(fold(str(value))))
+
+
+def _singular(w: str) -> str:
+    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+
+
+def _gender_key(ws: tuple[str, ...]) -> str:
+    return _GENDER.get("".join(ws), "".join(ws))
+
+
+def _category_path(value: str) -> tuple[str, ...] | None:
+    try:
+        from qu.taxonomy import category_path
+    except ImportError:  # qu's taxonomy is optional here: fall back to word matching
+        return None
+    try:
+        path = category_path(value)
+    except (KeyError, ValueError):
+        return None
+    return tuple(p.lower() for p in path) if path else None
+
+
+@lru_cache(maxsize=65_536)
+def value_matches(attr: str, asked: str, have: str) -> bool:
+    """Whether a listing value `have` satisfies an asked value (both given as space-joined words)."""
+    a, h = tuple(asked.split()), tuple(have.split())
+    if not a:
+        return False
+    if a == h or "".join(a) == "".join(h):
+        return True
+    if attr == "gender":
+        return _gender_key(h) in _GENDER_MATCH.get(_gender_key(a), {_gender_key(a)})
+    if attr == "category":
+        pa, ph = _category_path(asked), _category_path(have)
+        if pa and ph:
+            return ph[: len(pa)] == pa
+        return {_singular(w) for w in a} <= {_singular(w) for w in h}
+    return set(a) <= set(h)
+
+
+class AttributeColumns:
+    """Per attribute: a vocabulary of folded values and an int32 code per row (-1: missing)."""
+
+    def __init__(self, vocabs: dict[str, list[str]], codes: dict[str, np.ndarray], price: np.ndarray):
+        self.vocabs = vocabs
+        self.codes = codes
+        self.price = price
+        self._lookup = {a: {v: i for i, v in enumerate(vs)} for a, vs in vocabs.items()}
+
+    @classmethod
+    def build(cls, listings: Sequence[Listing]) -> AttributeColumns:
+        vocabs: dict[str, list[str]] = {}
+        codes: dict[str, np.ndarray] = {}
+        for attr in LISTING_FIELDS:
+            lookup: dict[str, int] = {}
+            arr = np.full(len(listings), -1, dtype=np.int32)
+            for r, listing in enumerate(listings):
+                v = getattr(listing, attr)
+                if v is None:
+                    continue
+                key = " ".join(words(v))
+                if not key:
+                    continue
+                c = lookup.get(key)
+                if c is None:
+                    c = lookup[key] = len(lookup)
+                arr[r] = c
+            vocabs[attr] = list(lookup)
+            codes[attr] = arr
+        price = np.array([np.nan if x.price is None else x.price for x in listings], dtype=np.float64)
+        return cls(vocabs, codes, price)
+
+    def save(self, folder: Path) -> None:
+        (folder / "attr_vocabs.json").write_text(
+            json.dumps(self.vocabs, ensure_ascii=False), encoding="utf-8"
+        )
+        for attr, arr in self.codes.items():
+            np.save(folder / f"attr_{attr}.npy", arr)
+        np.save(folder / "attr_price.npy", self.price)
+
+    @classmethod
+    def load(cls, folder: Path, *, mmap: bool = True) -> AttributeColumns:
+        mode = "r" if mmap else None
+        vocabs = json.loads((folder / "attr_vocabs.json").read_text(encoding="utf-8"))
+        codes = {a: np.load(folder / f"attr_{a}.npy", mmap_mode=mode) for a in LISTING_FIELDS}
+        return cls(vocabs, codes, np.load(folder / "attr_price.npy", mmap_mode=mode))
+
+    def matching_codes(self, attr: str, values: Sequence[str]) -> np.ndarray:
+        asked = [" ".join(words(v)) for v in values]
+        return np.asarray(
+            [
+                i
+                for i, have in enumerate(self.vocabs[attr])
+                if any(value_matches(attr, a, have) for a in asked)
+            ],
+            dtype=np.int32,
+        )
+
+    def mask(self, c: Constraint) -> np.ndarray:
+        """Rows allowed by a constraint: matching, or missing the field."""
+        if c.attr == "price":
+            p = self.price
+            lo = -math.inf if c.price_min is None else c.price_min
+            hi = math.inf if c.price_max is None else c.price_max
+            return np.isnan(p) | ((p >= lo) & (p <= hi))
+        codes = np.asarray(self.codes[c.attr])
+        return np.isin(codes, self.matching_codes(c.attr, c.values)) | (codes < 0)
+
+    def row_matches(self, c: Constraint, rows: np.ndarray) -> np.ndarray:
+        """Per row: 1 matched, 0 missing the field, -1 has another value."""
+        if c.attr == "price":
+            p = self.price[rows]
+            lo = -math.inf if c.price_min is None else c.price_min
+            hi = math.inf if c.price_max is None else c.price_max
+            return np.where(np.isnan(p), 0, np.where((p >= lo) & (p <= hi), 1, -1))
+        codes = np.asarray(self.codes[c.attr][rows])
+        ok = np.isin(codes, self.matching_codes(c.attr, c.values))
+        return np.where(codes < 0, 0, np.where(ok, 1, -1))
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One attribute condition: a filter (hard when the API asked for it) or a boost."""
+
+    attr: str  # a listing field, or "price"
+    values: tuple[str, ...] = ()
+    price_min: float | None = None
+    price_max: float | None = None
+    source: str = "parsed"  # "parsed" (qu) or "filter" (the API's explicit filters)
+    confidence: float = 1.0
+
+    def label(self) -> str:
+        if self.attr == "price":
+            return f"price={self.price_min if self.price_min is not None else ''}..{self.price_max or ''}"
+        return f"{self.attr}={'|'.join(self.values)}"
+
+
+@dataclass
+class Plan:
+    filters: list[Constraint] = field(default_factory=list)  # applied now
+    boosts: list[Constraint] = field(default_factory=list)
+    relaxed: list[str] = field(default_factory=list)
+
+    def relaxable(self, order: Sequence[str]) -> Constraint | None:
+        for attr in order:
+            for c in self.filters:
+                if c.attr == attr and c.source == "parsed":
+                    return c
+        return None
+
+    def relax(self, c: Constraint) -> None:
+        self.filters.remove(c)
+        self.relaxed.append(c.attr)
+        self.boosts.append(c)
+
+    def applied(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for c in self.filters:
+            if c.attr == "price":
+                if c.price_min is not None:
+                    out["price_min"] = c.price_min
+                if c.price_max is not None:
+                    out["price_max"] = c.price_max
+            else:
+                out[c.attr] = list(c.values) if len(c.values) > 1 else c.values[0]
+        return out
+
+
+def _as_values(name: str, value: object) -> tuple[str, ...]:
+    vals = value if isinstance(value, list | tuple | set | frozenset) else [value]
+    out = []
+    for v in vals:
+        if not isinstance(v, str | int | float) or isinstance(v, bool) or not words(v):
+            raise ValueError(f"filter {name!r} needs a non-empty text value or a list of them; got {value!r}")
+        out.append(str(v))
+    if not out:
+        raise ValueError(f"filter {name!r} got an empty list")
+    return tuple(out)
+
+
+def _as_price(name: str, value: object) -> float:
+    try:
+        p = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"filter {name!r} needs a number; got {value!r}") from None
+    if not math.isfinite(p) or p < 0:
+        raise ValueError(f"filter {name!r} needs a number >= 0; got {value!r}")
+    return p
+
+
+def make_plan(
+    parsed=None,
+    filters: Mapping[str, object] | None = None,
+    *,
+    filter_confidence: float = 0.8,
+    boost_confidence: float = 0.3,
+    default_confidence: float = 0.5,
+) -> Plan:
+    """Explicit filters are hard; qu's attributes with confidence >= filter_confidence are
+    relaxable filters, those >= boost_confidence boosts, the rest ignored."""
+    filters = dict(filters or {})
+    unknown = sorted(set(filters) - set(FILTER_NAMES))
+    if unknown:
+        raise ValueError(
+            f"unknown filter(s) {', '.join(map(repr, unknown))}: allowed are {', '.join(FILTER_NAMES)}"
+        )
+    plan = Plan()
+    for name in LISTING_FIELDS:
+        if filters.get(name) is not None:
+            plan.filters.append(Constraint(name, _as_values(name, filters[name]), source="filter"))
+    pmin = _as_price("price_min", filters["price_min"]) if filters.get("price_min") is not None else None
+    pmax = _as_price("price_max", filters["price_max"]) if filters.get("price_max") is not None else None
+    if pmin is not None and pmax is not None and pmin > pmax:
+        raise ValueError(f"price_min {pmin} is above price_max {pmax}")
+    if pmin is not None or pmax is not None:
+        plan.filters.append(Constraint("price", price_min=pmin, price_max=pmax, source="filter"))
+    if parsed is None:
+        return plan
+    explicit = {c.attr for c in plan.filters}
+    conf = getattr(parsed, "confidence", {}) or {}
+    for name in LISTING_FIELDS:
+        if name in explicit:
+            continue
+        vals = [v for v in parsed.values(name) if words(v)]
+        if not vals:
+            continue
+        c = float(conf.get(name, default_confidence))
+        con = Constraint(name, tuple(vals), source="parsed", confidence=c)
+        if c >= filter_confidence:
+            plan.filters.append(con)
+        elif c >= boost_confidence:
+            plan.boosts.append(con)
+    if "price" not in explicit and (parsed.price_min is not None or parsed.price_max is not None):
+        c = max(float(conf.get("price_min", 0)), float(conf.get("price_max", 0))) or default_confidence
+        if c >= filter_confidence:
+            plan.filters.append(
+                Constraint(
+                    "price",
+                    price_min=parsed.price_min,
+                    price_max=parsed.price_max,
+                    source="parsed",
+                    confidence=c,
+                )
+            )
+    return plan

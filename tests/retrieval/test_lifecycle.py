@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from retrieval import CatalogueError, Index, Listing
+
+
+def ids(r):
+    return [h.id for h in r.hits]
+
+
+def test_delete_is_invisible_to_the_next_query_and_durable(writable_index, embedder):
+    idx = writable_index
+    assert "1" in ids(idx.search("nike air max", k=5))
+    assert idx.delete(["1", "nope"]) == 1
+    for stage in ("bm25", "dense", "hybrid"):
+        assert "1" not in ids(idx.search("nike air max", k=20, stage=stage))
+    assert idx.get("1") is None and len(idx) == 19
+    assert idx.delete(["1"]) == 0
+    again = Index.load(idx.root, embedder=embedder)
+    assert again.get("1") is None and len(again) == 19
+
+
+def test_upsert_adds_and_updates_searchably_and_durably(writable_index, embedder):
+    idx = writable_index
+    new = Listing(id="21", title="Stone Island Men Khaki Overshirt", brand="stone island", size="l")
+    assert idx.upsert([new]) == 1
+    for stage in ("bm25", "dense", "hybrid"):
+        assert ids(idx.search("stone island overshirt", k=3, stage=stage))[0] == "21"
+    # update an on-disk listing: the old version disappears, the new one is found
+    idx.upsert([{"id": "9", "title": "Zara Women Yellow Satin Slip Dress", "brand": "zara"}])
+    assert idx.get("9").title.startswith("Zara Women Yellow")
+    r = idx.search("red floral midi dress", k=20, stage="bm25")
+    assert "9" not in ids(r) or "floral" not in idx.get("9").title.lower()
+    assert ids(idx.search("yellow satin slip dress", k=1, stage="bm25")) == ["9"]
+    assert len(idx) == 21
+    again = Index.load(idx.root, embedder=embedder)
+    assert len(again) == 21 and again.get("21") == new
+    assert ids(again.search("yellow satin slip dress", k=1)) == ["9"]
+
+
+def test_compaction_folds_changes_and_keeps_results(writable_index, embedder):
+    idx = writable_index
+    idx.upsert([Listing(id="21", title="Stone Island Men Khaki Overshirt")])
+    idx.delete(["3"])
+    before = ids(idx.search("overshirt trainers", k=10))
+    idx.compact()
+    assert idx.pending_changes == 0 and len(idx) == 20
+    gens = sorted(p.name for p in idx.root.iterdir() if p.name.startswith("gen-"))
+    assert gens == ["gen-000002"]
+    assert set(ids(idx.search("overshirt trainers", k=10))) == set(before)
+    again = Index.load(idx.root, embedder=embedder)
+    assert again.get("3") is None and again.get("21") is not None
+
+
+def test_background_compaction_keeps_writes_made_meanwhile(writable_index):
+    idx = writable_index
+    idx.delete(["2"])
+    t = idx.compact(background=True)
+    idx.upsert([Listing(id="22", title="Acne Studios Pink Scarf")])
+    t.join(60)
+    assert idx.get("22") is not None and idx.get("2") is None
+    assert ids(idx.search("acne pink scarf", k=1)) == ["22"]
+
+
+def test_concurrent_search_with_writes(writable_index):
+    idx = writable_index
+    errors = []
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                for h in idx.search("black jeans", k=10).hits:
+                    assert h.id != "5" or idx.get("5") is None or True
+            except Exception as e:  # noqa: BLE001 - collected and re-raised below
+                errors.append(e)
+                return
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for i in range(10):
+        idx.upsert([Listing(id=f"n{i}", title=f"Black jeans number {i}")])
+        idx.delete([f"n{i - 1}"] if i else ["5"])
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(idx) == 20  # 20 - "5" + n9
+    assert "5" not in ids(idx.search("black skinny jeans", k=20))
+
+
+def test_rebuild_reuses_cached_embeddings(tmp_path, embedder, tiny_listings):
+    out = tmp_path / "i"
+    Index.build(tiny_listings, out, embedder=embedder, show_progress=False)
+    changed = [*tiny_listings[:-1], tiny_listings[-1].model_copy(update={"title": "Burberry Beige Trench"})]
+    idx = Index.build(changed, out, embedder=embedder, show_progress=False)
+    assert idx.last_build == {"listings": 20, "embedded": 1}
+    assert ids(idx.search("burberry trench", k=1)) == ["20"]
+
+
+def test_failed_build_leaves_previous_index_usable(tmp_path, embedder, tiny_listings, monkeypatch):
+    out = tmp_path / "i"
+    Index.build(tiny_listings[:5], out, embedder=embedder, show_progress=False)
+    import retrieval.index as mod
+
+    def boom(*a, **k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(mod.AttributeColumns, "build", boom)
+    with pytest.raises(RuntimeError):
+        Index.build(tiny_listings, out, embedder=embedder, show_progress=False)
+    monkeypatch.undo()
+    idx = Index.load(out, embedder=embedder)
+    assert len(idx) == 5
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    with pytest.raises(CatalogueError, match="duplicate id '1'"):
+        Index.build([tiny_listings[0], tiny_listings[0]], tmp_path / "j", embedder=embedder)
+    assert not (tmp_path / "j").exists()
+
+
+def test_torn_log_tail_is_dropped(writable_index, embedder):
+    idx = writable_index
+    idx.upsert([Listing(id="21", title="Stone Island Overshirt")])
+    log = idx.root / idx.manifest["generation"] / "delta.log"
+    with open(log, "ab") as f:
+        f.write(b'{"op": "delete", "ids": ["1"')  # a crash mid-append
+    again = Index.load(idx.root, embedder=embedder)
+    assert again.get("21") is not None and again.get("1") is not None
+    assert np.isclose(len(again), 21)
