@@ -47,13 +47,12 @@ class SearchPipeline:
     """Holds the loaded components; `search` runs the stages asked for and times each."""
 
     def __init__(self, extractor: Extractor, index, reranker: Reranker | None, *, max_k: int = 100,
-                 max_query_chars: int = 512, retrieval_depth: int = 200, rerank_depth: int = 50):
+                 max_query_chars: int = 512, rerank_depth: int = 50):
         self.extractor = extractor
         self.index = index
         self.reranker = reranker
         self.max_k = max_k
         self.max_query_chars = max_query_chars
-        self.retrieval_depth = retrieval_depth
         self.rerank_depth = rerank_depth
 
     def check_query(self, query: str) -> str:
@@ -84,8 +83,11 @@ class SearchPipeline:
         t = time.perf_counter()
         stage = "hybrid" if stages == "rerank" else stages
         n = max(k, depth) if stages == "rerank" else k
-        retrieved = self.index.search(query, k=max(n, min(self.retrieval_depth, n)), stage=stage,
-                                      parsed=parsed if use_parsed else None, filters=filters)
+        try:
+            retrieved = self.index.search(query, k=n, stage=stage, parsed=parsed if use_parsed else None,
+                                          filters=filters)
+        except ValueError as e:  # nothing to search for, or a filter that cannot apply: the caller's to fix
+            raise BadQueryError(str(e)) from e
         hits = list(retrieved.hits)
         timings["retrieval"] = (time.perf_counter() - t) * 1000
 
@@ -115,5 +117,4 @@ def load_pipeline(settings=None, index_dir=None, with_reranker: bool = True) -> 
     index = Index.load(index_dir or settings.index_dir)
     reranker = load_reranker(settings) if with_reranker else None
     return SearchPipeline(load_extractor(settings), index, reranker, max_k=settings.max_k,
-                          max_query_chars=settings.max_query_chars,
-                          retrieval_depth=settings.retrieval_depth, rerank_depth=settings.rerank_depth)
+                          max_query_chars=settings.max_query_chars, rerank_depth=settings.rerank_depth)

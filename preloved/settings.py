@@ -25,7 +25,6 @@ class Settings(BaseSettings):
     max_k: int = 100
     max_query_chars: int = 512
     rerank_depth: int = 50
-    retrieval_depth: int = 200
 
     # query understanding: LLM layer is off unless a backend is named
     llm_backend: str | None = None  # e.g. "openai" or "gguf"
