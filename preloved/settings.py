@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     llm_url: str | None = None
     llm_model: str | None = None
     llm_timeout_s: float = 2.0
+    qu_tagger_path: Path = ROOT / "models" / "qu" / "tagger"  # the trained spaCy NER (`qu train-tagger`)
+    qu_llm_policy: str = "residual"  # when qu asks the LLM: never | always | residual (query under-explained)
+    qu_llm_min_residual_words: int = 2  # "residual": unexplained words that trigger a call
+    qu_llm_prompt: str = "extract_attributes.v1"  # prompts/<id>.txt
 
     # service
     host: str = "127.0.0.1"

@@ -25,7 +25,9 @@ _BRAND_STOP = {
     "w", "mr.", "basics", "myntra", "ant", "id", "span", "diva", "shree", "genesis", "free authority", "doodle",
     "turtle", "maxima", "portia", "alma", "estelle", "mineral", "york", "helix", "revv", "ivory tag", "just natural",
     "status quo", "senorita", "mother earth", "gas", "coolers", "police", "little miss", "red rose", "palm tree",
-    "f sports", "force 10", "inc 5", "inc. 5", "parx", "spinn", "span", "urban yoga", "sepia", "idee", "facit",
+    "f sports", "force 10", "inc 5", "inc. 5", "parx", "spinn", "urban yoga", "sepia", "idee", "facit",
+    "and", "the", "for", "with", "new", "kids", "men", "women", "girls", "boys", "baby", "black", "white", "red", "blue",
+    "classic", "elegant", "global", "premium", "style", "fashion", "trendy", "united", "casual", "party",
 }
 
 
@@ -44,6 +46,7 @@ def _loose(text: str) -> str:
 @dataclass
 class Lexicon:
     brand_alias: dict[str, str] = field(default_factory=dict)  # key -> canonical brand
+    brand_curated: set[str] = field(default_factory=set)  # keys from the curated list (high precision in queries)
     brand_loose: dict[str, str] = field(default_factory=dict)  # loose key -> canonical, for fuzzy matching
     fuzzy_brands: list[str] = field(default_factory=list)  # loose keys eligible for fuzzy matching
     colour_alias: dict[str, str] = field(default_factory=dict)
@@ -64,6 +67,7 @@ class Lexicon:
             for a in [canon, *aliases]:
                 lex.brand_alias.setdefault(key(a), canon)
                 lex.brand_loose.setdefault(_loose(a), canon)
+                lex.brand_curated.add(key(a))
             curated.append(canon)
         with open(VOCAB / "fpi_brand_candidates.csv", encoding="utf-8") as f:
             for row in csv.DictReader(f):

@@ -113,7 +113,7 @@ def train(
             else:
                 f1 = strict_f1(_pred_sets(nlp, dev_queries), gold_dev)
                 blob = nlp.to_bytes() if f1 > best else None
-        history.append({"epoch": epoch + 1, "loss": round(losses.get("ner", 0.0), 1), "dev_f1": round(f1, 4)})
+        history.append({"epoch": epoch + 1, "loss": round(float(losses.get("ner", 0.0)), 1), "dev_f1": round(f1, 4)})
         logger.info("epoch %d loss %.1f dev F1 %.4f", epoch + 1, losses.get("ner", 0.0), f1)
         print(f"epoch {epoch + 1} loss {losses.get('ner', 0.0):.1f} dev F1 {f1:.4f} ({time.time() - t0:.0f}s)",
               flush=True)

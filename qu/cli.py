@@ -1,0 +1,174 @@
+"""`qu` command line: parse queries, evaluate on QueryNER, train the tagger.
+
+    qu "vintage levis 501 w32 l30 light wash"     one JSON object
+    qu --input FILE                                 one JSON object per line (FILE "-" is stdin)
+    qu eval [--split test|dev] [--layers rules,tagger,llm]
+    qu train-tagger [--epochs 14] [--init sm|blank]
+    qu train-baseline                               the plain fine-tuned MiniLM tagger, for comparison
+Heavy imports live inside the handlers so `--help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+SUBCOMMANDS = ("eval", "train-tagger", "train-baseline")
+
+
+def _null_row(query: str, error: str) -> dict:
+    from qu.types import ATTRIBUTES
+
+    row = {"query": query, **{a: None for a in ATTRIBUTES}, "spans": [], "error": error}
+    return row
+
+
+def _read_lines(path: str):
+    f = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    try:
+        for line in f:
+            line = line.rstrip("\n").rstrip("\r")
+            s = line.strip()
+            if s.startswith("{"):
+                try:
+                    obj = json.loads(s)
+                    yield str(obj.get("query", "")) if isinstance(obj, dict) else line
+                    continue
+                except json.JSONDecodeError:
+                    pass
+            yield line
+    finally:
+        if f is not sys.stdin:
+            f.close()
+
+
+def _settings(args):
+    from preloved.settings import get_settings
+
+    s = get_settings()
+    if getattr(args, "llm_backend", None):
+        s = s.model_copy(update={"llm_backend": args.llm_backend})
+    return s
+
+
+def _parse_main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="qu", description="Query understanding: print the attributes of shoppers' queries "
+                                 "as JSON. Subcommands: " + ", ".join(SUBCOMMANDS) + " (qu SUBCOMMAND --help).")
+    ap.add_argument("query", nargs="?", help="one query (omit with --input)")
+    ap.add_argument("--input", help="file with one query per line, or JSON lines with a 'query' key; '-' for stdin")
+    ap.add_argument("--layers", default="rules,tagger,llm", help="comma-separated subset of rules,tagger,llm")
+    ap.add_argument("--llm-backend", help="override PRELOVED_LLM_BACKEND (e.g. openai, gguf, fake)")
+    ap.add_argument("--batch-size", type=int, default=256)
+    args = ap.parse_args(argv)
+    if (args.query is None) == (args.input is None):
+        ap.error("give exactly one of QUERY or --input FILE")
+    layers = tuple(x.strip() for x in args.layers.split(",") if x.strip())
+    bad = [x for x in layers if x not in ("rules", "tagger", "llm")]
+    if bad:
+        ap.error(f"unknown layer(s) {', '.join(bad)}; choose from rules, tagger, llm")
+    from qu.extractor import QueryError, build_extractor
+
+    if args.query is not None and not args.query.strip():
+        print("qu: error: the query is empty or only whitespace; give at least one word", file=sys.stderr)
+        return 2
+    try:
+        ext = build_extractor(_settings(args))
+    except (FileNotFoundError, ValueError) as e:
+        print(f"qu: error: {e}", file=sys.stderr)
+        return 2
+    if args.query is not None:
+        try:
+            print(json.dumps(ext.parse(args.query, layers=layers).contract(), ensure_ascii=False))
+        except QueryError as e:
+            print(f"qu: error: {e}", file=sys.stderr)
+            return 2
+        return 0
+    lines = list(_read_lines(args.input))
+    good = [i for i, q in enumerate(lines) if q.strip()]
+    parsed = {}
+    for b in range(0, len(good), args.batch_size):
+        idx = good[b:b + args.batch_size]
+        for i, p in zip(idx, ext.parse_batch([lines[i] for i in idx], layers=layers)):
+            parsed[i] = p
+    out = sys.stdout
+    for i, q in enumerate(lines):
+        row = parsed[i].contract() if i in parsed else _null_row(q, "empty or whitespace-only query")
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    out.flush()
+    return 0
+
+
+def _eval_main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="qu eval", description="Strict-span P/R/F1 per attribute on QueryNER "
+                                 "(and its fashion subset), per layer combination. Never tune on test.")
+    ap.add_argument("--split", default="test", choices=["test", "dev"])
+    ap.add_argument("--layers", default=None,
+                    help="one layer combination, e.g. rules,tagger,llm (default: rules, tagger, rules+tagger)")
+    ap.add_argument("--llm-backend", help="override PRELOVED_LLM_BACKEND")
+    ap.add_argument("--json", dest="json_out", help="also write the full results to this file")
+    args = ap.parse_args(argv)
+    from qu.evaluation import evaluate
+    from qu.extractor import build_extractor
+
+    layer_sets = None
+    if args.layers:
+        layer_sets = ["+".join(x.strip() for x in args.layers.split(",") if x.strip())]
+    ext = build_extractor(_settings(args))
+    res = evaluate(ext, args.split, layer_sets)
+    print(f"{'split':<14} {'layers':<18} {'micro-F1':>8} " + " ".join(f"{a:>9}" for a in
+          ("brand", "colour", "category", "gender", "size")) + "   q/s")
+    for name, per in res["layers"].items():
+        for ls, v in per.items():
+            pa = v["per_attribute"]
+            print(f"{name:<14} {ls:<18} {v['micro']['f1']:>8.3f} " + " ".join(f"{pa[a]['f1']:>9.3f}" for a in
+                  ("brand", "colour", "category", "gender", "size")) + f"   {v['queries'] / max(v['seconds'], 1e-9):.0f}")
+    if ext.llm is not None:
+        res["llm_stats"] = ext.llm.stats()
+        print("llm:", json.dumps(res["llm_stats"]))
+    if args.json_out:
+        with open(args.json_out, "w", encoding="utf-8") as f:
+            json.dump(res, f, indent=2)
+    return 0
+
+
+def _train_main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="qu train-tagger", description="Train the spaCy NER tagger on QueryNER train; "
+                                 "keep the best epoch on dev; write it to models/qu/tagger.")
+    ap.add_argument("--epochs", type=int, default=14)
+    ap.add_argument("--init", choices=["sm", "blank"], default="sm")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--output", default=None)
+    args = ap.parse_args(argv)
+    from qu.tagger import DEFAULT_TAGGER_PATH, train
+
+    rep = train(output=args.output or DEFAULT_TAGGER_PATH, epochs=args.epochs, init=args.init, seed=args.seed)
+    print(json.dumps({k: v for k, v in rep.items() if k != "history"}))
+    return 0
+
+
+def _baseline_main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="qu train-baseline", description="Fine-tune the packaged MiniLM as a plain "
+                                 "token classifier on the five attributes (train; best epoch on dev); score on test.")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    from qu.baseline_transformer import evaluate_baseline, train
+
+    rep = train(epochs=args.epochs, threads=args.threads)
+    print(json.dumps({"best_dev_f1": rep["best_dev_f1"], "test": evaluate_baseline()}, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handlers = {"eval": _eval_main, "train-tagger": _train_main, "train-baseline": _baseline_main}
+    if argv and argv[0] in handlers:
+        return handlers[argv[0]](argv[1:])
+    return _parse_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

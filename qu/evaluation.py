@@ -1,0 +1,85 @@
+"""`qu eval`: strict-span precision/recall/F1 per attribute on QueryNER, per layer combination.
+
+Scoring is the same as checks/score.py: a predicted (attribute, norm(text)) pair is a true positive
+when the gold spans of that query hold the same pair (sets per query, so duplicates count once).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from qu._data import LABEL_TO_ATTRIBUTE, SCORED, load_split, norm
+
+__all__ = ["LAYER_SETS", "Scores", "evaluate", "gold_sets", "score_sets"]
+
+LAYER_SETS: dict[str, tuple[str, ...]] = {
+    "rules": ("rules",),
+    "tagger": ("tagger",),
+    "rules+tagger": ("rules", "tagger"),
+    "rules+tagger+llm": ("rules", "tagger", "llm"),
+}
+
+
+@dataclass
+class Scores:
+    per: dict[str, tuple[int, int, int]]
+
+    @staticmethod
+    def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "tp": tp, "fp": fp, "fn": fn}
+
+    def micro(self) -> dict[str, float]:
+        return self._prf(*(sum(v[i] for v in self.per.values()) for i in range(3)))
+
+    def table(self) -> dict[str, dict[str, float]]:
+        return {a: self._prf(*v) for a, v in self.per.items()}
+
+
+def gold_sets(rows: list[dict]) -> list[set[tuple[str, str]]]:
+    return [
+        {(LABEL_TO_ATTRIBUTE[s["label"]], norm(s["text"])) for s in r["spans"]
+         if LABEL_TO_ATTRIBUTE.get(s["label"]) in SCORED}
+        for r in rows
+    ]
+
+
+def score_sets(pred: list[set], gold: list[set]) -> Scores:
+    per = {a: [0, 0, 0] for a in SCORED}
+    for p, g in zip(pred, gold):
+        for a in SCORED:
+            gs = {x for x in g if x[0] == a}
+            ps = {x for x in p if x[0] == a}
+            per[a][0] += len(gs & ps)
+            per[a][1] += len(ps - gs)
+            per[a][2] += len(gs - ps)
+    return Scores({a: tuple(v) for a, v in per.items()})
+
+
+def pred_sets(parsed) -> list[set]:
+    return [{(s.attribute, norm(s.text)) for s in p.spans if s.attribute in SCORED} for p in parsed]
+
+
+def evaluate(extractor, split: str = "test", layer_sets: list[str] | None = None) -> dict:
+    """Scores of each layer combination on one QueryNER split (and its fashion subset when it has one)."""
+    out: dict = {"split": split, "layers": {}}
+    names = [split] + ([f"fashion_{split}"] if not split.startswith("fashion_") else [])
+    for name in names:
+        rows = load_split(name)
+        gold = gold_sets(rows)
+        queries = [r["query"] for r in rows]
+        res = {}
+        for ls in layer_sets or ["rules", "tagger", "rules+tagger"]:
+            if ls not in LAYER_SETS:
+                raise ValueError(f"unknown layer set {ls!r}; choose from {', '.join(LAYER_SETS)}")
+            t0 = time.perf_counter()
+            parsed = extractor.parse_batch(queries, layers=LAYER_SETS[ls])
+            secs = time.perf_counter() - t0
+            sc = score_sets(pred_sets(parsed), gold)
+            res[ls] = {"micro": sc.micro(), "per_attribute": sc.table(), "queries": len(rows),
+                       "seconds": round(secs, 3)}
+        out["layers"][name] = res
+    return out

@@ -1,0 +1,165 @@
+"""The query-understanding extractor: rules + tagger (+ LLM when configured), merged into a ParsedQuery."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qu.lexicon import Lexicon, get_lexicon, key
+from qu.merge import merge_spans
+from qu.rules import RuleMatcher
+from qu.sizes import normalise_size
+from qu.taxonomy import Taxonomy, get_taxonomy
+from qu.types import ParsedQuery, Span
+
+if TYPE_CHECKING:
+    from preloved.settings import Settings
+    from qu.llm import LLMLayer
+    from qu.tagger import Tagger
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["QueryError", "QUExtractor", "build_extractor"]
+
+_HTML = re.compile(r"<[^<>]{0,200}>|&[a-z]{2,8};|&#\d{1,6};", re.I)
+LIST_ATTRS = ("brand", "category", "size", "colour", "style", "gender", "condition")
+
+
+class QueryError(ValueError):
+    """A query qu cannot read (empty or blank)."""
+
+
+def _mask_html(q: str) -> str:
+    """Blank out HTML tags and entities with spaces, keeping every offset unchanged."""
+    return _HTML.sub(lambda m: " " * len(m.group(0)), q)
+
+
+@dataclass
+class QUExtractor:
+    rules: RuleMatcher
+    tagger: Tagger | None = None
+    llm: LLMLayer | None = None
+    lexicon: Lexicon = field(default_factory=get_lexicon)
+    taxonomy: Taxonomy = field(default_factory=get_taxonomy)
+    max_chars: int = 512
+    policy: dict[str, str] | None = None
+
+    # ---- public -------------------------------------------------------------------------------
+    def parse(self, query: str, layers: tuple[str, ...] | None = None) -> ParsedQuery:
+        return self.parse_batch([query], layers=layers)[0]
+
+    def parse_batch(self, queries: list[str], layers: tuple[str, ...] | None = None,
+                    batch_size: int = 256) -> list[ParsedQuery]:
+        """Parse many queries; `layers` picks a subset of ("rules", "tagger", "llm") for ablations."""
+        layers = layers or ("rules", "tagger", "llm")
+        texts = []
+        for q in queries:
+            if not isinstance(q, str):
+                raise QueryError(f"query must be a string, got {type(q).__name__}")
+            if not q.strip():
+                raise QueryError("query is empty or only whitespace; give at least one word")
+            texts.append(_mask_html(q[: self.max_chars]))
+        rule_spans = [self.rules.spans(t) for t in texts] if "rules" in layers else [[] for _ in texts]
+        if "tagger" in layers and self.tagger is not None:
+            tag_spans = self.tagger.pipe(texts, batch_size=batch_size)
+        else:
+            tag_spans = [[] for _ in texts]
+        out = []
+        for q, t, rs, ts in zip(queries, texts, rule_spans, tag_spans):
+            spans = merge_spans(rs, ts, self.policy)
+            parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t)
+            if "llm" in layers and self.llm is not None:
+                parsed = self.llm.refine(parsed, self)
+            out.append(parsed)
+        return out
+
+    # ---- building a ParsedQuery -----------------------------------------------------------------
+    def canonical(self, attribute: str, text: str) -> str | None:
+        """The canonical value of a phrase read as `attribute` (used for tagger and LLM spans)."""
+        lex, k = self.lexicon, key(text)
+        if not k:
+            return None
+        if attribute == "brand":
+            return lex.brand(text) or k
+        if attribute == "colour":
+            return lex.colour(text) or self._last_word(attribute, k) or k
+        if attribute == "category":
+            return self.taxonomy.normalise(text) or k
+        if attribute == "gender":
+            g = lex.gender_alias.get(k) or self._last_word(attribute, k)
+            return ("+".join(g) if isinstance(g, list) else g) if g else None
+        if attribute == "size":
+            return normalise_size(text) or k
+        if attribute == "condition":
+            return lex.condition_alias.get(k) or k
+        if attribute == "style":
+            return lex.style_alias.get(k) or k
+        return k
+
+    def _last_word(self, attribute: str, k: str) -> str | list[str] | None:
+        for w in reversed(k.split()):
+            if attribute == "colour" and self.lexicon.colour(w):
+                return self.lexicon.colour(w)
+            if attribute == "gender" and w in self.lexicon.gender_alias:
+                return self.lexicon.gender_alias[w]
+        return None
+
+    def _build(self, query: str, spans: list[Span], truncated: bool = False, masked: str | None = None) -> ParsedQuery:
+        values: dict[str, list[str]] = {}
+        conf: dict[str, float] = {}
+        sources: dict[str, str] = {}
+        fixed: list[Span] = []
+        price_min = price_max = None
+        for sp in spans:
+            if sp.attribute in ("price_min", "price_max"):
+                v = float(sp.value) if sp.value is not None else None
+                if sp.attribute == "price_min":
+                    price_min = v
+                else:
+                    price_max = v
+                fixed.append(sp)
+                conf[sp.attribute], sources[sp.attribute] = sp.confidence, sp.source
+                continue
+            value = sp.value if sp.value is not None else self.canonical(sp.attribute, sp.text)
+            if value is None:
+                continue
+            sp = sp if sp.value is not None else sp.model_copy(update={"value": value})
+            fixed.append(sp)
+            for v in value.split("+") if sp.attribute == "gender" else [value]:
+                if v not in values.setdefault(sp.attribute, []):
+                    values[sp.attribute].append(v)
+            if sp.confidence >= conf.get(sp.attribute, -1.0):
+                conf[sp.attribute], sources[sp.attribute] = sp.confidence, sp.source
+        extra: dict[str, object] = {}
+        cats = [c for c in values.get("category", []) if c in self.taxonomy.parents]
+        if cats:
+            extra["category_path"] = list(self.taxonomy.path(cats[0]))
+        if truncated:
+            extra["truncated_to"] = self.max_chars
+        text = masked if masked is not None else query[: self.max_chars]
+        covered = [False] * len(text)
+        for sp in fixed:
+            for i in range(sp.start, min(sp.end, len(text))):
+                covered[i] = True
+        residual = re.sub(r"\s+", " ", "".join(" " if c else ch for ch, c in zip(text, covered))).strip()
+        fields = {a: (v[0] if len(v) == 1 else list(v)) for a, v in values.items()}
+        return ParsedQuery(query=query, **fields, price_min=price_min, price_max=price_max, spans=fixed,
+                           residual=residual, confidence=conf, sources=sources, extra=extra)
+
+
+def build_extractor(settings: Settings | None = None, tagger_path: Path | None = None) -> QUExtractor:
+    """Load lexicons, rules and the trained tagger once; add the LLM layer when settings name a backend."""
+    from preloved.settings import get_settings
+    from qu.tagger import DEFAULT_TAGGER_PATH, Tagger
+
+    settings = settings or get_settings()
+    tagger = Tagger(tagger_path or getattr(settings, "qu_tagger_path", None) or DEFAULT_TAGGER_PATH)
+    ext = QUExtractor(rules=RuleMatcher.load(), tagger=tagger, max_chars=settings.max_query_chars)
+    if settings.llm_backend:
+        from qu.llm import LLMLayer
+
+        ext.llm = LLMLayer.from_settings(settings)
+    return ext

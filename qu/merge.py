@@ -1,0 +1,83 @@
+"""Layer 4: merge spans from the layers, per attribute, by a policy chosen on QueryNER dev.
+
+Policies, per attribute:
+  "tagger"       the tagger's spans only
+  "rules"        the rules' spans only
+  "tagger_first" the tagger's spans, then rule spans that overlap nothing already kept
+  "rules_first"  the rules' spans, then tagger spans that overlap nothing already kept
+A kept tagger span takes the canonical value of a rule span of the same attribute it overlaps.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from qu.types import Span
+
+Policy = Literal["tagger", "rules", "tagger_first", "rules_first"]
+POLICIES: tuple[str, ...] = ("tagger", "rules", "tagger_first", "rules_first")
+
+# Chosen on QueryNER dev by `qu eval --split dev --tune-merge` (see docs/qu.md); never on test.
+DEFAULT_POLICY: dict[str, Policy] = {
+    "brand": "tagger_first",
+    "category": "tagger",
+    "size": "tagger",
+    "colour": "tagger_first",
+    "gender": "tagger",
+    "style": "tagger_first",
+    "condition": "rules_first",
+    "price_min": "rules",
+    "price_max": "rules",
+}
+
+
+def _overlaps(a: Span, b: Span) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+OVERRIDES: tuple[str, ...] = ("brand", "colour", "gender", "size", "style", "condition")
+
+
+def merge_spans(rules: list[Span], tagger: list[Span], policy: dict[str, str] | None = None,
+                override: float = 1.01, fill_min: float = 0.85) -> list[Span]:
+    policy = {**DEFAULT_POLICY, **(policy or {})}
+    for attr, p in policy.items():
+        if p not in POLICIES:
+            raise ValueError(f"merge policy for {attr!r} is {p!r}; choose from {', '.join(POLICIES)}")
+    primary: list[Span] = []
+    secondary: list[Span] = []
+    for sp in tagger:
+        p = policy.get(sp.attribute, "tagger_first")
+        if p in ("tagger", "tagger_first"):
+            primary.append(sp)
+        elif p == "rules_first":
+            secondary.append(sp)
+    for sp in rules:
+        p = policy.get(sp.attribute, "tagger_first")
+        if p in ("rules", "rules_first"):
+            primary.append(sp)
+        elif p == "tagger_first" and sp.confidence >= fill_min:
+            secondary.append(sp)
+    # exact lexicon hits (confidence >= override) beat a tagger span of another attribute they overlap:
+    # "vintage" is a style and "light wash" a colour whatever the tagger guessed.
+    strong = [r for r in rules if r.confidence >= override and r.attribute in OVERRIDES]
+    if strong:
+        primary = [sp for sp in primary if sp.source != "tagger" or not any(
+            _overlaps(sp, r) and r.attribute != sp.attribute for r in strong)]
+        primary = [r for r in strong if not any(_overlaps(r, p) for p in primary)] + primary
+    kept: list[Span] = []
+    for sp in primary:
+        if not any(_overlaps(sp, k) for k in kept):
+            kept.append(sp)
+    for sp in secondary:
+        if not any(_overlaps(sp, k) for k in kept):
+            kept.append(sp)
+    # a tagger span borrows the value (and confidence) of a rule span of the same attribute it covers
+    out: list[Span] = []
+    for sp in kept:
+        if sp.source == "tagger" and sp.value is None:
+            same = [r for r in rules if r.attribute == sp.attribute and _overlaps(r, sp) and r.value is not None]
+            if same:
+                sp = sp.model_copy(update={"value": same[0].value, "confidence": max(sp.confidence, same[0].confidence)})
+        out.append(sp)
+    return sorted(out, key=lambda s: s.start)

@@ -1,0 +1,171 @@
+"""Layer 1: lexicons, the size grammar and price patterns. Pure Python, tens of microseconds a query.
+
+Longest match over word n-grams (up to 4 words) against the gazetteers, then the size grammar and
+price patterns on the raw text. Every span carries its canonical value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from qu._data import load_split
+from qu.lexicon import Lexicon, _loose, get_lexicon, key
+from qu.sizes import find_sizes
+from qu.taxonomy import Taxonomy, get_taxonomy
+from qu.types import Span
+
+__all__ = ["PriceBounds", "RuleMatcher", "find_price"]
+
+_TOKEN = re.compile(r"[\w][\w'&.+\-]*[\w+]|[\w]", re.UNICODE)
+_CUR = r"(?:£|\$|€|gbp|usd|eur|pounds?|dollars?|euros?|quid|bucks)"
+_AMOUNT = rf"{_CUR}?\s?(\d{{1,5}}(?:\.\d{{1,2}})?)\s?{_CUR}?"
+_PRICE_PATTERNS = [
+    ("max", re.compile(rf"(?:under|below|less than|cheaper than|up to|upto|max(?:imum)?|no more than|<=?|≤)\s*{_AMOUNT}", re.I)),
+    ("min", re.compile(rf"(?:over|above|more than|at least|min(?:imum)?|from|>=?|≥)\s*{_AMOUNT}", re.I)),
+    ("range", re.compile(rf"(?:between\s+)?{_CUR}\s?(\d{{1,5}})\s?(?:-|to|and)\s?{_CUR}?\s?(\d{{1,5}})\b", re.I)),
+    ("range", re.compile(r"\b(\d{2,5})\s?(?:-|to)\s?(\d{2,5})\s?(?:£|\$|€|gbp|usd|eur|pounds|dollars|euros)", re.I)),
+    # a bare "20-40" is read as a price range when no size word or unit is next to it
+    ("range", re.compile(r"(?<![\w.\-/])(?<!size )(?<!uk )(?<!eu )(?<!us )(\d{2,4})\s?-\s?(\d{2,4})(?![\w.\-/])(?!\s?(?:in|inch|mm|cm|"
+                         r"months?|years?|yrs?|y|m|oz|ft)\b)", re.I)),
+]
+
+
+# colour words that more often name something else ("fat burning cream", "steel toe", "blue print")
+_AMBIGUOUS_COLOURS = {
+    "cream", "steel", "print", "printed", "logo", "graphic", "rose", "skin", "nude", "stone", "sand", "ash", "bone",
+    "wine", "coffee", "chocolate", "lemon", "lime", "mint", "cherry", "sage", "plum", "grape", "midnight", "brick",
+    "coral", "blush", "heather", "chrome", "copper", "bronze", "oat", "biscuit", "latte", "mushroom", "metallic",
+    "clear", "transparent", "flower", "flowers", "dots", "stripe", "neon", "tan", "camel", "tobacco", "vanilla",
+}
+
+
+@dataclass(frozen=True)
+class PriceBounds:
+    start: int
+    end: int
+    text: str
+    low: float | None
+    high: float | None
+
+
+def find_price(query: str) -> list[PriceBounds]:
+    out: list[PriceBounds] = []
+    for kind, pat in _PRICE_PATTERNS:
+        for m in pat.finditer(query):
+            if any(m.start() < p.end and p.start < m.end() for p in out):
+                continue
+            text = m.group(0).strip()
+            if kind in ("max", "min") and not re.search(rf"{_CUR}|<|>|≤|≥|under|below|over|above|less|more|up to|upto|max|min|cheaper",
+                                                       text, re.I):
+                continue
+            # bare "over 50" style phrases need a currency or a price word to count; "over 5" alone could be anything
+            if kind in ("max", "min") and kind == "min" and not re.search(_CUR, text, re.I) and not text.startswith((">", "≥")):
+                continue
+            nums = [float(g) for g in m.groups() if g is not None]
+            if kind == "max":
+                out.append(PriceBounds(m.start(), m.start() + len(m.group(0).rstrip()), text, None, nums[0]))
+            elif kind == "min":
+                out.append(PriceBounds(m.start(), m.start() + len(m.group(0).rstrip()), text, nums[0], None))
+            elif nums[1] > nums[0]:
+                out.append(PriceBounds(m.start(), m.start() + len(m.group(0).rstrip()), text, nums[0], nums[1]))
+    return out
+
+
+def _common_words() -> set[str]:
+    """Words shoppers use in QueryNER train mostly outside brand spans: never fuzzy-matched as brands."""
+    inside, outside = Counter(), Counter()
+    for r in load_split("train"):
+        marks = ["O"] * len(r["tokens"])
+        for s in r["spans"]:
+            for i in range(s["start"], s["end"]):
+                marks[i] = s["label"]
+        for tok, lab in zip(r["tokens"], marks):
+            (inside if lab == "creator" else outside)[tok.lower()] += 1
+    return {w for w, n in outside.items() if n >= 2 and n > inside[w]}
+
+
+@dataclass
+class RuleMatcher:
+    lexicon: Lexicon
+    taxonomy: Taxonomy
+    common: set[str] = field(default_factory=set)
+    max_ngram: int = 4
+
+    @classmethod
+    def load(cls) -> RuleMatcher:
+        return cls(lexicon=get_lexicon(), taxonomy=get_taxonomy(), common=_common_words())
+
+    def _lookup(self, phrase: str, n: int) -> tuple[str, str, float] | None:
+        """(attribute, canonical value, confidence) for an n-gram, or None."""
+        k = key(phrase)
+        lex = self.lexicon
+        if k in lex.gender_alias:
+            v = lex.gender_alias[k]
+            return "gender", "+".join(v) if isinstance(v, list) else v, 0.95
+        if k in lex.condition_alias:
+            return "condition", lex.condition_alias[k], 0.9
+        if k in lex.colour_alias:
+            return "colour", lex.colour_alias[k], 0.6 if k in _AMBIGUOUS_COLOURS else 0.9
+        if k in lex.colour_words:
+            return "colour", lex.colour_words[k], 0.7
+        if k in self.taxonomy.synonyms:
+            return "category", self.taxonomy.synonyms[k], 0.85
+        if k in lex.brand_alias:
+            ambiguous = (n == 1 and k in self.common) or k not in lex.brand_curated
+            return "brand", lex.brand_alias[k], 0.6 if ambiguous else 0.9
+        if k in lex.style_alias:
+            return "style", lex.style_alias[k], 0.8
+        if n == 1:
+            cat = self.taxonomy.normalise(k) if k.endswith("s") else None
+            if cat is not None:
+                return "category", cat, 0.75
+            lk = _loose(phrase)
+            if len(lk) >= 5 and k not in self.common and not lk.isdigit():
+                brand = lex.brand(phrase, fuzzy=True)
+                if brand is not None:
+                    return "brand", brand, 0.6
+        return None
+
+    def spans(self, query: str) -> list[Span]:
+        out: list[Span] = []
+        taken: list[tuple[int, int]] = []
+        for m in find_sizes(query):
+            out.append(Span(attribute="size", text=m.text, start=m.start, end=m.end, value=m.value,
+                            source="rules", confidence=0.9 if m.system not in ("letter", "measure") else 0.7))
+            taken.append((m.start, m.end))
+        for p in find_price(query):
+            if any(p.start < e and s < p.end for s, e in taken):
+                continue
+            taken.append((p.start, p.end))
+            if p.low is not None:
+                out.append(Span(attribute="price_min", text=query[p.start:p.end], start=p.start, end=p.end,
+                                value=str(p.low), source="rules", confidence=0.9))
+            if p.high is not None:
+                out.append(Span(attribute="price_max", text=query[p.start:p.end], start=p.start, end=p.end,
+                                value=str(p.high), source="rules", confidence=0.9))
+        toks = [(m.start(), m.end()) for m in _TOKEN.finditer(query)]
+        i = 0
+        while i < len(toks):
+            if any(toks[i][0] < e and s < toks[i][1] for s, e in taken):
+                i += 1
+                continue
+            hit = None
+            for n in range(min(self.max_ngram, len(toks) - i), 0, -1):
+                s, e = toks[i][0], toks[i + n - 1][1]
+                if any(s < te and ts < e for ts, te in taken):
+                    continue
+                found = self._lookup(query[s:e], n)
+                if found is not None:
+                    hit = (n, s, e, found)
+                    break
+            if hit is None:
+                i += 1
+                continue
+            n, s, e, (attr, value, conf) = hit
+            out.append(Span(attribute=attr, text=query[s:e], start=s, end=e, value=value, source="rules",
+                            confidence=conf))
+            taken.append((s, e))
+            i += n
+        return sorted(out, key=lambda sp: sp.start)

@@ -1,0 +1,139 @@
+"""Size grammar: find sizes in a query, normalise them to a value and a system, convert between systems.
+
+Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from context), "waist"
+(W32, W32 L30), "one size", "age" (kids: 3T, 2-3 years, 12 months), "measure" (12 inch, 38mm),
+"numeric" (size 8 with no system). Shoe conversion uses data/vocab/sizes/shoe_size_tables.json
+(`sizeguide`), women's dress conversion the usual UK = EU - 28 = US + 4 rule.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from qu._data import VOCAB
+
+__all__ = ["SizeMatch", "convert_dress_size", "convert_shoe_size", "find_sizes", "normalise_size"]
+
+_LETTERS = {
+    "xxs": "xxs", "2xs": "xxs", "xs": "xs", "x-small": "xs", "x small": "xs", "extra small": "xs",
+    "s": "s", "small": "s", "sm": "s", "m": "m", "medium": "m", "med": "m", "l": "l", "large": "l", "lg": "l",
+    "xl": "xl", "x-large": "xl", "x large": "xl", "extra large": "xl", "xlarge": "xl",
+    "xxl": "xxl", "2xl": "xxl", "xx-large": "xxl", "xx large": "xxl", "xxlarge": "xxl", "2x": "xxl",
+    "xxxl": "3xl", "3xl": "3xl", "3x": "3xl", "xxx-large": "3xl", "4xl": "4xl", "4x": "4xl", "xxxxl": "4xl",
+    "5xl": "5xl", "5x": "5xl",
+}
+_LETTER_RE = "|".join(sorted((re.escape(k) for k in _LETTERS), key=len, reverse=True))
+_NUM = r"\d{1,3}(?:\.5)?"
+_UNITS = r"(?:inch(?:es)?|in|\"|mm|cm|oz|ml|ft|feet|foot|m|l|lb|lbs|kg|g|qt|gallon|gal)"
+
+# Ordered: the first pattern that matches a stretch of text wins it.
+_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("one size", re.compile(r"\b(?:one[\s-]size(?:[\s-]fits[\s-]all)?|onesize|os|osfa)\b", re.I)),
+    ("waist", re.compile(rf"\bw\s?(\d{{2}})(?:\s*[/x]?\s*l\s?(\d{{2}}))?\b", re.I)),
+    ("waist", re.compile(r"\b(\d{2})\s?w\s*(?:[/x]?\s*(\d{2})\s?l)?\b", re.I)),
+    ("waist", re.compile(r"\b(\d{2})\s?x\s?(\d{2})\b", re.I)),
+    ("system", re.compile(rf"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it)\s?({_NUM})\b", re.I)),
+    ("age", re.compile(r"\b(?:age[sd]?\s*)?(\d{1,2})\s?(?:-|to)\s?(\d{1,2})\s?(years?|yrs?|y|months?|mos?|m)\b", re.I)),
+    ("age", re.compile(r"\b(?:age[sd]?\s*)?(\d{1,2})\s?(years?|yrs?|months?|mos?)(?:\s+old)?\b", re.I)),
+    ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\b", re.I)),
+    ("age", re.compile(r"\b(\d)\s?t\b", re.I)),
+    ("letter", re.compile(rf"\b(?:size\s+|sz\s*)({_LETTER_RE})\b", re.I)),
+    ("numeric", re.compile(rf"\b(?:size|sz)\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
+    ("letter", re.compile(r"\b(plus[\s-]size|petite|tall)\b", re.I)),
+    ("letter", re.compile(r"\b(xxs|2xs|xs|xl|xxl|2xl|xxxl|3xl|4xl|5xl|xxxxl|x-small|x-large|xx-large|extra small|extra large|"
+                          r"small|medium|large)\b", re.I)),
+    ("measure", re.compile(rf"\b({_NUM}(?:\s?(?:-|x)\s?{_NUM})?)\s?({_UNITS})(?![a-z])", re.I)),
+]
+
+
+@dataclass(frozen=True)
+class SizeMatch:
+    start: int
+    end: int
+    text: str
+    value: str  # canonical, e.g. "uk 8", "w32 l30", "xl", "one size", "age 3", "12 inch"
+    system: str
+
+
+def _fmt(num: str) -> str:
+    f = float(num)
+    return str(int(f)) if f == int(f) else str(f)
+
+
+def _value(kind: str, m: re.Match) -> tuple[str, str]:
+    g = [x for x in m.groups() if x is not None] if m.groups() else []
+    if kind == "one size":
+        return "one size", "one size"
+    if kind == "waist":
+        return (f"w{g[0]} l{g[1]}" if len(g) > 1 else f"w{g[0]}"), "waist"
+    if kind == "system":
+        sys_ = {"eur": "eu", "usa": "us"}.get(g[0].lower(), g[0].lower())
+        return f"{sys_} {_fmt(g[1])}", sys_
+    if kind == "age":
+        unit = g[-1].lower() if len(g) > 1 and not g[-1].isdigit() else "years"
+        unit = "months" if unit.startswith("m") else "years"
+        if m.re.pattern.endswith(r"t\b"):
+            return f"age {g[0]}", "age"
+        nums = [x for x in g if x.isdigit()]
+        return f"{'-'.join(nums)} {unit}" if unit == "months" else f"age {'-'.join(nums)}", "age"
+    if kind == "letter":
+        word = re.sub(r"\s+", " ", g[0].lower()).replace("-", " ") if g else m.group(0).lower()
+        if word in ("plus size", "petite", "tall"):
+            return word, "fit"
+        return _LETTERS.get(word, _LETTERS.get(word.replace(" ", "-"), word)), "letter"
+    if kind == "numeric":
+        return re.sub(r"\s+", "", g[0]), "numeric"
+    unit = g[1].lower()
+    unit = {"in": "inch", '"': "inch", "inches": "inch", "feet": "ft", "foot": "ft", "lbs": "lb"}.get(unit, unit)
+    return f"{re.sub(r'[ ]+', '', g[0])} {unit}", "measure"
+
+
+def find_sizes(query: str) -> list[SizeMatch]:
+    """All non-overlapping size mentions, in order of position."""
+    taken: list[tuple[int, int]] = []
+    out: list[SizeMatch] = []
+    for kind, pat in _PATTERNS:
+        for m in pat.finditer(query):
+            s, e = m.span()
+            if any(s < te and ts < e for ts, te in taken):
+                continue
+            if kind == "measure" and m.group(2).lower() in ("m", "l", "g", "in") and not re.match(r"\d", m.group(0)):
+                continue
+            value, system = _value(kind, m)
+            taken.append((s, e))
+            out.append(SizeMatch(s, e, m.group(0), value, system))
+    return sorted(out, key=lambda x: x.start)
+
+
+def normalise_size(text: str) -> str | None:
+    """Canonical value of a size phrase ("Size 8" -> "8", "UK8" -> "uk 8", "XL" -> "xl"), or None."""
+    found = find_sizes(text)
+    return found[0].value if found else None
+
+
+@lru_cache(maxsize=1)
+def _shoe_tables() -> dict:
+    return json.loads((VOCAB / "sizes" / "shoe_size_tables.json").read_text(encoding="utf-8"))["sizeguide"]
+
+
+def convert_shoe_size(size: float, src: str, dst: str, gender: str = "women") -> float | None:
+    """Shoe size between systems (us/uk/eu/au/jp) by the sizeguide table; None when out of the table."""
+    table = _shoe_tables().get({"men": "men", "women": "women"}.get(gender, "women"))
+    if table is None or src not in table or dst not in table:
+        raise ValueError(f"unknown shoe size system {src!r}->{dst!r}; choose from {', '.join(sorted(table or {}))}")
+    for a, b in zip(table[src], table[dst]):
+        if float(a) == float(size):
+            return float(b)
+    return None
+
+
+def convert_dress_size(size: int, src: str, dst: str) -> int | None:
+    """Women's clothing size between uk, eu and us (UK 8 = EU 36 = US 4)."""
+    offset = {"uk": 0, "eu": 28, "us": -4}
+    if src not in offset or dst not in offset:
+        raise ValueError(f"unknown dress size system {src!r}->{dst!r}; choose from eu, uk, us")
+    uk = size - offset[src]
+    return uk + offset[dst] if 2 <= uk <= 32 else None
