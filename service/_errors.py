@@ -56,11 +56,16 @@ async def _http(request: Request, exc: HTTPException) -> JSONResponse:
     return error_response(request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
-async def _bad_query(request: Request, exc: BadQueryError) -> JSONResponse:
+async def _bad_query(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, 422, str(exc), code="bad_query")
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from qu.extractor import QueryError
+    from retrieval.errors import EmptyQueryError
+
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
-    app.add_exception_handler(BadQueryError, _bad_query)
+    # The stages' own "this query cannot be answered" errors (e.g. a query of only stop words).
+    for error in (BadQueryError, QueryError, EmptyQueryError):
+        app.add_exception_handler(error, _bad_query)

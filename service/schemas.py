@@ -43,7 +43,7 @@ class _Strict(BaseModel):
 
 class SearchRequest(_Strict):
     query: QueryText
-    k: int = Field(10, ge=1, le=MAX_K, description="How many results, 1..100")
+    k: int = Field(10, ge=1, le=MAX_K, strict=True, description="How many results, 1..100")
     filters: dict[str, FilterValue] = Field(
         default_factory=dict, max_length=len(FILTER_NAMES),
         description="Explicit attribute filters; they override what was read from the query for the same "

@@ -76,6 +76,8 @@ def parse_listings(body: bytes) -> list[Listing]:
             errors.append({"loc": [where], "msg": str(e), "type": "value_error"})
             continue
         listings[listing.id] = listing
+    if not items:
+        raise HTTPException(422, "no listings in the body: send a JSON array or JSON lines")
     if errors:
         first = errors[0]
         raise HTTPException(422, f"{len(errors)} invalid listing field(s); first: {' '.join(first['loc'])}: "

@@ -1,5 +1,5 @@
 // preloved demo page. Plain JavaScript, no build step. Every piece of data reaches the page
-// through textContent or an attribute value, never through innerHTML.
+// through textContent or an attribute value, never parsed as HTML.
 "use strict";
 
 const ATTRIBUTES = ["brand", "category", "colour", "size", "style", "gender", "condition", "price_min", "price_max"];
@@ -9,7 +9,7 @@ const STAGE_ORDER = ["qu", "retrieval", "rerank", "total", "wait", "server"];
 const K = 12;
 
 const $ = (id) => document.getElementById(id);
-const state = { query: "", excluded: [], filters: {}, seq: 0 };
+const state = { query: "", excluded: [], removedValues: {}, filters: {}, seq: 0 };
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -94,7 +94,7 @@ function renderChips(data) {
     if (value === null || value === undefined || (Array.isArray(value) && !value.length)) continue;
     box.append(chip(attribute, value, {
       layer: (parsed.sources || {})[attribute], title: spanTitle(parsed, attribute), buttonLabel: "Remove",
-      onClick: () => { state.excluded.push(attribute); runSearch(); },
+      onClick: () => { state.excluded.push(attribute); state.removedValues[attribute] = value; runSearch(); },
     }));
   }
   for (const [attribute, value] of Object.entries(state.filters)) {
@@ -104,7 +104,7 @@ function renderChips(data) {
     }));
   }
   for (const attribute of state.excluded) {
-    box.append(chip(attribute, "ignored", {
+    box.append(chip(attribute, state.removedValues[attribute] ?? "ignored", {
       className: "removed", title: "removed; click to use it again", buttonLabel: "Restore",
       onClick: () => { state.excluded = state.excluded.filter((a) => a !== attribute); runSearch(); },
     }));
@@ -171,6 +171,7 @@ function submit(event) {
   if (!query) { setStatus("Type something to search for.", true); return; }
   state.query = query;
   state.excluded = [];
+  state.removedValues = {};
   state.filters = {};
   const url = new URL(window.location.href);
   url.searchParams.set("q", query);

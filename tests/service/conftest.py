@@ -1,0 +1,84 @@
+"""Fixtures for the service tests: a real pipeline over the 20-listing corpus, built once per
+session; an app per test over a private copy of the index (writes don't leak between tests);
+a real uvicorn server on 127.0.0.1 for the browser and concurrency tests."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from svc_support import API_KEY, LiveServer
+
+from preloved.pipeline import SearchPipeline, load_pipeline
+from preloved.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def service_index_dir(tmp_path_factory, tiny_catalogue_path) -> Path:
+    from retrieval import Index, read_catalogue
+
+    out = tmp_path_factory.mktemp("service") / "index"
+    Index.build(read_catalogue(tiny_catalogue_path), out, show_progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def service_settings(service_index_dir, tmp_path_factory) -> Settings:
+    return Settings(api_key=API_KEY, index_dir=service_index_dir,
+                    cache_dir=tmp_path_factory.mktemp("service-cache"))
+
+
+@pytest.fixture(scope="session")
+def base_pipeline(service_settings) -> SearchPipeline:
+    """Loaded once: the real extractor, index and reranker."""
+    return load_pipeline(service_settings, service_settings.index_dir)
+
+
+def copy_pipeline(base: SearchPipeline, index_dir: Path, **config) -> SearchPipeline:
+    """A pipeline sharing the loaded models, over a private copy of the index at `index_dir`.
+
+    `config`: SearchConfig fields, e.g. min_results=1 so that parsed filters hold on 20 listings.
+    """
+    from retrieval import Index, SearchConfig
+
+    shutil.copytree(base.index.root, index_dir)
+    index = Index.load(index_dir, embedder=base.index.embedder, config=SearchConfig(**config))
+    extractor = getattr(base.extractor, "inner", base.extractor)
+    return SearchPipeline(extractor, index, base.reranker, max_k=base.max_k,
+                          max_query_chars=base.max_query_chars,
+                          rerank_depth=base.rerank_depth)
+
+
+@pytest.fixture
+def pipeline(base_pipeline, tmp_path) -> SearchPipeline:
+    return copy_pipeline(base_pipeline, tmp_path / "index")
+
+
+@pytest.fixture
+def strict_pipeline(base_pipeline, tmp_path) -> SearchPipeline:
+    """Parsed filters are kept while one listing passes (the default relaxes below 10 of 20)."""
+    return copy_pipeline(base_pipeline, tmp_path / "strict-index", min_results=1)
+
+
+@pytest.fixture
+def client(service_settings, pipeline) -> Iterator[TestClient]:
+    from service import create_app
+
+    with TestClient(create_app(service_settings, pipeline)) as c:
+        yield c
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"X-API-Key": API_KEY}
+
+
+@pytest.fixture
+def live_server(service_settings, pipeline) -> Iterator[LiveServer]:
+    from service import create_app
+
+    with LiveServer(create_app(service_settings, pipeline)) as server:
+        yield server

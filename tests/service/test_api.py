@@ -1,0 +1,144 @@
+"""The API's shape and behaviour over the real pipeline (20 listings)."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from service import create_app
+
+
+def test_get_search_returns_the_contract(client):
+    r = client.get("/search", params={"q": "black nike trainers", "k": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["query"] == "black nike trainers"
+    assert body["k"] == 5 and body["stages"] == "rerank"
+    assert 1 <= len(body["results"]) <= 5
+    for row in body["results"]:
+        assert {"id", "title", "score"} <= set(row)
+    assert body["parsed"]["brand"] == "nike"
+    assert body["parsed"]["spans"], "spans are returned"
+    assert {"attribute", "text", "start", "end", "source"} <= set(body["parsed"]["spans"][0])
+    for stage in ("qu", "retrieval", "rerank", "total"):
+        assert body["timings_ms"][stage] >= 0
+    assert r.headers["x-request-id"] == body["request_id"]
+    hybrid = client.get("/search", params={"q": "black nike trainers", "k": 5, "stages": "hybrid"}).json()
+    assert hybrid["results"][0]["brand"] == "nike" and hybrid["stages"] == "hybrid"
+
+
+def test_post_search_with_debug_returns_stage_scores(client):
+    r = client.post("/search", json={"query": "black nike trainers", "k": 3, "debug": True})
+    assert r.status_code == 200, r.text
+    row = r.json()["results"][0]
+    assert {"bm25", "dense", "rerank"} <= set(row["scores"])
+    assert isinstance(row["matched"], list)
+
+
+def test_search_without_rerank(client):
+    r = client.post("/search", json={"query": "denim jacket", "k": 4, "stages": "hybrid"})
+    assert r.status_code == 200, r.text
+    assert "rerank" not in r.json()["timings_ms"]
+
+
+def test_facets_count_the_results(client):
+    body = client.post("/search", json={"query": "jacket", "k": 20}).json()
+    brands = {}
+    for row in body["results"]:
+        if row.get("brand"):
+            brands[row["brand"]] = brands.get(row["brand"], 0) + 1
+    assert body["facets"]["brand"] == brands
+
+
+def test_explicit_filters_override_what_was_read(client):
+    body = client.post("/search", json={"query": "nike trainers", "k": 10,
+                                        "filters": {"brand": "adidas"}}).json()
+    assert body["results"], body
+    assert {row["brand"] for row in body["results"]} == {"adidas"}
+    assert body["parsed"]["brand"] is None  # the explicit filter replaced the read brand
+    assert body["filters"] == {"brand": "adidas"}
+
+
+def test_get_search_takes_filters_as_name_value(client):
+    r = client.get("/search", params=[("q", "jacket"), ("filter", "brand:carhartt"), ("k", "5")])
+    assert r.status_code == 200, r.text
+    assert {row["brand"] for row in r.json()["results"]} == {"carhartt"}
+
+
+def test_excluding_a_read_attribute_drops_its_filter(service_settings, strict_pipeline):
+    with TestClient(create_app(service_settings, strict_pipeline)) as c:
+        kept = c.post("/search", json={"query": "black jackets", "k": 10}).json()
+        dropped = c.post("/search", json={"query": "black jackets", "k": 10, "exclude": ["colour"]}).json()
+    assert kept["parsed"]["colour"] == "black" and "colour" in kept["applied_filters"]
+    assert {row["colour"] for row in kept["results"]} == {"black"}
+    assert dropped["parsed"]["colour"] is None and "colour" not in dropped["applied_filters"]
+    assert {row["colour"] for row in dropped["results"]} > {"black"}
+    assert dropped["excluded"] == ["colour"]
+
+
+def test_parse_returns_the_qu_contract(client):
+    r = client.post("/parse", json={"query": "vintage levis 501 w32 l30"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["query"] == "vintage levis 501 w32 l30"
+    assert body["brand"] == "levi's"
+    for span in body["spans"]:
+        assert body["query"][span["start"]:span["end"]] == span["text"]
+
+
+def test_rerank_scores_indexed_candidates(client):
+    r = client.post("/rerank", json={"query": "black leather boots", "ids": ["1", "7", "9"]})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert sorted(x["id"] for x in results) == ["1", "7", "9"]
+    scores = [x["score"] for x in results]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_rerank_scores_given_listings(client):
+    r = client.post("/rerank", json={"query": "red dress", "listings": [
+        {"id": "a", "title": "Blue denim jeans"},
+        {"id": "b", "title": "Red floral midi dress", "colour": "red"}]})
+    assert r.status_code == 200, r.text
+    assert [x["title"] for x in r.json()["results"]] != [None, None]
+    assert sorted(x["id"] for x in r.json()["results"]) == ["a", "b"]
+
+
+def test_rerank_unknown_id_is_404(client):
+    r = client.post("/rerank", json={"query": "boots", "ids": ["nope"]})
+    assert r.status_code == 404 and "nope" in r.json()["detail"]
+
+
+def test_health_ready_metrics(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["index_size"] == 20 and ready["reranker"]
+    client.get("/search", params={"q": "nike"})
+    client.get("/search", params={"q": ""})
+    text = client.get("/metrics").text
+    assert 'preloved_http_requests_total{method="GET",route="/search",status="200"}' in text
+    assert 'preloved_http_errors_total{route="/search",status="422"}' in text
+    assert 'preloved_stage_duration_seconds_bucket{le="0.15",stage="rerank"}' in text
+    assert "preloved_index_listings 20.0" in text
+    assert "preloved_llm_calls_total" in text and "preloved_llm_cache_hits_total" in text
+
+
+def test_request_id_is_echoed_when_sane(client):
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    rid = client.get("/healthz", headers={"X-Request-ID": "<bad id>"}).headers["x-request-id"]
+    assert rid != "<bad id>" and len(rid) == 32
+
+
+def test_docs_and_openapi(client):
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/search", "/parse", "/rerank", "/listings", "/listings/{listing_id}", "/healthz", "/readyz",
+            "/metrics"} <= set(paths)
+
+
+def test_demo_page_is_served_with_a_strict_csp(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "<input id=\"q\"" in r.text
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert client.get("/static/app.js").status_code == 200
+    script = client.get("/static/app.js").text
+    assert "innerHTML" not in script and "insertAdjacentHTML" not in script and "document.write" not in script

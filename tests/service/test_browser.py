@@ -1,0 +1,121 @@
+"""The demo page end to end in headless Chromium (Debian's package, driven by Playwright).
+
+Type a query, see the attribute chips and result cards, remove a chip, see the results change;
+HTML in queries and listings shows as text. A screenshot is kept in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+from svc_support import API_KEY, ARTIFACTS, LiveServer
+
+from service import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: apt-get install chromium"),
+]
+# The machine's network is closed: without these Chromium keeps trying to reach Google.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def page(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900})
+        try:
+            pg = context.new_page()
+            pg.set_default_timeout(20_000)
+            yield pg
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def server(service_settings, strict_pipeline):
+    with LiveServer(create_app(service_settings, strict_pipeline)) as s:
+        yield s
+
+
+def wait_for_search(pg, seq: int) -> None:
+    pg.wait_for_selector(f"body[data-state='done'][data-seq='{seq}']")
+
+
+def card_ids(pg) -> list[str]:
+    return pg.eval_on_selector_all("#results li.card", "els => els.map(e => e.dataset.id)")
+
+
+def test_search_chips_and_removing_a_chip(page, server):
+    pg = page
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(server.url + "/")
+    pg.fill("#q", "black jackets")
+    pg.press("#q", "Enter")
+    wait_for_search(pg, 1)
+
+    chips = pg.eval_on_selector_all("#chips .chip:not(.removed)", "els => els.map(e => e.dataset.attribute)")
+    assert {"colour", "category"} <= set(chips)
+    before = card_ids(pg)
+    assert before, "results are shown"
+    colours = pg.eval_on_selector_all("#results dd.colour", "els => els.map(e => e.textContent)")
+    assert set(colours) == {"black"}
+    assert pg.locator("#results li.card h3").first.text_content()
+    assert pg.locator("#facets section[data-facet='brand'] button").count() >= 1
+    stages = pg.eval_on_selector_all("#timings span", "els => els.map(e => e.dataset.stage)")
+    assert {"qu", "retrieval", "rerank", "total"} <= set(stages)
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "service-demo-search.png"), full_page=True)
+
+    pg.click("#chips .chip[data-attribute='colour']:not(.removed) button")
+    wait_for_search(pg, 2)
+    after = card_ids(pg)
+    assert after and after != before, (before, after)
+    colours = pg.eval_on_selector_all("#results dd.colour", "els => els.map(e => e.textContent)")
+    assert set(colours) - {"black"}, "other colours appear once the colour chip is gone"
+    assert pg.locator("#chips .chip.removed[data-attribute='colour']").count() == 1
+    assert pg.locator("#chips .chip[data-attribute='category']:not(.removed)").count() == 1
+    pg.screenshot(path=str(ARTIFACTS / "service-demo-chip-removed.png"), full_page=True)
+
+    # a facet adds an explicit filter chip; removing it widens the results again
+    pg.click("#facets section[data-facet='brand'] button >> nth=0")
+    wait_for_search(pg, 3)
+    assert pg.locator("#chips .chip.user").count() == 1
+    assert len(set(pg.eval_on_selector_all("#results dd.brand", "els => els.map(e => e.textContent)"))) == 1
+    assert not errors, errors
+
+
+def test_html_in_queries_and_listings_is_shown_as_text(page, server):
+    pg = page
+    title = "Gucci <img src=x onerror=\"window.__xss=1\"> Loafers <script>window.__xss=2</script>"
+    r = httpx.put(server.url + "/listings", json=[{"id": "xss", "title": title, "brand": "<b>gucci</b>"}],
+                  headers={"X-API-Key": API_KEY})
+    assert r.status_code == 200, r.text
+    pg.goto(server.url + "/")
+    query = "gucci loafers <img src=x onerror=\"window.__xss=3\">"
+    pg.fill("#q", query)
+    pg.press("#q", "Enter")
+    wait_for_search(pg, 1)
+    assert pg.locator("#results li.card[data-id='xss'] h3").text_content() == title
+    assert query in pg.text_content("#status")
+    assert pg.evaluate("window.__xss") is None
+    assert pg.locator("#results img, #results script, #status img").count() == 0
+
+
+def test_errors_are_shown_not_thrown(page, server):
+    pg = page
+    pg.goto(server.url + "/?q=" + "x" * 600)
+    pg.wait_for_selector("body[data-state='error']")
+    assert "512" in pg.text_content("#status")

@@ -1,0 +1,88 @@
+"""Writes: API key, bulk upsert (JSON array or JSON lines), fetch, delete; read-your-writes."""
+
+from __future__ import annotations
+
+import json
+
+NEW = [{"id": "n1", "title": "Stone Island Men Olive Overshirt", "brand": "stone island", "colour": "green",
+        "category": "shirts", "price": 120.0, "seller": "u9"},
+       {"id": "n2", "title": "Arc'teryx Beta Jacket Orange Gorpcore", "brand": "arc'teryx", "price": 250}]
+
+
+def search_ids(client, q: str, k: int) -> list[str]:
+    r = client.get("/search", params={"q": q, "k": k, "stages": "hybrid"})
+    assert r.status_code == 200, r.text
+    return [x["id"] for x in r.json()["results"]]
+
+
+def test_writes_need_the_api_key(client):
+    assert client.put("/listings", json=NEW).status_code == 401
+    assert client.put("/listings", json=NEW, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert client.delete("/listings/1").status_code == 401
+    assert client.get("/listings/n1").status_code == 404  # nothing was written
+    assert client.get("/listings/1").status_code == 200  # reads are open
+
+
+def test_bearer_token_is_accepted(client):
+    r = client.delete("/listings/1", headers={"Authorization": "Bearer test-key"})
+    assert r.status_code == 200, r.text
+
+
+def test_upsert_json_array_then_search_and_get(client, auth):
+    r = client.put("/listings", json=NEW, headers=auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["upserted"] == 2 and r.json()["index_size"] == 22
+    got = client.get("/listings/n1").json()
+    assert got["title"] == NEW[0]["title"] and got["metadata"] == {"seller": "u9"}
+    assert search_ids(client, "stone island overshirt", 3)[0] == "n1"
+
+
+def test_upsert_json_lines(client, auth):
+    body = "\n".join(json.dumps(x) for x in NEW) + "\n"
+    r = client.put("/listings", content=body, headers={**auth, "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 200, r.text
+    assert r.json()["ids"] == ["n1", "n2"]
+
+
+def test_upsert_replaces_a_listing(client, auth):
+    r = client.put("/listings", json=[{"id": "9", "title": "Zara Women Red Floral Maxi Dress", "price": 5}],
+                   headers=auth)
+    assert r.status_code == 200
+    assert client.get("/listings/9").json()["price"] == 5
+    assert client.get("/readyz").json()["index_size"] == 20
+
+
+def test_invalid_listings_write_nothing(client, auth):
+    bad = [NEW[0], {"id": "x"}, {"title": "no id"}, "not an object", {"id": "y", "title": "t", "price": -1}]
+    r = client.put("/listings", json=bad, headers=auth)
+    assert r.status_code == 422
+    assert "item 1" in r.json()["detail"] and "nothing was written" in r.json()["detail"]
+    assert client.get("/listings/n1").status_code == 404
+    for body in (b"", b"   ", b"[]", b"{not json", b"[" * 50_000, b"\xff\xfe"):
+        r = client.put("/listings", content=body, headers={**auth, "Content-Type": "application/json"})
+        assert 400 <= r.status_code < 500, (body[:10], r.status_code, r.text)
+    nested = [{"id": "z", "title": "t", "extra": {"a": {"b": 1}}}]
+    assert client.put("/listings", json=nested, headers=auth).status_code == 422
+
+
+def test_delete_then_search_never_returns_it(client, auth):
+    before = search_ids(client, "black nike trainers", 20)
+    assert "1" in before
+    r = client.delete("/listings/1", headers=auth)
+    assert r.status_code == 200 and r.json() == {"deleted": "1"}
+    after = search_ids(client, "black nike trainers", 20)
+    assert "1" not in after
+    assert client.get("/listings/1").status_code == 404
+    assert client.delete("/listings/1", headers=auth).status_code == 404
+    assert client.post("/rerank", json={"query": "nike", "ids": ["1"]}).status_code == 404
+
+
+def test_open_writes_when_no_key_is_configured(service_settings, pipeline):
+    from fastapi.testclient import TestClient
+
+    from service import create_app
+
+    settings = service_settings.model_copy(update={"api_key": None})
+    with TestClient(create_app(settings, pipeline)) as c:
+        assert c.put("/listings", json=NEW).status_code == 200
+        assert c.get("/readyz").json()["writes_need_api_key"] is False
