@@ -13,7 +13,7 @@ from qu.merge import merge_spans
 from qu.rules import RuleMatcher
 from qu.sizes import normalise_size
 from qu.taxonomy import Taxonomy, get_taxonomy
-from qu.types import ParsedQuery, Span
+from qu.types import ATTRIBUTES, ParsedQuery, Span
 
 if TYPE_CHECKING:
     from preloved.settings import Settings
@@ -67,9 +67,12 @@ class QUExtractor:
             tag_spans = self.tagger.pipe(texts, batch_size=batch_size)
         else:
             tag_spans = [[] for _ in texts]
+        use_tagger = "tagger" in layers and self.tagger is not None
+        # without the tagger every attribute is read from the rules
+        policy = self.policy if use_tagger else {a: "rules" for a in ATTRIBUTES}
         out = []
         for q, t, rs, ts in zip(queries, texts, rule_spans, tag_spans):
-            spans = merge_spans(rs, ts, self.policy)
+            spans = merge_spans(rs, ts, policy)
             parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t)
             if "llm" in layers and self.llm is not None:
                 parsed = self.llm.refine(parsed, self)

@@ -20,10 +20,10 @@ POLICIES: tuple[str, ...] = ("tagger", "rules", "tagger_first", "rules_first")
 # Chosen on QueryNER dev by `qu eval --split dev --tune-merge` (see docs/qu.md); never on test.
 DEFAULT_POLICY: dict[str, Policy] = {
     "brand": "tagger_first",
-    "category": "tagger",
-    "size": "tagger",
+    "category": "tagger_first",
+    "size": "tagger_first",
     "colour": "tagger_first",
-    "gender": "tagger",
+    "gender": "tagger_first",
     "style": "tagger_first",
     "condition": "rules_first",
     "price_min": "rules",
@@ -35,11 +35,14 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-OVERRIDES: tuple[str, ...] = ("brand", "colour", "gender", "size", "style", "condition")
+# Which exact lexicon hits beat an overlapping tagger span of another attribute, and from what confidence.
+# Chosen on dev: brand/style/condition overrides cost nothing there and fix fashion queries the tagger
+# never saw ("uk 8" read as a department); colour and gender overrides cost F1, so they are not used.
+OVERRIDES: dict[str, float] = {"brand": 0.9, "size": 0.95, "style": 0.8, "condition": 0.9}
 
 
 def merge_spans(rules: list[Span], tagger: list[Span], policy: dict[str, str] | None = None,
-                override: float = 1.01, fill_min: float = 0.85) -> list[Span]:
+                overrides: dict[str, float] | None = None, fill_min: float = 0.85) -> list[Span]:
     policy = {**DEFAULT_POLICY, **(policy or {})}
     for attr, p in policy.items():
         if p not in POLICIES:
@@ -60,7 +63,8 @@ def merge_spans(rules: list[Span], tagger: list[Span], policy: dict[str, str] | 
             secondary.append(sp)
     # exact lexicon hits (confidence >= override) beat a tagger span of another attribute they overlap:
     # "vintage" is a style and "light wash" a colour whatever the tagger guessed.
-    strong = [r for r in rules if r.confidence >= override and r.attribute in OVERRIDES]
+    overrides = OVERRIDES if overrides is None else overrides
+    strong = [r for r in rules if r.attribute in overrides and r.confidence >= overrides[r.attribute]]
     if strong:
         primary = [sp for sp in primary if sp.source != "tagger" or not any(
             _overlaps(sp, r) and r.attribute != sp.attribute for r in strong)]

@@ -22,8 +22,8 @@ _TOKEN = re.compile(r"[\w][\w'&.+\-]*[\w+]|[\w]", re.UNICODE)
 _CUR = r"(?:£|\$|€|gbp|usd|eur|pounds?|dollars?|euros?|quid|bucks)"
 _AMOUNT = rf"{_CUR}?\s?(\d{{1,5}}(?:\.\d{{1,2}})?)\s?{_CUR}?"
 _PRICE_PATTERNS = [
-    ("max", re.compile(rf"(?:under|below|less than|cheaper than|up to|upto|max(?:imum)?|no more than|<=?|≤)\s*{_AMOUNT}", re.I)),
-    ("min", re.compile(rf"(?:over|above|more than|at least|min(?:imum)?|from|>=?|≥)\s*{_AMOUNT}", re.I)),
+    ("max", re.compile(rf"(?:under|below|less than|cheaper than|up to|upto|no more than|<=?|≤|max(?:imum)?(?=\s*{_CUR}))\s*{_AMOUNT}", re.I)),
+    ("min", re.compile(rf"(?:over|above|more than|at least|from|>=?|≥|min(?:imum)?(?=\s*{_CUR}))\s*{_AMOUNT}", re.I)),
     ("range", re.compile(rf"(?:between\s+)?{_CUR}\s?(\d{{1,5}})\s?(?:-|to|and)\s?{_CUR}?\s?(\d{{1,5}})\b", re.I)),
     ("range", re.compile(r"\b(\d{2,5})\s?(?:-|to)\s?(\d{2,5})\s?(?:£|\$|€|gbp|usd|eur|pounds|dollars|euros)", re.I)),
     # a bare "20-40" is read as a price range when no size word or unit is next to it
@@ -39,6 +39,12 @@ _AMBIGUOUS_COLOURS = {
     "coral", "blush", "heather", "chrome", "copper", "bronze", "oat", "biscuit", "latte", "mushroom", "metallic",
     "clear", "transparent", "flower", "flowers", "dots", "stripe", "neon", "tan", "camel", "tobacco", "vanilla",
 }
+
+
+_SYSTEMS = {"uk", "eu", "us", "fr", "it", "waist", "one size"}
+# gender words that are often part of a title or a product ("wonder woman", "american girl doll", "baby shampoo")
+_AMBIGUOUS_GENDER = {"girl", "woman", "man", "boy", "baby", "babies", "female", "male", "child", "adult", "adults", "teen",
+                     "her", "him", "lady", "guys", "junior", "juniors", "youth", "infant", "newborn", "kid"}
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ class RuleMatcher:
         lex = self.lexicon
         if k in lex.gender_alias:
             v = lex.gender_alias[k]
-            return "gender", "+".join(v) if isinstance(v, list) else v, 0.95
+            return "gender", "+".join(v) if isinstance(v, list) else v, 0.7 if k in _AMBIGUOUS_GENDER else 0.95
         if k in lex.condition_alias:
             return "condition", lex.condition_alias[k], 0.9
         if k in lex.colour_alias:
@@ -132,8 +138,9 @@ class RuleMatcher:
         out: list[Span] = []
         taken: list[tuple[int, int]] = []
         for m in find_sizes(query):
+            conf = 0.95 if m.system in _SYSTEMS else 0.9 if m.system not in ("letter", "measure", "fit") else 0.7
             out.append(Span(attribute="size", text=m.text, start=m.start, end=m.end, value=m.value,
-                            source="rules", confidence=0.9 if m.system not in ("letter", "measure") else 0.7))
+                            source="rules", confidence=conf))
             taken.append((m.start, m.end))
         for p in find_price(query):
             if any(p.start < e and s < p.end for s, e in taken):

@@ -1,0 +1,48 @@
+import json
+
+import pytest
+
+from qu._data import VOCAB
+from qu.taxonomy import category_for_article_type, category_matches, category_path, normalise_category
+
+
+def test_every_apparel_footwear_accessory_article_type_maps():
+    types = [t for t, _ in json.loads((VOCAB / "fpi_attribute_values.json").read_text())["articleType"]]
+    beauty = {"Perfume and Body Mist", "Lip Gloss", "Kajal and Eyeliner", "Free Gifts", "Foundation and Primer",
+              "Face Moisturisers", "Fragrance Gift Set", "Highlighter and Blush", "Compact", "Lip Liner", "Eyeshadow",
+              "Face Wash and Cleanser", "Sunscreen", "Hair Colour", "Lip Care", "Basketballs", "Mascara", "Mask and Peel",
+              "Water Bottle", "Concealer", "Footballs", "Eye Cream", "Nail Essentials", "Body Lotion",
+              "Face Scrub and Exfoliator", "Toner", "Makeup Remover", "Lip Plumper", "Face Serum and Gel",
+              "Cushion Covers", "Mens Grooming Kit", "Body Wash and Scrub", "Ipad"}
+    for t in types:
+        if t not in beauty:
+            cat = category_for_article_type(t)
+            assert cat is not None, t
+            assert category_path(cat)[-1] == cat
+
+
+@pytest.mark.parametrize("article_type,leaf", [("Tshirts", "t-shirts"), ("Casual Shoes", "trainers"),
+                                                ("Jeans", "jeans"), ("Handbags", "handbags"), ("Heels", "heels")])
+def test_article_types(article_type, leaf):
+    assert category_for_article_type(article_type) == leaf
+
+
+def test_paths_and_matching():
+    assert category_path("t-shirts") == ("clothing", "tops", "t-shirts")
+    assert category_path("trainers") == ("shoes", "trainers")
+    assert category_matches("shoes", "trainers")
+    assert category_matches("jeans", "jeans")
+    assert not category_matches("dresses", "jeans")
+    with pytest.raises(KeyError, match="unknown category"):
+        category_path("spaceships")
+
+
+@pytest.mark.parametrize("text,leaf", [("tee", "t-shirts"), ("Sneakers", "trainers"), ("black skinny jeans", "jeans"),
+                                       ("hoodie", "hoodies"), ("puffer jacket", "jackets"), ("Doc boots", "boots")])
+def test_normalise_category(text, leaf):
+    assert normalise_category(text) == leaf
+
+
+def test_unknown_category_is_none():
+    assert normalise_category("quantum flux capacitor") is None
+    assert normalise_category("   ") is None
