@@ -21,11 +21,16 @@ class _LLMCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         stats = self._stats()
         calls = CounterMetricFamily("preloved_llm_calls", "Calls to the LLM layer of query understanding")
-        calls.add_metric([], float(stats.get("llm_calls", 0)))
+        calls.add_metric([], float(stats.get("calls") or 0))
         hits = CounterMetricFamily("preloved_llm_cache_hits", "LLM answers served from the cache")
-        hits.add_metric([], float(stats.get("llm_cache_hits", 0)))
+        hits.add_metric([], float(stats.get("cache_hits") or 0))
+        failures = CounterMetricFamily("preloved_llm_failures", "LLM calls that fell back to the fast layers",
+                                       labels=["kind"])
+        for kind in ("timeouts", "errors", "malformed"):
+            failures.add_metric([kind], float(stats.get(kind) or 0))
         yield calls
         yield hits
+        yield failures
 
 
 class Metrics:

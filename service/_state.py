@@ -52,8 +52,6 @@ class ServiceState:
         if self.pipeline is None:
             return {}
         extractor = self.pipeline.extractor
-        inner = getattr(extractor, "inner", extractor)
-        stats = getattr(inner, "stats", None)
-        if callable(stats):
-            stats = stats()
+        llm = getattr(getattr(extractor, "inner", extractor), "llm", None)  # qu's LLMLayer, when configured
+        stats = llm.stats() if llm is not None and callable(getattr(llm, "stats", None)) else {}
         return stats if isinstance(stats, Mapping) else {}

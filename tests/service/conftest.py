@@ -4,13 +4,12 @@ a real uvicorn server on 127.0.0.1 for the browser and concurrency tests."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from svc_support import API_KEY, LiveServer
+from svc_support import API_KEY, LiveServer, copy_pipeline_with
 
 from preloved.pipeline import SearchPipeline, load_pipeline
 from preloved.settings import Settings
@@ -37,30 +36,15 @@ def base_pipeline(service_settings) -> SearchPipeline:
     return load_pipeline(service_settings, service_settings.index_dir)
 
 
-def copy_pipeline(base: SearchPipeline, index_dir: Path, **config) -> SearchPipeline:
-    """A pipeline sharing the loaded models, over a private copy of the index at `index_dir`.
-
-    `config`: SearchConfig fields, e.g. min_results=1 so that parsed filters hold on 20 listings.
-    """
-    from retrieval import Index, SearchConfig
-
-    shutil.copytree(base.index.root, index_dir)
-    index = Index.load(index_dir, embedder=base.index.embedder, config=SearchConfig(**config))
-    extractor = getattr(base.extractor, "inner", base.extractor)
-    return SearchPipeline(extractor, index, base.reranker, max_k=base.max_k,
-                          max_query_chars=base.max_query_chars,
-                          rerank_depth=base.rerank_depth)
-
-
 @pytest.fixture
 def pipeline(base_pipeline, tmp_path) -> SearchPipeline:
-    return copy_pipeline(base_pipeline, tmp_path / "index")
+    return copy_pipeline_with(base_pipeline, tmp_path / "index")
 
 
 @pytest.fixture
 def strict_pipeline(base_pipeline, tmp_path) -> SearchPipeline:
     """Parsed filters are kept while one listing passes (the default relaxes below 10 of 20)."""
-    return copy_pipeline(base_pipeline, tmp_path / "strict-index", min_results=1)
+    return copy_pipeline_with(base_pipeline, tmp_path / "strict-index", min_results=1)
 
 
 @pytest.fixture

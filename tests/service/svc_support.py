@@ -14,6 +14,23 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+def copy_pipeline_with(base, index_dir: Path, extractor=None, **config):
+    """A pipeline sharing `base`'s loaded models, over a private copy of its index at `index_dir`.
+
+    `config`: SearchConfig fields, e.g. min_results=1 so that parsed filters hold on 20 listings.
+    """
+    import shutil
+
+    from preloved.pipeline import SearchPipeline
+    from retrieval import Index, SearchConfig
+
+    shutil.copytree(base.index.root, index_dir)
+    index = Index.load(index_dir, embedder=base.index.embedder, config=SearchConfig(**config))
+    extractor = extractor or getattr(base.extractor, "inner", base.extractor)
+    return SearchPipeline(extractor, index, base.reranker, max_k=base.max_k,
+                          max_query_chars=base.max_query_chars, rerank_depth=base.rerank_depth)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

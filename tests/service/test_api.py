@@ -142,3 +142,20 @@ def test_demo_page_is_served_with_a_strict_csp(client):
     assert client.get("/static/app.js").status_code == 200
     script = client.get("/static/app.js").text
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script and "document.write" not in script
+
+
+def test_llm_calls_and_cache_hits_are_counted(service_settings, base_pipeline, tmp_path):
+    """qu's LLM layer with its registered fake backend: the second identical query is a cache hit."""
+    from svc_support import copy_pipeline_with
+
+    from qu import load_extractor
+
+    settings = service_settings.model_copy(update={"llm_backend": "fake", "cache_dir": tmp_path / "cache"})
+    pipeline = copy_pipeline_with(base_pipeline, tmp_path / "index", extractor=load_extractor(settings))
+    with TestClient(create_app(settings, pipeline)) as c:
+        for _ in range(2):
+            assert c.post("/search", json={"query": "zorblax quintessential gizmo thing", "k": 3,
+                                           "stages": "hybrid"}).status_code == 200
+        text = c.get("/metrics").text
+    assert "preloved_llm_calls_total 1.0" in text
+    assert "preloved_llm_cache_hits_total 1.0" in text
