@@ -72,12 +72,15 @@ class QUExtractor:
         policy = self.policy if use_tagger else {a: "rules" for a in ATTRIBUTES}
         out = []
         for q, t, rs, ts in zip(queries, texts, rule_spans, tag_spans):
-            spans = merge_spans(rs, ts, policy)
+            spans = merge_spans(rs, ts, policy, is_category=self._is_category)
             parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t)
             if "llm" in layers and self.llm is not None:
                 parsed = self.llm.refine(parsed, self)
             out.append(parsed)
         return out
+
+    def _is_category(self, text: str) -> bool:
+        return self.taxonomy.normalise(text) is not None
 
     # ---- building a ParsedQuery -----------------------------------------------------------------
     def canonical(self, attribute: str, text: str) -> str | None:

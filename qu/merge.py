@@ -10,6 +10,7 @@ A kept tagger span takes the canonical value of a rule span of the same attribut
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from qu.types import Span
@@ -42,7 +43,8 @@ OVERRIDES: dict[str, float] = {"brand": 0.9, "size": 0.95, "style": 0.8, "condit
 
 
 def merge_spans(rules: list[Span], tagger: list[Span], policy: dict[str, str] | None = None,
-                overrides: dict[str, float] | None = None, fill_min: float = 0.85) -> list[Span]:
+                overrides: dict[str, float] | None = None, fill_min: float = 0.85,
+                is_category: Callable[[str], bool] | None = None) -> list[Span]:
     policy = {**DEFAULT_POLICY, **(policy or {})}
     for attr, p in policy.items():
         if p not in POLICIES:
@@ -61,8 +63,14 @@ def merge_spans(rules: list[Span], tagger: list[Span], policy: dict[str, str] | 
             primary.append(sp)
         elif p == "tagger_first" and sp.confidence >= fill_min:
             secondary.append(sp)
-    # exact lexicon hits (confidence >= override) beat a tagger span of another attribute they overlap:
-    # "vintage" is a style and "light wash" a colour whatever the tagger guessed.
+    if is_category is not None:
+        # a tagger "category" that is exactly a lexicon colour/style phrase the taxonomy does not know
+        # ("light wash", "y2k") is read as the rule says
+        relabel = {(r.start, r.end): r for r in rules if r.attribute in ("colour", "style")}
+        primary = [relabel[(t.start, t.end)] if t.source == "tagger" and t.attribute == "category"
+                   and (t.start, t.end) in relabel and not is_category(t.text) else t for t in primary]
+    # exact lexicon hits (confidence >= the attribute's override) beat a tagger span of another attribute
+    # they overlap: "carhart" is a brand and "uk 8" a size whatever the tagger guessed
     overrides = OVERRIDES if overrides is None else overrides
     strong = [r for r in rules if r.attribute in overrides and r.confidence >= overrides[r.attribute]]
     if strong:

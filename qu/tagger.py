@@ -84,7 +84,7 @@ def train(
     train_rows, dev_rows = load_split("train"), load_split("dev")
     labels = sorted({s["label"] for r in train_rows for s in r["spans"]})
     if init == "sm":
-        nlp = spacy.load(BASE_MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"])
+        nlp = spacy.load(BASE_MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
         ner = nlp.get_pipe("ner")
         for label in labels:
             ner.add_label(label)

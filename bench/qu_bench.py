@@ -1,0 +1,141 @@
+"""Benchmark of query understanding: strict-span F1 per split and layer, fast-layer speed, LLM layer.
+
+    HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 .venv/bin/python bench/qu_bench.py [--skip-llm] [--repeat 3]
+
+Writes bench/results/qu.json and prints a table. Speed is measured on one thread: single queries
+one at a time (p50/p95/p99 per query) and batch throughput (parse_batch, 256 a batch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def speed(ext, queries: list[str], repeat: int) -> dict:
+    for q in queries[:50]:
+        ext.parse(q)  # warm up
+    lat = []
+    for _ in range(repeat):
+        for q in queries:
+            t0 = time.perf_counter()
+            ext.parse(q, layers=("rules", "tagger"))
+            lat.append((time.perf_counter() - t0) * 1000)
+    rules_lat = []
+    for q in queries:
+        t0 = time.perf_counter()
+        ext.parse(q, layers=("rules",))
+        rules_lat.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        ext.parse_batch(queries, layers=("rules", "tagger"))
+    batch_qps = repeat * len(queries) / (time.perf_counter() - t0)
+    return {
+        "queries": len(queries) * repeat,
+        "fast_p50_ms": round(_pct(lat, 0.50), 3), "fast_p95_ms": round(_pct(lat, 0.95), 3),
+        "fast_p99_ms": round(_pct(lat, 0.99), 3), "fast_mean_ms": round(statistics.mean(lat), 3),
+        "rules_only_p50_ms": round(_pct(rules_lat, 0.50), 3), "rules_only_p99_ms": round(_pct(rules_lat, 0.99), 3),
+        "batch_queries_per_s": round(batch_qps, 1),
+    }
+
+
+def llm_bench(ext, queries: list[str], tmp: Path) -> dict:
+    """The LLM layer's machinery with the registered fake backend (no real model is installed here):
+    call policy, validation, cache. A real backend's latency is the server's; see docs/qu.md."""
+    from qu.llm import FakeClient, LLMLayer
+
+    fake = FakeClient(lambda q: json.dumps({"style": [q.split()[-1]]}), model="fake-echo")
+    ext.llm = LLMLayer(fake, cache_dir=tmp, timeout_s=2.0, policy="residual")
+    try:
+        t0 = time.perf_counter()
+        ext.parse_batch(queries)
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ext.parse_batch(queries)
+        second = time.perf_counter() - t0
+        st = ext.llm.stats()
+    finally:
+        ext.llm = None
+    called = st.get("calls", 0)
+    return {"backend": "fake (echo)", "queries": len(queries), "called_by_policy": called,
+            "called_fraction": round(called / len(queries), 3), "cache_hit_rate_after_2_passes": st["cache_hit_rate"],
+            "pass1_s": round(first, 2), "pass2_s": round(second, 2), "stats": st}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-llm", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "qu.json"))
+    args = ap.parse_args()
+    import tempfile
+
+    from preloved.settings import Settings
+    from qu._data import load_split
+    from qu.evaluation import evaluate
+    from qu.extractor import build_extractor
+
+    t0 = time.perf_counter()
+    ext = build_extractor(Settings(llm_backend=None))
+    load_s = time.perf_counter() - t0
+    res: dict = {"machine": {"cpu": platform.processor() or platform.machine(), "cores_visible": os.cpu_count(),
+                             "threads": 1, "python": platform.python_version(), "note": "2 cores shared with other jobs"},
+                 "load_s": round(load_s, 2), "f1": {}}
+    for split in ("dev", "test"):
+        res["f1"][split] = evaluate(ext, split, ["rules", "tagger", "rules+tagger"])["layers"]
+    test_q = [r["query"] for r in load_split("test")]
+    res["speed"] = speed(ext, test_q, args.repeat)
+    if not args.skip_llm:
+        with tempfile.TemporaryDirectory() as tmp:
+            res["llm"] = llm_bench(ext, test_q, Path(tmp))
+    base = ROOT / ".cache" / "qu" / "minilm_tagger" / "scores.json"
+    if base.exists():
+        res["baseline_minilm"] = json.loads(base.read_text())
+    tagger_report = ROOT / "models" / "qu" / "tagger" / "training.json"
+    if tagger_report.exists():
+        res["tagger_training"] = {k: v for k, v in json.loads(tagger_report.read_text()).items() if k != "history"}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=2))
+
+    attrs = ("brand", "colour", "category", "gender", "size")
+    print(f"{'split':<14} {'layers':<14} {'micro-F1':>8} " + " ".join(f"{a:>8}" for a in attrs))
+    for split, per_name in res["f1"].items():
+        for name, per in per_name.items():
+            for ls, v in per.items():
+                pa = v["per_attribute"]
+                print(f"{name:<14} {ls:<14} {v['micro']['f1']:>8.3f} " + " ".join(f"{pa[a]['f1']:>8.3f}" for a in attrs))
+    if "baseline_minilm" in res:
+        for split, v in res["baseline_minilm"].items():
+            if isinstance(v, dict) and "micro" in v:
+                pa = v["per_attribute"]
+                print(f"{split:<14} {'MiniLM base':<14} {v['micro']['f1']:>8.3f} " + " ".join(f"{pa[a]['f1']:>8.3f}" for a in attrs))
+    sp = res["speed"]
+    print(f"\nfast layers, one thread: p50 {sp['fast_p50_ms']} ms, p95 {sp['fast_p95_ms']} ms, p99 {sp['fast_p99_ms']} ms;"
+          f" rules only p99 {sp['rules_only_p99_ms']} ms; batch {sp['batch_queries_per_s']} queries/s")
+    if "llm" in res:
+        ll = res["llm"]
+        print(f"LLM layer ({ll['backend']}): called for {ll['called_fraction']:.1%} of test queries by the residual policy;"
+              f" cache hit rate after two passes {ll['cache_hit_rate_after_2_passes']}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
