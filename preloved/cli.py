@@ -73,11 +73,16 @@ def cmd_search(args) -> int:
     from preloved.pipeline import BadQueryError, load_pipeline
     from preloved.settings import get_settings
 
+    settings = get_settings()
     index_dir = _existing_index(args.index)
-    pipeline = load_pipeline(get_settings(), index_dir=index_dir, with_reranker=args.stages == "rerank")
-    if not 1 <= args.k <= pipeline.max_k:
-        raise CLIError(f"--k {args.k} is out of range: choose 1..{pipeline.max_k}")
-    source = args.input if args.input is not None else None
+    if not 1 <= args.k <= settings.max_k:
+        raise CLIError(f"--k {args.k} is out of range: choose 1..{settings.max_k}")
+    source = args.input
+    if source is None and args.query is None:
+        raise CLIError("give a query, or --input FILE ('-' for stdin)")
+    if source is not None and source != "-" and not Path(source).is_file():
+        raise CLIError(f"input file not found: {source}")
+    pipeline = load_pipeline(settings, index_dir=index_dir, with_reranker=args.stages == "rerank")
     queries = _read_queries(source) if source is not None else [(1, args.query, None)]
     for lineno, query, error in queries:
         if error is None:

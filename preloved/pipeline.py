@@ -110,11 +110,14 @@ def load_pipeline(settings=None, index_dir=None, with_reranker: bool = True) -> 
     """Load qu, the index at `index_dir` (default: settings.index_dir) and the reranker, once."""
     from preloved.settings import get_settings
     from qu import load_extractor
-    from rerank import load_reranker
     from retrieval import Index
 
     settings = settings or get_settings()
     index = Index.load(index_dir or settings.index_dir)
-    reranker = load_reranker(settings) if with_reranker else None
+    reranker = None
+    if with_reranker:
+        from rerank import load_reranker
+
+        reranker = load_reranker(settings)
     return SearchPipeline(load_extractor(settings), index, reranker, max_k=settings.max_k,
                           max_query_chars=settings.max_query_chars, rerank_depth=settings.rerank_depth)
