@@ -131,6 +131,8 @@ class QUExtractor:
                 continue
             value = sp.value if sp.value is not None else self.canonical(sp.attribute, sp.text)
             if value is None:
+                # a span with no canonical value (a department such as "family") still explains its words
+                fixed.append(sp)
                 continue
             sp = sp if sp.value is not None else sp.model_copy(update={"value": value})
             fixed.append(sp)
