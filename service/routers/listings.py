@@ -107,7 +107,11 @@ async def upsert(request: Request, state: StateDep, pipeline: PipelineDep) -> Up
         # The index swaps in a new state atomically, so searches need not wait while listings are
         # embedded; a search that started before sees the old version of a listing, never a gap.
         for i in range(0, len(listings), UPSERT_CHUNK):
-            index.upsert(listings[i:i + UPSERT_CHUNK])
+            # A listing identical to the stored one is already durable: skip it (this also avoids
+            # retrieval's Index.upsert failing on an unchanged re-upsert; see docs/service.md).
+            changed = [x for x in listings[i:i + UPSERT_CHUNK] if index.get(x.id) != x]
+            if changed:
+                index.upsert(changed)
 
     # No timeout here: answering 504 while the write goes on would leave the client unsure.
     await anyio.to_thread.run_sync(write)

@@ -86,3 +86,13 @@ def test_open_writes_when_no_key_is_configured(service_settings, pipeline):
     with TestClient(create_app(settings, pipeline)) as c:
         assert c.put("/listings", json=NEW).status_code == 200
         assert c.get("/readyz").json()["writes_need_api_key"] is False
+
+
+def test_upserting_the_same_listings_twice_is_idempotent(client, auth):
+    for _ in range(3):
+        r = client.put("/listings", json=NEW, headers=auth)
+        assert r.status_code == 200, r.text
+        assert r.json()["index_size"] == 22
+    r = client.put("/listings", json=[{**NEW[0], "price": 99.0}, NEW[1]], headers=auth)
+    assert r.status_code == 200, r.text
+    assert client.get("/listings/n1").json()["price"] == 99.0
