@@ -49,9 +49,12 @@ def speed(ext, queries: list[str], repeat: int) -> dict:
     batch_qps = repeat * len(queries) / (time.perf_counter() - t0)
     return {
         "queries": len(queries) * repeat,
-        "fast_p50_ms": round(_pct(lat, 0.50), 3), "fast_p95_ms": round(_pct(lat, 0.95), 3),
-        "fast_p99_ms": round(_pct(lat, 0.99), 3), "fast_mean_ms": round(statistics.mean(lat), 3),
-        "rules_only_p50_ms": round(_pct(rules_lat, 0.50), 3), "rules_only_p99_ms": round(_pct(rules_lat, 0.99), 3),
+        "fast_p50_ms": round(_pct(lat, 0.50), 3),
+        "fast_p95_ms": round(_pct(lat, 0.95), 3),
+        "fast_p99_ms": round(_pct(lat, 0.99), 3),
+        "fast_mean_ms": round(statistics.mean(lat), 3),
+        "rules_only_p50_ms": round(_pct(rules_lat, 0.50), 3),
+        "rules_only_p99_ms": round(_pct(rules_lat, 0.99), 3),
         "batch_queries_per_s": round(batch_qps, 1),
     }
 
@@ -74,9 +77,16 @@ def llm_bench(ext, queries: list[str], tmp: Path) -> dict:
     finally:
         ext.llm = None
     called = st.get("calls", 0)
-    return {"backend": "fake (echo)", "queries": len(queries), "called_by_policy": called,
-            "called_fraction": round(called / len(queries), 3), "cache_hit_rate_after_2_passes": st["cache_hit_rate"],
-            "pass1_s": round(first, 2), "pass2_s": round(second, 2), "stats": st}
+    return {
+        "backend": "fake (echo)",
+        "queries": len(queries),
+        "called_by_policy": called,
+        "called_fraction": round(called / len(queries), 3),
+        "cache_hit_rate_after_2_passes": st["cache_hit_rate"],
+        "pass1_s": round(first, 2),
+        "pass2_s": round(second, 2),
+        "stats": st,
+    }
 
 
 def main() -> int:
@@ -95,9 +105,17 @@ def main() -> int:
     t0 = time.perf_counter()
     ext = build_extractor(Settings(llm_backend=None))
     load_s = time.perf_counter() - t0
-    res: dict = {"machine": {"cpu": platform.processor() or platform.machine(), "cores_visible": os.cpu_count(),
-                             "threads": 1, "python": platform.python_version(), "note": "2 cores shared with other jobs"},
-                 "load_s": round(load_s, 2), "f1": {}}
+    res: dict = {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores_visible": os.cpu_count(),
+            "threads": 1,
+            "python": platform.python_version(),
+            "note": "2 cores shared with other jobs",
+        },
+        "load_s": round(load_s, 2),
+        "f1": {},
+    }
     for split in ("dev", "test"):
         res["f1"][split] = evaluate(ext, split, ["rules", "tagger", "rules+tagger"])["layers"]
     test_q = [r["query"] for r in load_split("test")]
@@ -110,29 +128,43 @@ def main() -> int:
         res["baseline_minilm"] = json.loads(base.read_text())
     tagger_report = ROOT / "models" / "qu" / "tagger" / "training.json"
     if tagger_report.exists():
-        res["tagger_training"] = {k: v for k, v in json.loads(tagger_report.read_text()).items() if k != "history"}
+        res["tagger_training"] = {
+            k: v for k, v in json.loads(tagger_report.read_text()).items() if k != "history"
+        }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2))
 
     attrs = ("brand", "colour", "category", "gender", "size")
     print(f"{'split':<14} {'layers':<14} {'micro-F1':>8} " + " ".join(f"{a:>8}" for a in attrs))
-    for split, per_name in res["f1"].items():
+    for per_name in res["f1"].values():
         for name, per in per_name.items():
             for ls, v in per.items():
                 pa = v["per_attribute"]
-                print(f"{name:<14} {ls:<14} {v['micro']['f1']:>8.3f} " + " ".join(f"{pa[a]['f1']:>8.3f}" for a in attrs))
+                print(
+                    f"{name:<14} {ls:<14} {v['micro']['f1']:>8.3f} "
+                    + " ".join(f"{pa[a]['f1']:>8.3f}" for a in attrs)
+                )
     if "baseline_minilm" in res:
         for split, v in res["baseline_minilm"].items():
             if isinstance(v, dict) and "micro" in v:
                 pa = v["per_attribute"]
-                print(f"{split:<14} {'MiniLM base':<14} {v['micro']['f1']:>8.3f} " + " ".join(f"{pa[a]['f1']:>8.3f}" for a in attrs))
+                print(
+                    f"{split:<14} {'MiniLM base':<14} {v['micro']['f1']:>8.3f} "
+                    + " ".join(f"{pa[a]['f1']:>8.3f}" for a in attrs)
+                )
     sp = res["speed"]
-    print(f"\nfast layers, one thread: p50 {sp['fast_p50_ms']} ms, p95 {sp['fast_p95_ms']} ms, p99 {sp['fast_p99_ms']} ms;"
-          f" rules only p99 {sp['rules_only_p99_ms']} ms; batch {sp['batch_queries_per_s']} queries/s")
+    print(
+        f"\nfast layers, one thread: p50 {sp['fast_p50_ms']} ms, p95 {sp['fast_p95_ms']} ms, "
+        f"p99 {sp['fast_p99_ms']} ms;"
+        f" rules only p99 {sp['rules_only_p99_ms']} ms; batch {sp['batch_queries_per_s']} queries/s"
+    )
     if "llm" in res:
         ll = res["llm"]
-        print(f"LLM layer ({ll['backend']}): called for {ll['called_fraction']:.1%} of test queries by the residual policy;"
-              f" cache hit rate after two passes {ll['cache_hit_rate_after_2_passes']}")
+        print(
+            f"LLM layer ({ll['backend']}): called for {ll['called_fraction']:.1%} of test queries "
+            "by the residual policy;"
+            f" cache hit rate after two passes {ll['cache_hit_rate_after_2_passes']}"
+        )
     print(f"wrote {args.out}")
     return 0
 

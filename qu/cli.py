@@ -54,10 +54,15 @@ def _settings(args):
 
 
 def _parse_main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="qu", description="Query understanding: print the attributes of shoppers' queries "
-                                 "as JSON. Subcommands: " + ", ".join(SUBCOMMANDS) + " (qu SUBCOMMAND --help).")
+    ap = argparse.ArgumentParser(
+        prog="qu",
+        description="Query understanding: print the attributes of shoppers' queries "
+        "as JSON. Subcommands: " + ", ".join(SUBCOMMANDS) + " (qu SUBCOMMAND --help).",
+    )
     ap.add_argument("query", nargs="?", help="one query (omit with --input)")
-    ap.add_argument("--input", help="file with one query per line, or JSON lines with a 'query' key; '-' for stdin")
+    ap.add_argument(
+        "--input", help="file with one query per line, or JSON lines with a 'query' key; '-' for stdin"
+    )
     ap.add_argument("--layers", default="rules,tagger,llm", help="comma-separated subset of rules,tagger,llm")
     ap.add_argument("--llm-backend", help="override PRELOVED_LLM_BACKEND (e.g. openai, gguf, fake)")
     ap.add_argument("--batch-size", type=int, default=256)
@@ -89,8 +94,8 @@ def _parse_main(argv: list[str]) -> int:
     good = [i for i, q in enumerate(lines) if q.strip()]
     parsed = {}
     for b in range(0, len(good), args.batch_size):
-        idx = good[b:b + args.batch_size]
-        for i, p in zip(idx, ext.parse_batch([lines[i] for i in idx], layers=layers)):
+        idx = good[b : b + args.batch_size]
+        for i, p in zip(idx, ext.parse_batch([lines[i] for i in idx], layers=layers), strict=False):
             parsed[i] = p
     out = sys.stdout
     for i, q in enumerate(lines):
@@ -101,11 +106,17 @@ def _parse_main(argv: list[str]) -> int:
 
 
 def _eval_main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="qu eval", description="Strict-span P/R/F1 per attribute on QueryNER "
-                                 "(and its fashion subset), per layer combination. Never tune on test.")
+    ap = argparse.ArgumentParser(
+        prog="qu eval",
+        description="Strict-span P/R/F1 per attribute on QueryNER "
+        "(and its fashion subset), per layer combination. Never tune on test.",
+    )
     ap.add_argument("--split", default="test", choices=["test", "dev"])
-    ap.add_argument("--layers", default=None,
-                    help="one layer combination, e.g. rules,tagger,llm (default: rules, tagger, rules+tagger)")
+    ap.add_argument(
+        "--layers",
+        default=None,
+        help="one layer combination, e.g. rules,tagger,llm (default: rules, tagger, rules+tagger)",
+    )
     ap.add_argument("--llm-backend", help="override PRELOVED_LLM_BACKEND")
     ap.add_argument("--json", dest="json_out", help="also write the full results to this file")
     args = ap.parse_args(argv)
@@ -117,13 +128,19 @@ def _eval_main(argv: list[str]) -> int:
         layer_sets = ["+".join(x.strip() for x in args.layers.split(",") if x.strip())]
     ext = build_extractor(_settings(args))
     res = evaluate(ext, args.split, layer_sets)
-    print(f"{'split':<14} {'layers':<18} {'micro-F1':>8} " + " ".join(f"{a:>9}" for a in
-          ("brand", "colour", "category", "gender", "size")) + "   q/s")
+    print(
+        f"{'split':<14} {'layers':<18} {'micro-F1':>8} "
+        + " ".join(f"{a:>9}" for a in ("brand", "colour", "category", "gender", "size"))
+        + "   q/s"
+    )
     for name, per in res["layers"].items():
         for ls, v in per.items():
             pa = v["per_attribute"]
-            print(f"{name:<14} {ls:<18} {v['micro']['f1']:>8.3f} " + " ".join(f"{pa[a]['f1']:>9.3f}" for a in
-                  ("brand", "colour", "category", "gender", "size")) + f"   {v['queries'] / max(v['seconds'], 1e-9):.0f}")
+            print(
+                f"{name:<14} {ls:<18} {v['micro']['f1']:>8.3f} "
+                + " ".join(f"{pa[a]['f1']:>9.3f}" for a in ("brand", "colour", "category", "gender", "size"))
+                + f"   {v['queries'] / max(v['seconds'], 1e-9):.0f}"
+            )
     if ext.llm is not None:
         res["llm_stats"] = ext.llm.stats()
         print("llm:", json.dumps(res["llm_stats"]))
@@ -134,8 +151,11 @@ def _eval_main(argv: list[str]) -> int:
 
 
 def _train_main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="qu train-tagger", description="Train the spaCy NER tagger on QueryNER train; "
-                                 "keep the best epoch on dev; write it to models/qu/tagger.")
+    ap = argparse.ArgumentParser(
+        prog="qu train-tagger",
+        description="Train the spaCy NER tagger on QueryNER train; "
+        "keep the best epoch on dev; write it to models/qu/tagger.",
+    )
     ap.add_argument("--epochs", type=int, default=14)
     ap.add_argument("--init", choices=["sm", "blank"], default="sm")
     ap.add_argument("--seed", type=int, default=0)
@@ -149,8 +169,11 @@ def _train_main(argv: list[str]) -> int:
 
 
 def _baseline_main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="qu train-baseline", description="Fine-tune the packaged MiniLM as a plain "
-                                 "token classifier on the five attributes (train; best epoch on dev); score on test.")
+    ap = argparse.ArgumentParser(
+        prog="qu train-baseline",
+        description="Fine-tune the packaged MiniLM as a plain "
+        "token classifier on the five attributes (train; best epoch on dev); score on test.",
+    )
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)

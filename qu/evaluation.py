@@ -30,7 +30,14 @@ class Scores:
         p = tp / (tp + fp) if tp + fp else 0.0
         r = tp / (tp + fn) if tp + fn else 0.0
         f = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-        return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "tp": tp, "fp": fp, "fn": fn}
+        return {
+            "precision": round(p, 4),
+            "recall": round(r, 4),
+            "f1": round(f, 4),
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+        }
 
     def micro(self) -> dict[str, float]:
         return self._prf(*(sum(v[i] for v in self.per.values()) for i in range(3)))
@@ -41,15 +48,18 @@ class Scores:
 
 def gold_sets(rows: list[dict]) -> list[set[tuple[str, str]]]:
     return [
-        {(LABEL_TO_ATTRIBUTE[s["label"]], norm(s["text"])) for s in r["spans"]
-         if LABEL_TO_ATTRIBUTE.get(s["label"]) in SCORED}
+        {
+            (LABEL_TO_ATTRIBUTE[s["label"]], norm(s["text"]))
+            for s in r["spans"]
+            if LABEL_TO_ATTRIBUTE.get(s["label"]) in SCORED
+        }
         for r in rows
     ]
 
 
 def score_sets(pred: list[set], gold: list[set]) -> Scores:
     per = {a: [0, 0, 0] for a in SCORED}
-    for p, g in zip(pred, gold):
+    for p, g in zip(pred, gold, strict=False):
         for a in SCORED:
             gs = {x for x in g if x[0] == a}
             ps = {x for x in p if x[0] == a}
@@ -79,7 +89,11 @@ def evaluate(extractor, split: str = "test", layer_sets: list[str] | None = None
             parsed = extractor.parse_batch(queries, layers=LAYER_SETS[ls])
             secs = time.perf_counter() - t0
             sc = score_sets(pred_sets(parsed), gold)
-            res[ls] = {"micro": sc.micro(), "per_attribute": sc.table(), "queries": len(rows),
-                       "seconds": round(secs, 3)}
+            res[ls] = {
+                "micro": sc.micro(),
+                "per_attribute": sc.table(),
+                "queries": len(rows),
+                "seconds": round(secs, 3),
+            }
         out["layers"][name] = res
     return out

@@ -51,8 +51,9 @@ class QUExtractor:
     def parse(self, query: str, layers: tuple[str, ...] | None = None) -> ParsedQuery:
         return self.parse_batch([query], layers=layers)[0]
 
-    def parse_batch(self, queries: list[str], layers: tuple[str, ...] | None = None,
-                    batch_size: int = 256) -> list[ParsedQuery]:
+    def parse_batch(
+        self, queries: list[str], layers: tuple[str, ...] | None = None, batch_size: int = 256
+    ) -> list[ParsedQuery]:
         """Parse many queries; `layers` picks a subset of ("rules", "tagger", "llm") for ablations."""
         layers = layers or ("rules", "tagger", "llm")
         texts = []
@@ -71,7 +72,7 @@ class QUExtractor:
         # without the tagger every attribute is read from the rules
         policy = self.policy if use_tagger else {a: "rules" for a in ATTRIBUTES}
         out = []
-        for q, t, rs, ts in zip(queries, texts, rule_spans, tag_spans):
+        for q, t, rs, ts in zip(queries, texts, rule_spans, tag_spans, strict=False):
             spans = merge_spans(rs, ts, policy, is_category=self._is_category)
             parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t)
             if "llm" in layers and self.llm is not None:
@@ -113,7 +114,9 @@ class QUExtractor:
                 return self.lexicon.gender_alias[w]
         return None
 
-    def _build(self, query: str, spans: list[Span], truncated: bool = False, masked: str | None = None) -> ParsedQuery:
+    def _build(
+        self, query: str, spans: list[Span], truncated: bool = False, masked: str | None = None
+    ) -> ParsedQuery:
         values: dict[str, list[str]] = {}
         conf: dict[str, float] = {}
         sources: dict[str, str] = {}
@@ -152,10 +155,20 @@ class QUExtractor:
         for sp in fixed:
             for i in range(sp.start, min(sp.end, len(text))):
                 covered[i] = True
-        residual = re.sub(r"\s+", " ", "".join(" " if c else ch for ch, c in zip(text, covered))).strip()
+        kept = "".join(" " if c else ch for ch, c in zip(text, covered, strict=True))
+        residual = re.sub(r"\s+", " ", kept).strip()
         fields = {a: (v[0] if len(v) == 1 else list(v)) for a, v in values.items()}
-        return ParsedQuery(query=query, **fields, price_min=price_min, price_max=price_max, spans=fixed,
-                           residual=residual, confidence=conf, sources=sources, extra=extra)
+        return ParsedQuery(
+            query=query,
+            **fields,
+            price_min=price_min,
+            price_max=price_max,
+            spans=fixed,
+            residual=residual,
+            confidence=conf,
+            sources=sources,
+            extra=extra,
+        )
 
 
 def build_extractor(settings: Settings | None = None, tagger_path: Path | None = None) -> QUExtractor:

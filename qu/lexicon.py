@@ -22,12 +22,73 @@ __all__ = ["Lexicon", "canonical_brand", "canonical_colour", "get_lexicon", "key
 
 # Catalogue "brand candidates" that are generic words, not brands worth matching in queries.
 _BRAND_STOP = {
-    "w", "mr.", "basics", "myntra", "ant", "id", "span", "diva", "shree", "genesis", "free authority", "doodle",
-    "turtle", "maxima", "portia", "alma", "estelle", "mineral", "york", "helix", "revv", "ivory tag", "just natural",
-    "status quo", "senorita", "mother earth", "gas", "coolers", "police", "little miss", "red rose", "palm tree",
-    "f sports", "force 10", "inc 5", "inc. 5", "parx", "spinn", "urban yoga", "sepia", "idee", "facit",
-    "and", "the", "for", "with", "new", "kids", "men", "women", "girls", "boys", "baby", "black", "white", "red", "blue",
-    "classic", "elegant", "global", "premium", "style", "fashion", "trendy", "united", "casual", "party",
+    "w",
+    "mr.",
+    "basics",
+    "myntra",
+    "ant",
+    "id",
+    "span",
+    "diva",
+    "shree",
+    "genesis",
+    "free authority",
+    "doodle",
+    "turtle",
+    "maxima",
+    "portia",
+    "alma",
+    "estelle",
+    "mineral",
+    "york",
+    "helix",
+    "revv",
+    "ivory tag",
+    "just natural",
+    "status quo",
+    "senorita",
+    "mother earth",
+    "gas",
+    "coolers",
+    "police",
+    "little miss",
+    "red rose",
+    "palm tree",
+    "f sports",
+    "force 10",
+    "inc 5",
+    "inc. 5",
+    "parx",
+    "spinn",
+    "urban yoga",
+    "sepia",
+    "idee",
+    "facit",
+    "and",
+    "the",
+    "for",
+    "with",
+    "new",
+    "kids",
+    "men",
+    "women",
+    "girls",
+    "boys",
+    "baby",
+    "black",
+    "white",
+    "red",
+    "blue",
+    "classic",
+    "elegant",
+    "global",
+    "premium",
+    "style",
+    "fashion",
+    "trendy",
+    "united",
+    "casual",
+    "party",
 }
 
 
@@ -46,7 +107,9 @@ def _loose(text: str) -> str:
 @dataclass
 class Lexicon:
     brand_alias: dict[str, str] = field(default_factory=dict)  # key -> canonical brand
-    brand_curated: set[str] = field(default_factory=set)  # keys from the curated list (high precision in queries)
+    brand_curated: set[str] = field(
+        default_factory=set
+    )  # keys from the curated list (high precision in queries)
     brand_loose: dict[str, str] = field(default_factory=dict)  # loose key -> canonical, for fuzzy matching
     fuzzy_brands: list[str] = field(default_factory=list)  # loose keys eligible for fuzzy matching
     colour_alias: dict[str, str] = field(default_factory=dict)

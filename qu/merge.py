@@ -42,9 +42,14 @@ def _overlaps(a: Span, b: Span) -> bool:
 OVERRIDES: dict[str, float] = {"brand": 0.9, "size": 0.95, "style": 0.8, "condition": 0.9}
 
 
-def merge_spans(rules: list[Span], tagger: list[Span], policy: dict[str, str] | None = None,
-                overrides: dict[str, float] | None = None, fill_min: float = 0.85,
-                is_category: Callable[[str], bool] | None = None) -> list[Span]:
+def merge_spans(
+    rules: list[Span],
+    tagger: list[Span],
+    policy: dict[str, str] | None = None,
+    overrides: dict[str, float] | None = None,
+    fill_min: float = 0.85,
+    is_category: Callable[[str], bool] | None = None,
+) -> list[Span]:
     policy = {**DEFAULT_POLICY, **(policy or {})}
     for attr, p in policy.items():
         if p not in POLICIES:
@@ -67,15 +72,26 @@ def merge_spans(rules: list[Span], tagger: list[Span], policy: dict[str, str] | 
         # a tagger "category" that is exactly a lexicon colour/style phrase the taxonomy does not know
         # ("light wash", "y2k") is read as the rule says
         relabel = {(r.start, r.end): r for r in rules if r.attribute in ("colour", "style")}
-        primary = [relabel[(t.start, t.end)] if t.source == "tagger" and t.attribute == "category"
-                   and (t.start, t.end) in relabel and not is_category(t.text) else t for t in primary]
+        primary = [
+            relabel[(t.start, t.end)]
+            if t.source == "tagger"
+            and t.attribute == "category"
+            and (t.start, t.end) in relabel
+            and not is_category(t.text)
+            else t
+            for t in primary
+        ]
     # exact lexicon hits (confidence >= the attribute's override) beat a tagger span of another attribute
     # they overlap: "carhart" is a brand and "uk 8" a size whatever the tagger guessed
     overrides = OVERRIDES if overrides is None else overrides
     strong = [r for r in rules if r.attribute in overrides and r.confidence >= overrides[r.attribute]]
     if strong:
-        primary = [sp for sp in primary if sp.source != "tagger" or not any(
-            _overlaps(sp, r) and r.attribute != sp.attribute for r in strong)]
+        primary = [
+            sp
+            for sp in primary
+            if sp.source != "tagger"
+            or not any(_overlaps(sp, r) and r.attribute != sp.attribute for r in strong)
+        ]
         primary = [r for r in strong if not any(_overlaps(r, p) for p in primary)] + primary
     kept: list[Span] = []
     for sp in primary:
@@ -88,8 +104,12 @@ def merge_spans(rules: list[Span], tagger: list[Span], policy: dict[str, str] | 
     out: list[Span] = []
     for sp in kept:
         if sp.source == "tagger" and sp.value is None:
-            same = [r for r in rules if r.attribute == sp.attribute and _overlaps(r, sp) and r.value is not None]
+            same = [
+                r for r in rules if r.attribute == sp.attribute and _overlaps(r, sp) and r.value is not None
+            ]
             if same:
-                sp = sp.model_copy(update={"value": same[0].value, "confidence": max(sp.confidence, same[0].confidence)})
+                sp = sp.model_copy(
+                    update={"value": same[0].value, "confidence": max(sp.confidence, same[0].confidence)}
+                )
         out.append(sp)
     return sorted(out, key=lambda s: s.start)

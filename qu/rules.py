@@ -22,29 +22,119 @@ _TOKEN = re.compile(r"[\w][\w'&.+\-]*[\w+]|[\w]", re.UNICODE)
 _CUR = r"(?:£|\$|€|gbp|usd|eur|pounds?|dollars?|euros?|quid|bucks)"
 _AMOUNT = rf"{_CUR}?\s?(\d{{1,5}}(?:\.\d{{1,2}})?)\s?{_CUR}?"
 _PRICE_PATTERNS = [
-    ("max", re.compile(rf"(?:under|below|less than|cheaper than|up to|upto|no more than|<=?|≤|max(?:imum)?(?=\s*{_CUR}))\s*{_AMOUNT}", re.I)),
-    ("min", re.compile(rf"(?:over|above|more than|at least|from|>=?|≥|min(?:imum)?(?=\s*{_CUR}))\s*{_AMOUNT}", re.I)),
-    ("range", re.compile(rf"(?:between\s+)?{_CUR}\s?(\d{{1,5}})\s?(?:-|to|and)\s?{_CUR}?\s?(\d{{1,5}})\b", re.I)),
-    ("range", re.compile(r"\b(\d{2,5})\s?(?:-|to)\s?(\d{2,5})\s?(?:£|\$|€|gbp|usd|eur|pounds|dollars|euros)", re.I)),
+    (
+        "max",
+        re.compile(
+            rf"(?:under|below|less than|cheaper than|up to|upto|no more than|<=?|≤|"
+            rf"max(?:imum)?(?=\s*{_CUR}))\s*{_AMOUNT}",
+            re.I,
+        ),
+    ),
+    (
+        "min",
+        re.compile(
+            rf"(?:over|above|more than|at least|from|>=?|≥|min(?:imum)?(?=\s*{_CUR}))\s*{_AMOUNT}", re.I
+        ),
+    ),
+    (
+        "range",
+        re.compile(rf"(?:between\s+)?{_CUR}\s?(\d{{1,5}})\s?(?:-|to|and)\s?{_CUR}?\s?(\d{{1,5}})\b", re.I),
+    ),
+    (
+        "range",
+        re.compile(r"\b(\d{2,5})\s?(?:-|to)\s?(\d{2,5})\s?(?:£|\$|€|gbp|usd|eur|pounds|dollars|euros)", re.I),
+    ),
     # a bare "20-40" is read as a price range when no size word or unit is next to it
-    ("range", re.compile(r"(?<![\w.\-/])(?<!size )(?<!uk )(?<!eu )(?<!us )(\d{2,4})\s?-\s?(\d{2,4})(?![\w.\-/])(?!\s?(?:in|inch|mm|cm|"
-                         r"months?|years?|yrs?|y|m|oz|ft)\b)", re.I)),
+    (
+        "range",
+        re.compile(
+            r"(?<![\w.\-/])(?<!size )(?<!uk )(?<!eu )(?<!us )(\d{2,4})\s?-\s?(\d{2,4})(?![\w.\-/])"
+            r"(?!\s?(?:in|inch|mm|cm|"
+            r"months?|years?|yrs?|y|m|oz|ft)\b)",
+            re.I,
+        ),
+    ),
 ]
 
 
 # colour words that more often name something else ("fat burning cream", "steel toe", "blue print")
 _AMBIGUOUS_COLOURS = {
-    "cream", "steel", "print", "printed", "logo", "graphic", "rose", "skin", "nude", "stone", "sand", "ash", "bone",
-    "wine", "coffee", "chocolate", "lemon", "lime", "mint", "cherry", "sage", "plum", "grape", "midnight", "brick",
-    "coral", "blush", "heather", "chrome", "copper", "bronze", "oat", "biscuit", "latte", "mushroom", "metallic",
-    "clear", "transparent", "flower", "flowers", "dots", "stripe", "neon", "tan", "camel", "tobacco", "vanilla",
+    "cream",
+    "steel",
+    "print",
+    "printed",
+    "logo",
+    "graphic",
+    "rose",
+    "skin",
+    "nude",
+    "stone",
+    "sand",
+    "ash",
+    "bone",
+    "wine",
+    "coffee",
+    "chocolate",
+    "lemon",
+    "lime",
+    "mint",
+    "cherry",
+    "sage",
+    "plum",
+    "grape",
+    "midnight",
+    "brick",
+    "coral",
+    "blush",
+    "heather",
+    "chrome",
+    "copper",
+    "bronze",
+    "oat",
+    "biscuit",
+    "latte",
+    "mushroom",
+    "metallic",
+    "clear",
+    "transparent",
+    "flower",
+    "flowers",
+    "dots",
+    "stripe",
+    "neon",
+    "tan",
+    "camel",
+    "tobacco",
+    "vanilla",
 }
 
 
 _SYSTEMS = {"uk", "eu", "us", "fr", "it", "waist", "one size"}
-# gender words that are often part of a title or a product ("wonder woman", "american girl doll", "baby shampoo")
-_AMBIGUOUS_GENDER = {"girl", "woman", "man", "boy", "baby", "babies", "female", "male", "child", "adult", "adults", "teen",
-                     "her", "him", "lady", "guys", "junior", "juniors", "youth", "infant", "newborn", "kid"}
+# gender words often part of a title or a product ("wonder woman", "american girl doll", "baby shampoo")
+_AMBIGUOUS_GENDER = {
+    "girl",
+    "woman",
+    "man",
+    "boy",
+    "baby",
+    "babies",
+    "female",
+    "male",
+    "child",
+    "adult",
+    "adults",
+    "teen",
+    "her",
+    "him",
+    "lady",
+    "guys",
+    "junior",
+    "juniors",
+    "youth",
+    "infant",
+    "newborn",
+    "kid",
+}
 
 
 @dataclass(frozen=True)
@@ -63,11 +153,17 @@ def find_price(query: str) -> list[PriceBounds]:
             if any(m.start() < p.end and p.start < m.end() for p in out):
                 continue
             text = m.group(0).strip()
-            if kind in ("max", "min") and not re.search(rf"{_CUR}|<|>|≤|≥|under|below|over|above|less|more|up to|upto|max|min|cheaper",
-                                                       text, re.I):
+            if kind in ("max", "min") and not re.search(
+                rf"{_CUR}|<|>|≤|≥|under|below|over|above|less|more|up to|upto|max|min|cheaper", text, re.I
+            ):
                 continue
-            # bare "over 50" style phrases need a currency or a price word to count; "over 5" alone could be anything
-            if kind in ("max", "min") and kind == "min" and not re.search(_CUR, text, re.I) and not text.startswith((">", "≥")):
+            # a bare "over 50" needs a currency to count: "over 5" alone could be anything
+            if (
+                kind in ("max", "min")
+                and kind == "min"
+                and not re.search(_CUR, text, re.I)
+                and not text.startswith((">", "≥"))
+            ):
                 continue
             nums = [float(g) for g in m.groups() if g is not None]
             if kind == "max":
@@ -75,7 +171,9 @@ def find_price(query: str) -> list[PriceBounds]:
             elif kind == "min":
                 out.append(PriceBounds(m.start(), m.start() + len(m.group(0).rstrip()), text, nums[0], None))
             elif nums[1] > nums[0]:
-                out.append(PriceBounds(m.start(), m.start() + len(m.group(0).rstrip()), text, nums[0], nums[1]))
+                out.append(
+                    PriceBounds(m.start(), m.start() + len(m.group(0).rstrip()), text, nums[0], nums[1])
+                )
     return out
 
 
@@ -87,7 +185,7 @@ def _common_words() -> set[str]:
         for s in r["spans"]:
             for i in range(s["start"], s["end"]):
                 marks[i] = s["label"]
-        for tok, lab in zip(r["tokens"], marks):
+        for tok, lab in zip(r["tokens"], marks, strict=False):
             (inside if lab == "creator" else outside)[tok.lower()] += 1
     return {w for w, n in outside.items() if n >= 2 and n > inside[w]}
 
@@ -109,7 +207,11 @@ class RuleMatcher:
         lex = self.lexicon
         if k in lex.gender_alias:
             v = lex.gender_alias[k]
-            return "gender", "+".join(v) if isinstance(v, list) else v, 0.7 if k in _AMBIGUOUS_GENDER else 0.95
+            return (
+                "gender",
+                "+".join(v) if isinstance(v, list) else v,
+                0.7 if k in _AMBIGUOUS_GENDER else 0.95,
+            )
         if k in lex.condition_alias:
             return "condition", lex.condition_alias[k], 0.9
         if k in lex.colour_alias:
@@ -138,20 +240,49 @@ class RuleMatcher:
         out: list[Span] = []
         taken: list[tuple[int, int]] = []
         for m in find_sizes(query):
-            conf = 0.95 if m.system in _SYSTEMS else 0.9 if m.system not in ("letter", "measure", "fit") else 0.7
-            out.append(Span(attribute="size", text=m.text, start=m.start, end=m.end, value=m.value,
-                            source="rules", confidence=conf))
+            conf = (
+                0.95 if m.system in _SYSTEMS else 0.9 if m.system not in ("letter", "measure", "fit") else 0.7
+            )
+            out.append(
+                Span(
+                    attribute="size",
+                    text=m.text,
+                    start=m.start,
+                    end=m.end,
+                    value=m.value,
+                    source="rules",
+                    confidence=conf,
+                )
+            )
             taken.append((m.start, m.end))
         for p in find_price(query):
             if any(p.start < e and s < p.end for s, e in taken):
                 continue
             taken.append((p.start, p.end))
             if p.low is not None:
-                out.append(Span(attribute="price_min", text=query[p.start:p.end], start=p.start, end=p.end,
-                                value=str(p.low), source="rules", confidence=0.9))
+                out.append(
+                    Span(
+                        attribute="price_min",
+                        text=query[p.start : p.end],
+                        start=p.start,
+                        end=p.end,
+                        value=str(p.low),
+                        source="rules",
+                        confidence=0.9,
+                    )
+                )
             if p.high is not None:
-                out.append(Span(attribute="price_max", text=query[p.start:p.end], start=p.start, end=p.end,
-                                value=str(p.high), source="rules", confidence=0.9))
+                out.append(
+                    Span(
+                        attribute="price_max",
+                        text=query[p.start : p.end],
+                        start=p.start,
+                        end=p.end,
+                        value=str(p.high),
+                        source="rules",
+                        confidence=0.9,
+                    )
+                )
         toks = [(m.start(), m.end()) for m in _TOKEN.finditer(query)]
         i = 0
         while i < len(toks):
@@ -171,8 +302,17 @@ class RuleMatcher:
                 i += 1
                 continue
             n, s, e, (attr, value, conf) = hit
-            out.append(Span(attribute=attr, text=query[s:e], start=s, end=e, value=value, source="rules",
-                            confidence=conf))
+            out.append(
+                Span(
+                    attribute=attr,
+                    text=query[s:e],
+                    start=s,
+                    end=e,
+                    value=value,
+                    source="rules",
+                    confidence=conf,
+                )
+            )
             taken.append((s, e))
             i += n
         return sorted(out, key=lambda sp: sp.start)

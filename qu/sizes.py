@@ -18,12 +18,41 @@ from qu._data import VOCAB
 __all__ = ["SizeMatch", "convert_dress_size", "convert_shoe_size", "find_sizes", "normalise_size"]
 
 _LETTERS = {
-    "xxs": "xxs", "2xs": "xxs", "xs": "xs", "x-small": "xs", "x small": "xs", "extra small": "xs",
-    "s": "s", "small": "s", "sm": "s", "m": "m", "medium": "m", "med": "m", "l": "l", "large": "l", "lg": "l",
-    "xl": "xl", "x-large": "xl", "x large": "xl", "extra large": "xl", "xlarge": "xl",
-    "xxl": "xxl", "2xl": "xxl", "xx-large": "xxl", "xx large": "xxl", "xxlarge": "xxl", "2x": "xxl",
-    "xxxl": "3xl", "3xl": "3xl", "3x": "3xl", "xxx-large": "3xl", "4xl": "4xl", "4x": "4xl", "xxxxl": "4xl",
-    "5xl": "5xl", "5x": "5xl",
+    "xxs": "xxs",
+    "2xs": "xxs",
+    "xs": "xs",
+    "x-small": "xs",
+    "x small": "xs",
+    "extra small": "xs",
+    "s": "s",
+    "small": "s",
+    "sm": "s",
+    "m": "m",
+    "medium": "m",
+    "med": "m",
+    "l": "l",
+    "large": "l",
+    "lg": "l",
+    "xl": "xl",
+    "x-large": "xl",
+    "x large": "xl",
+    "extra large": "xl",
+    "xlarge": "xl",
+    "xxl": "xxl",
+    "2xl": "xxl",
+    "xx-large": "xxl",
+    "xx large": "xxl",
+    "xxlarge": "xxl",
+    "2x": "xxl",
+    "xxxl": "3xl",
+    "3xl": "3xl",
+    "3x": "3xl",
+    "xxx-large": "3xl",
+    "4xl": "4xl",
+    "4x": "4xl",
+    "xxxxl": "4xl",
+    "5xl": "5xl",
+    "5x": "5xl",
 }
 _LETTER_RE = "|".join(sorted((re.escape(k) for k in _LETTERS), key=len, reverse=True))
 _NUM = r"\d{1,3}(?:\.5)?"
@@ -32,19 +61,31 @@ _UNITS = r"(?:inch(?:es)?|in|\"|mm|cm|oz|ml|ft|feet|foot|m|l|lb|lbs|kg|g|qt|gall
 # Ordered: the first pattern that matches a stretch of text wins it.
 _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("one size", re.compile(r"\b(?:one[\s-]size(?:[\s-]fits[\s-]all)?|onesize|os|osfa)\b", re.I)),
-    ("waist", re.compile(rf"\bw\s?(\d{{2}})(?:\s*[/x]?\s*l\s?(\d{{2}}))?\b", re.I)),
+    ("waist", re.compile(r"\bw\s?(\d{2})(?:\s*[/x]?\s*l\s?(\d{2}))?\b", re.I)),
     ("waist", re.compile(r"\b(\d{2})\s?w\s*(?:[/x]?\s*(\d{2})\s?l)?\b", re.I)),
     ("waist", re.compile(r"\b(\d{2})\s?x\s?(\d{2})\b", re.I)),
     ("system", re.compile(rf"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it)\s?({_NUM})\b", re.I)),
-    ("age", re.compile(r"\b(?:age[sd]?\s*)?(\d{1,2})\s?(?:-|to)\s?(\d{1,2})\s?(years?|yrs?|y|months?|mos?|m)\b", re.I)),
+    (
+        "age",
+        re.compile(
+            r"\b(?:age[sd]?\s*)?(\d{1,2})\s?(?:-|to)\s?(\d{1,2})\s?(years?|yrs?|y|months?|mos?|m)\b", re.I
+        ),
+    ),
     ("age", re.compile(r"\b(?:age[sd]?\s*)?(\d{1,2})\s?(years?|yrs?|months?|mos?)(?:\s+old)?\b", re.I)),
     ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\b", re.I)),
     ("age", re.compile(r"\b(\d)\s?t\b", re.I)),
     ("letter", re.compile(rf"\b(?:size\s+|sz\s*)({_LETTER_RE})\b", re.I)),
     ("numeric", re.compile(rf"\b(?:size|sz)\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
     ("letter", re.compile(r"\b(plus[\s-]size|petite|tall)\b", re.I)),
-    ("letter", re.compile(r"\b(xxs|2xs|xs|xl|xxl|2xl|xxxl|3xl|4xl|5xl|xxxxl|x-small|x-large|xx-large|extra small|extra large|"
-                          r"small|medium|large)\b", re.I)),
+    (
+        "letter",
+        re.compile(
+            r"\b(xxs|2xs|xs|xl|xxl|2xl|xxxl|3xl|4xl|5xl|xxxxl|x-small|x-large|xx-large|"
+            r"extra small|extra large|"
+            r"small|medium|large)\b",
+            re.I,
+        ),
+    ),
     ("measure", re.compile(rf"\b({_NUM}(?:\s?(?:-|x)\s?{_NUM})?)\s?({_UNITS})(?![a-z])", re.I)),
 ]
 
@@ -87,7 +128,9 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
     if kind == "numeric":
         return re.sub(r"\s+", "", g[0]), "numeric"
     unit = g[1].lower()
-    unit = {"in": "inch", '"': "inch", "inches": "inch", "feet": "ft", "foot": "ft", "lbs": "lb"}.get(unit, unit)
+    unit = {"in": "inch", '"': "inch", "inches": "inch", "feet": "ft", "foot": "ft", "lbs": "lb"}.get(
+        unit, unit
+    )
     return f"{re.sub(r'[ ]+', '', g[0])} {unit}", "measure"
 
 
@@ -100,7 +143,11 @@ def find_sizes(query: str) -> list[SizeMatch]:
             s, e = m.span()
             if any(s < te and ts < e for ts, te in taken):
                 continue
-            if kind == "measure" and m.group(2).lower() in ("m", "l", "g", "in") and not re.match(r"\d", m.group(0)):
+            if (
+                kind == "measure"
+                and m.group(2).lower() in ("m", "l", "g", "in")
+                and not re.match(r"\d", m.group(0))
+            ):
                 continue
             value, system = _value(kind, m)
             taken.append((s, e))
@@ -123,8 +170,10 @@ def convert_shoe_size(size: float, src: str, dst: str, gender: str = "women") ->
     """Shoe size between systems (us/uk/eu/au/jp) by the sizeguide table; None when out of the table."""
     table = _shoe_tables().get({"men": "men", "women": "women"}.get(gender, "women"))
     if table is None or src not in table or dst not in table:
-        raise ValueError(f"unknown shoe size system {src!r}->{dst!r}; choose from {', '.join(sorted(table or {}))}")
-    for a, b in zip(table[src], table[dst]):
+        raise ValueError(
+            f"unknown shoe size system {src!r}->{dst!r}; choose from {', '.join(sorted(table or {}))}"
+        )
+    for a, b in zip(table[src], table[dst], strict=False):
         if float(a) == float(size):
             return float(b)
     return None

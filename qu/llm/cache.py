@@ -27,6 +27,8 @@ class DiskCache:
         p = self._path(prompt_id, model, query)
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"prompt": prompt_id, "model": model, "query": query, "answer": answer}),
-                       encoding="utf-8")
+        tmp.write_text(
+            json.dumps({"prompt": prompt_id, "model": model, "query": query, "answer": answer}),
+            encoding="utf-8",
+        )
         os.replace(tmp, p)

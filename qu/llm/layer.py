@@ -42,8 +42,15 @@ _STOP = {"and", "the", "for", "with", "of", "in", "on", "a", "an", "to", "or", "
 
 
 class LLMLayer:
-    def __init__(self, client: LLMClient, prompt: Prompt | None = None, cache_dir: Path | None = None,
-                 timeout_s: float = 2.0, policy: CallPolicy = "residual", min_residual_words: int = 2):
+    def __init__(
+        self,
+        client: LLMClient,
+        prompt: Prompt | None = None,
+        cache_dir: Path | None = None,
+        timeout_s: float = 2.0,
+        policy: CallPolicy = "residual",
+        min_residual_words: int = 2,
+    ):
         if policy not in ("never", "always", "residual"):
             raise ValueError(f"LLM call policy {policy!r}; choose from never, always, residual")
         self.client = client
@@ -59,12 +66,17 @@ class LLMLayer:
 
     @classmethod
     def from_settings(cls, settings: Settings, client: LLMClient | None = None) -> LLMLayer:
-        client = client or make_client(settings.llm_backend, url=settings.llm_url, model=settings.llm_model,
-                                       cache_dir=settings.cache_dir)
-        return cls(client, prompt=load_prompt(getattr(settings, "qu_llm_prompt", "extract_attributes.v1")),
-                   cache_dir=Path(settings.cache_dir) / "qu_llm", timeout_s=settings.llm_timeout_s,
-                   policy=getattr(settings, "qu_llm_policy", "residual"),
-                   min_residual_words=getattr(settings, "qu_llm_min_residual_words", 2))
+        client = client or make_client(
+            settings.llm_backend, url=settings.llm_url, model=settings.llm_model, cache_dir=settings.cache_dir
+        )
+        return cls(
+            client,
+            prompt=load_prompt(getattr(settings, "qu_llm_prompt", "extract_attributes.v1")),
+            cache_dir=Path(settings.cache_dir) / "qu_llm",
+            timeout_s=settings.llm_timeout_s,
+            policy=getattr(settings, "qu_llm_policy", "residual"),
+            min_residual_words=getattr(settings, "qu_llm_min_residual_words", 2),
+        )
 
     # ---- policy --------------------------------------------------------------------------------
     def wants(self, parsed: ParsedQuery) -> bool:
@@ -86,16 +98,22 @@ class LLMLayer:
         else:
             t0 = time.perf_counter()
             self.counts["calls"] += 1
-            fut = self._pool.submit(self.client.complete, self.prompt.render(query), json_schema(), self.timeout_s)
+            fut = self._pool.submit(
+                self.client.complete, self.prompt.render(query), json_schema(), self.timeout_s
+            )
             try:
                 answer = fut.result(timeout=self.timeout_s)
             except FutureTimeout:
                 self.counts["timeouts"] += 1
-                logger.warning("LLM %s timed out after %.1fs; fast layers answer %r", model, self.timeout_s, query)
+                logger.warning(
+                    "LLM %s timed out after %.1fs; fast layers answer %r", model, self.timeout_s, query
+                )
                 return None
             except Exception as e:  # noqa: BLE001 - any backend failure falls back to the fast layers
                 self.counts["errors"] += 1
-                logger.warning("LLM %s failed (%s: %s); fast layers answer %r", model, type(e).__name__, e, query)
+                logger.warning(
+                    "LLM %s failed (%s: %s); fast layers answer %r", model, type(e).__name__, e, query
+                )
                 return None
             finally:
                 self.latencies_ms.append((time.perf_counter() - t0) * 1000)
@@ -122,7 +140,11 @@ class LLMLayer:
             found = find_sizes(phrase)
             return found[0].value if found and found[0].text.lower() == phrase.strip().lower() else None
         if attribute in ("gender", "condition", "style"):
-            return ext.canonical(attribute, phrase) if ext.canonical(attribute, phrase) in _known(ext, attribute) else None
+            return (
+                ext.canonical(attribute, phrase)
+                if ext.canonical(attribute, phrase) in _known(ext, attribute)
+                else None
+            )
         return None
 
     def refine(self, parsed: ParsedQuery, ext: QUExtractor) -> ParsedQuery:
@@ -144,19 +166,33 @@ class LLMLayer:
                 pos = low.find(phrase.lower()) if phrase else -1
                 value = self._valid(ext, attr, phrase) if pos >= 0 else None
                 if value is None:
-                    rejected.append({"attribute": attr, "text": phrase[:80],
-                                     "why": "not in the query" if pos < 0 else "fails the lexicon/taxonomy check"})
+                    rejected.append(
+                        {
+                            "attribute": attr,
+                            "text": phrase[:80],
+                            "why": "not in the query" if pos < 0 else "fails the lexicon/taxonomy check",
+                        }
+                    )
                     self.counts["rejected"] += 1
                     continue
-                sp = Span(attribute=attr, text=text[pos:pos + len(phrase)], start=pos, end=pos + len(phrase),
-                          value=value, source="llm", confidence=0.5)
+                sp = Span(
+                    attribute=attr,
+                    text=text[pos : pos + len(phrase)],
+                    start=pos,
+                    end=pos + len(phrase),
+                    value=value,
+                    source="llm",
+                    confidence=0.5,
+                )
                 if any(sp.start < o.end and o.start < sp.end for o in spans):
                     continue
                 spans.append(sp)
                 self.counts["accepted"] += 1
         if rejected:
             logger.info("LLM values rejected for %r: %s", parsed.query, rejected)
-        out = ext._build(parsed.query, sorted(spans, key=lambda s: s.start), truncated=len(parsed.query) > ext.max_chars)
+        out = ext._build(
+            parsed.query, sorted(spans, key=lambda s: s.start), truncated=len(parsed.query) > ext.max_chars
+        )
         if parsed.price_min is None and ans.price_min is not None and _price_in(text, ans.price_min):
             out = out.model_copy(update={"price_min": ans.price_min})
         if parsed.price_max is None and ans.price_max is not None and _price_in(text, ans.price_max):
@@ -170,9 +206,12 @@ class LLMLayer:
     def stats(self) -> dict:
         lat = sorted(self.latencies_ms)
         n = self.counts["calls"] + self.counts["cache_hits"]
-        return {**dict(self.counts), "cache_hit_rate": round(self.counts["cache_hits"] / n, 4) if n else None,
-                "latency_ms_p50": round(lat[len(lat) // 2], 1) if lat else None,
-                "latency_ms_p95": round(lat[min(len(lat) - 1, int(len(lat) * 0.95))], 1) if lat else None}
+        return {
+            **dict(self.counts),
+            "cache_hit_rate": round(self.counts["cache_hits"] / n, 4) if n else None,
+            "latency_ms_p50": round(lat[len(lat) // 2], 1) if lat else None,
+            "latency_ms_p95": round(lat[min(len(lat) - 1, int(len(lat) * 0.95))], 1) if lat else None,
+        }
 
 
 def _price_in(text: str, value: float) -> bool:

@@ -37,7 +37,9 @@ def load_prompt(prompt_id: str = "extract_attributes.v1", directory: Path = PROM
     """Load a prompt and its few-shot examples by id; an unknown id raises and lists the valid ones."""
     path = directory / f"{prompt_id}.txt"
     if not path.exists():
-        raise ValueError(f"unknown prompt {prompt_id!r}; available: {', '.join(available_prompts(directory)) or 'none'}")
+        raise ValueError(
+            f"unknown prompt {prompt_id!r}; available: {', '.join(available_prompts(directory)) or 'none'}"
+        )
     name, _, version = prompt_id.rpartition(".")
     template = path.read_text(encoding="utf-8")
     for placeholder in ("{examples}", "{query}"):
@@ -51,7 +53,9 @@ def load_prompt(prompt_id: str = "extract_attributes.v1", directory: Path = PROM
                 continue
             row = json.loads(line)
             if set(row) != {"query", "output"}:
-                raise ValueError(f"{ex_path.name} line {n}: expected keys query and output, got {sorted(row)}")
+                raise ValueError(
+                    f"{ex_path.name} line {n}: expected keys query and output, got {sorted(row)}"
+                )
             out = LLMAttributes.model_validate(row["output"])
             for attr in ("brand", "category", "size", "colour", "style", "gender", "condition"):
                 for phrase in getattr(out, attr):

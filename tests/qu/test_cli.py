@@ -8,11 +8,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 QU = [sys.executable, "-m", "qu.cli"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PRELOVED_LLM_BACKEND": ""}
-KEYS = {"query", "brand", "category", "size", "colour", "style", "gender", "condition", "price_min", "price_max", "spans"}
+KEYS = {
+    "query",
+    "brand",
+    "category",
+    "size",
+    "colour",
+    "style",
+    "gender",
+    "condition",
+    "price_min",
+    "price_max",
+    "spans",
+}
 
 
 def run(args, stdin=None):
-    return subprocess.run([*QU, *args], input=stdin, capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=120)
+    return subprocess.run(
+        [*QU, *args], input=stdin, capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=120
+    )
 
 
 def test_help_is_instant():
@@ -28,7 +42,7 @@ def test_single_query_and_empty_query():
     out = json.loads(r.stdout)
     assert KEYS <= set(out) and out["brand"] == "adidas" and out["size"] == "uk 8"
     for s in out["spans"]:
-        assert out["query"][s["start"]:s["end"]] == s["text"]
+        assert out["query"][s["start"] : s["end"]] == s["text"]
     r = run([""])
     assert r.returncode == 2 and "empty" in r.stderr and "Traceback" not in r.stderr
 

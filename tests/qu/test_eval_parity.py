@@ -21,7 +21,9 @@ def score_module():
     return mod
 
 
-@pytest.mark.parametrize("s", ["Men's", "levi’s 501", "  T-Shirt!! ", "w32/l30", "Dr. Martens", "ÉLAN", "size 8"])
+@pytest.mark.parametrize(
+    "s", ["Men's", "levi’s 501", "  T-Shirt!! ", "w32/l30", "Dr. Martens", "ÉLAN", "size 8"]
+)
 def test_norm_is_the_scorers(score_module, s):
     assert norm(s) == score_module.norm(s)
 
@@ -31,11 +33,17 @@ def test_scores_agree_on_dev_sample(extractor, score_module):
     parsed = extractor.parse_batch([r["query"] for r in rows])
     ours = score_sets(pred_sets(parsed), gold_sets(rows)).micro()
     per = {a: [0, 0, 0] for a in score_module.MAP.values()}  # the scorer's own loop, on our CLI contract
-    for r, o in zip(rows, [p.contract() for p in parsed]):
-        gold = {(score_module.MAP[s["label"]], score_module.norm(s["text"])) for s in r["spans"]
-                if s["label"] in score_module.MAP}
-        pred = {(s.get("attribute"), score_module.norm(s.get("text", ""))) for s in o.get("spans", [])
-                if s.get("attribute") in per}
+    for r, o in zip(rows, [p.contract() for p in parsed], strict=False):
+        gold = {
+            (score_module.MAP[s["label"]], score_module.norm(s["text"]))
+            for s in r["spans"]
+            if s["label"] in score_module.MAP
+        }
+        pred = {
+            (s.get("attribute"), score_module.norm(s.get("text", "")))
+            for s in o.get("spans", [])
+            if s.get("attribute") in per
+        }
         for a in per:
             g = {x for x in gold if x[0] == a}
             p = {x for x in pred if x[0] == a}

@@ -3,12 +3,25 @@ import pytest
 from qu.lexicon import canonical_brand, canonical_colour
 
 
-@pytest.mark.parametrize("text,brand", [
-    ("addidas", "adidas"), ("carhart", "carhartt"), ("Levis", "levi's"), ("LEVI'S", "levi's"), ("levi’s", "levi's"),
-    ("doc martens", "dr. martens"), ("Dr Martens", "dr. martens"), ("north face", "the north face"),
-    ("ADIDAS Originals", "adidas"), ("nikey", "nike"), ("sketchers", "skechers"), ("H&M", "h&m"),
-    ("Ralph Lauren", "ralph lauren"), ("United Colors of Benetton", "benetton"),
-])
+@pytest.mark.parametrize(
+    "text,brand",
+    [
+        ("addidas", "adidas"),
+        ("carhart", "carhartt"),
+        ("Levis", "levi's"),
+        ("LEVI'S", "levi's"),
+        ("levi’s", "levi's"),
+        ("doc martens", "dr. martens"),
+        ("Dr Martens", "dr. martens"),
+        ("north face", "the north face"),
+        ("ADIDAS Originals", "adidas"),
+        ("nikey", "nike"),
+        ("sketchers", "skechers"),
+        ("H&M", "h&m"),
+        ("Ralph Lauren", "ralph lauren"),
+        ("United Colors of Benetton", "benetton"),
+    ],
+)
 def test_brand_aliases_and_misspellings(text, brand):
     assert canonical_brand(text) == brand
 
@@ -18,8 +31,17 @@ def test_not_brands(text):
     assert canonical_brand(text) is None
 
 
-@pytest.mark.parametrize("text,colour", [("navy", "navy blue"), ("Gray", "grey"), ("off-white", "off white"),
-                                         ("burgundy", "burgundy"), ("light wash", "light wash"),
-                                         ("leopard print", "animal print"), ("multicolour", "multi")])
+@pytest.mark.parametrize(
+    "text,colour",
+    [
+        ("navy", "navy blue"),
+        ("Gray", "grey"),
+        ("off-white", "off white"),
+        ("burgundy", "burgundy"),
+        ("light wash", "light wash"),
+        ("leopard print", "animal print"),
+        ("multicolour", "multi"),
+    ],
+)
 def test_colours(text, colour):
     assert canonical_colour(text) == colour

@@ -3,16 +3,25 @@ import pytest
 from qu.rules import find_price
 
 
-@pytest.mark.parametrize("query,low,high", [
-    ("dress under £30", None, 30.0), ("nike <20", None, 20.0), ("boots 20-40", 20.0, 40.0),
-    ("coat £20-£40", 20.0, 40.0), ("jacket over £50", 50.0, None), ("bag below 15 pounds", None, 15.0),
-])
+@pytest.mark.parametrize(
+    "query,low,high",
+    [
+        ("dress under £30", None, 30.0),
+        ("nike <20", None, 20.0),
+        ("boots 20-40", 20.0, 40.0),
+        ("coat £20-£40", 20.0, 40.0),
+        ("jacket over £50", 50.0, None),
+        ("bag below 15 pounds", None, 15.0),
+    ],
+)
 def test_price_bounds(query, low, high):
     (p,) = find_price(query)
     assert (p.low, p.high) == (low, high)
-    assert query[p.start:p.end] == p.text
+    assert query[p.start : p.end] == p.text
 
 
-@pytest.mark.parametrize("query", ["size 10-12 dress", "baby 0-3 months", "6-12 months romper", "nike air max 90"])
+@pytest.mark.parametrize(
+    "query", ["size 10-12 dress", "baby 0-3 months", "6-12 months romper", "nike air max 90"]
+)
 def test_sizes_and_ages_are_not_prices(query):
     assert find_price(query) == []

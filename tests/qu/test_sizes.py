@@ -3,26 +3,29 @@ import pytest
 from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalise_size
 
 
-@pytest.mark.parametrize("query,text,value,system", [
-    ("vintage levis 501 w32 l30 light wash", "w32 l30", "w32 l30", "waist"),
-    ("jeans 32x30", "32x30", "w32 l30", "waist"),
-    ("uk 8 dress", "uk 8", "uk 8", "uk"),
-    ("boots eu 38", "eu 38", "eu 38", "eu"),
-    ("us 10 shoes", "us 10", "us 10", "us"),
-    ("top xs", "xs", "xs", "letter"),
-    ("hat one size", "one size", "one size", "one size"),
-    ("size 8 heels", "size 8", "8", "numeric"),
-    ("girls dress 3t", "3t", "age 3", "age"),
-    ("kids coat 2-3 years", "2-3 years", "age 2-3", "age"),
-    ("38mm watch", "38mm", "38 mm", "measure"),
-    ("plus size jeans", "plus size", "plus size", "fit"),
-    ("XXL hoodie", "XXL", "xxl", "letter"),
-])
+@pytest.mark.parametrize(
+    "query,text,value,system",
+    [
+        ("vintage levis 501 w32 l30 light wash", "w32 l30", "w32 l30", "waist"),
+        ("jeans 32x30", "32x30", "w32 l30", "waist"),
+        ("uk 8 dress", "uk 8", "uk 8", "uk"),
+        ("boots eu 38", "eu 38", "eu 38", "eu"),
+        ("us 10 shoes", "us 10", "us 10", "us"),
+        ("top xs", "xs", "xs", "letter"),
+        ("hat one size", "one size", "one size", "one size"),
+        ("size 8 heels", "size 8", "8", "numeric"),
+        ("girls dress 3t", "3t", "age 3", "age"),
+        ("kids coat 2-3 years", "2-3 years", "age 2-3", "age"),
+        ("38mm watch", "38mm", "38 mm", "measure"),
+        ("plus size jeans", "plus size", "plus size", "fit"),
+        ("XXL hoodie", "XXL", "xxl", "letter"),
+    ],
+)
 def test_size_grammar(query, text, value, system):
     found = find_sizes(query)
     assert [(m.text, m.value, m.system) for m in found] == [(text, value, system)]
     m = found[0]
-    assert query[m.start:m.end] == m.text
+    assert query[m.start : m.end] == m.text
 
 
 @pytest.mark.parametrize("query", ["levis 501", "dr martens 1460", "nike air max 90", "iphone 12"])

@@ -8,12 +8,41 @@ from qu.taxonomy import category_for_article_type, category_matches, category_pa
 
 def test_every_apparel_footwear_accessory_article_type_maps():
     types = [t for t, _ in json.loads((VOCAB / "fpi_attribute_values.json").read_text())["articleType"]]
-    beauty = {"Perfume and Body Mist", "Lip Gloss", "Kajal and Eyeliner", "Free Gifts", "Foundation and Primer",
-              "Face Moisturisers", "Fragrance Gift Set", "Highlighter and Blush", "Compact", "Lip Liner", "Eyeshadow",
-              "Face Wash and Cleanser", "Sunscreen", "Hair Colour", "Lip Care", "Basketballs", "Mascara", "Mask and Peel",
-              "Water Bottle", "Concealer", "Footballs", "Eye Cream", "Nail Essentials", "Body Lotion",
-              "Face Scrub and Exfoliator", "Toner", "Makeup Remover", "Lip Plumper", "Face Serum and Gel",
-              "Cushion Covers", "Mens Grooming Kit", "Body Wash and Scrub", "Ipad"}
+    beauty = {
+        "Perfume and Body Mist",
+        "Lip Gloss",
+        "Kajal and Eyeliner",
+        "Free Gifts",
+        "Foundation and Primer",
+        "Face Moisturisers",
+        "Fragrance Gift Set",
+        "Highlighter and Blush",
+        "Compact",
+        "Lip Liner",
+        "Eyeshadow",
+        "Face Wash and Cleanser",
+        "Sunscreen",
+        "Hair Colour",
+        "Lip Care",
+        "Basketballs",
+        "Mascara",
+        "Mask and Peel",
+        "Water Bottle",
+        "Concealer",
+        "Footballs",
+        "Eye Cream",
+        "Nail Essentials",
+        "Body Lotion",
+        "Face Scrub and Exfoliator",
+        "Toner",
+        "Makeup Remover",
+        "Lip Plumper",
+        "Face Serum and Gel",
+        "Cushion Covers",
+        "Mens Grooming Kit",
+        "Body Wash and Scrub",
+        "Ipad",
+    }
     for t in types:
         if t not in beauty:
             cat = category_for_article_type(t)
@@ -21,8 +50,16 @@ def test_every_apparel_footwear_accessory_article_type_maps():
             assert category_path(cat)[-1] == cat
 
 
-@pytest.mark.parametrize("article_type,leaf", [("Tshirts", "t-shirts"), ("Casual Shoes", "trainers"),
-                                                ("Jeans", "jeans"), ("Handbags", "handbags"), ("Heels", "heels")])
+@pytest.mark.parametrize(
+    "article_type,leaf",
+    [
+        ("Tshirts", "t-shirts"),
+        ("Casual Shoes", "trainers"),
+        ("Jeans", "jeans"),
+        ("Handbags", "handbags"),
+        ("Heels", "heels"),
+    ],
+)
 def test_article_types(article_type, leaf):
     assert category_for_article_type(article_type) == leaf
 
@@ -37,8 +74,17 @@ def test_paths_and_matching():
         category_path("spaceships")
 
 
-@pytest.mark.parametrize("text,leaf", [("tee", "t-shirts"), ("Sneakers", "trainers"), ("black skinny jeans", "jeans"),
-                                       ("hoodie", "hoodies"), ("puffer jacket", "jackets"), ("Doc boots", "boots")])
+@pytest.mark.parametrize(
+    "text,leaf",
+    [
+        ("tee", "t-shirts"),
+        ("Sneakers", "trainers"),
+        ("black skinny jeans", "jeans"),
+        ("hoodie", "hoodies"),
+        ("puffer jacket", "jackets"),
+        ("Doc boots", "boots"),
+    ],
+)
 def test_normalise_category(text, leaf):
     assert normalise_category(text) == leaf
 
