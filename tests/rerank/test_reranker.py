@@ -1,0 +1,82 @@
+"""The serving reranker with a tiny real model: ordering, scores, bad input, ONNX parity."""
+
+from __future__ import annotations
+
+import pytest
+
+from rerank import CrossEncoderReranker, RerankerNotFoundError, load_reranker
+from retrieval.types import Hit, Listing
+
+LISTINGS = [
+    Listing(id="a", title="Nike Air Max 90 trainers", brand="Nike", colour="black"),
+    Listing(id="b", title="Red wool scarf", colour="red"),
+    Listing(id="c", title="Levi's 501 jeans", brand="Levi's", colour="blue"),
+]
+HITS = [
+    Hit(lst.id, 1.0 / (61 + i), {"bm25": 3.0 - i, "dense": 0.5, "fused": 1.0 / (61 + i)})
+    for i, lst in enumerate(LISTINGS)
+]
+
+
+@pytest.fixture(scope="module")
+def reranker(tiny_reranker_dir):
+    return CrossEncoderReranker(tiny_reranker_dir, threads=1)
+
+
+def test_rerank_returns_every_hit_with_scores(reranker):
+    out = reranker.rerank("black nike trainers", HITS, LISTINGS)
+    assert sorted(h.id for h in out) == ["a", "b", "c"]
+    assert [h.score for h in out] == sorted((h.score for h in out), reverse=True)
+    for h in out:
+        assert {"rerank", "bm25", "dense", "fused"} <= set(h.scores)
+
+
+def test_empty_candidates(reranker):
+    assert reranker.rerank("anything", [], []) == []
+
+
+def test_duplicate_ids_keep_first(reranker):
+    hits = [HITS[0], HITS[1], HITS[0], HITS[2], HITS[1]]
+    lsts = [LISTINGS[0], LISTINGS[1], LISTINGS[0], LISTINGS[2], LISTINGS[1]]
+    out = reranker.rerank("scarf", hits, lsts)
+    assert sorted(h.id for h in out) == ["a", "b", "c"]
+
+
+def test_very_long_text_is_truncated_not_failed(reranker):
+    long = Listing(id="L", title="wool scarf " * 5000, description="x " * 50_000)
+    out = reranker.rerank("scarf " * 300, [Hit("L", 0.1)], [long])
+    assert len(out) == 1 and "rerank" in out[0].scores
+
+
+def test_mismatched_listings_raise(reranker):
+    with pytest.raises(ValueError, match="one listing per hit"):
+        reranker.rerank("q", HITS, LISTINGS[:2])
+    with pytest.raises(ValueError, match="hit order"):
+        reranker.rerank("q", HITS[:2], LISTINGS[1:3])
+
+
+def test_cache_returns_the_same_scores(reranker):
+    first = reranker.score("red scarf", ["Red wool scarf"], ids=["b"])
+    assert reranker.score("red scarf", ["Red wool scarf"], ids=["b"]) == pytest.approx(first)
+    assert any(k[1] == "red scarf" for k in reranker._cache)
+
+
+def test_missing_folder_names_the_training_command(tmp_path):
+    class S:
+        reranker_path = tmp_path / "nothing"
+        threads = None
+
+    with pytest.raises(RerankerNotFoundError, match="train-reranker"):
+        load_reranker(S())
+
+
+def test_onnx_int8_export_agrees_with_torch(tiny_reranker_dir, tmp_path, reranker):
+    from rerank.export import export
+
+    dst = export(tiny_reranker_dir, tmp_path / "shipped")
+    assert not (dst / "model.safetensors").exists()
+    onnx = CrossEncoderReranker(dst, threads=1)
+    assert onnx.backend == "onnx"
+    q, texts = "black nike trainers", [reranker.text(x) for x in LISTINGS]
+    a, b = reranker.score(q, texts), onnx.score(q, texts)
+    assert abs(a - b).max() < 0.05
