@@ -4,7 +4,8 @@
     qu --input FILE                                 one JSON object per line (FILE "-" is stdin)
     qu eval [--split test|dev] [--layers rules,tagger,llm]
     qu train-tagger [--epochs 14] [--init sm|blank]
-    qu train-baseline                               the plain fine-tuned MiniLM tagger, for comparison
+    qu train-baseline                               the plain fine-tuned MiniLM tagger (baseline)
+    qu export-tagger                                that MiniLM as int8 ONNX in models/qu/minilm
 Heavy imports live inside the handlers so `--help` stays instant.
 """
 
@@ -15,7 +16,7 @@ import json
 import logging
 import sys
 
-SUBCOMMANDS = ("eval", "train-tagger", "train-baseline")
+SUBCOMMANDS = ("eval", "train-tagger", "train-baseline", "export-tagger")
 
 
 def _null_row(query: str, error: str) -> dict:
@@ -177,17 +178,48 @@ def _baseline_main(argv: list[str]) -> int:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    from qu.baseline_transformer import evaluate_baseline, train
+    from qu.baseline_transformer import DEFAULT_BASELINE_PATH, evaluate_baseline, train
 
     rep = train(epochs=args.epochs, threads=args.threads)
-    print(json.dumps({"best_dev_f1": rep["best_dev_f1"], "test": evaluate_baseline()}, indent=1))
+    scores = {"best_dev_f1": rep["best_dev_f1"], **evaluate_baseline()}
+    (DEFAULT_BASELINE_PATH / "scores.json").write_text(json.dumps(scores, indent=1))
+    print(json.dumps(scores, indent=1))
+    return 0
+
+
+def _export_main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(
+        prog="qu export-tagger",
+        description="Export the fine-tuned MiniLM tagger "
+        "(qu train-baseline) to int8 ONNX for the fast path (settings.qu_tagger).",
+    )
+    ap.add_argument(
+        "--source", default=None, help="fine-tuned model folder (default .cache/qu/minilm_tagger)"
+    )
+    ap.add_argument("--output", default=None, help="default models/qu/minilm")
+    args = ap.parse_args(argv)
+    from qu.baseline_transformer import DEFAULT_BASELINE_PATH
+    from qu.onnx_tagger import DEFAULT_ONNX_PATH, export_onnx
+
+    src = args.source or DEFAULT_BASELINE_PATH
+    from pathlib import Path
+
+    if not (Path(src) / "config.json").exists():
+        print(f"qu: error: no fine-tuned model at {src}; run `qu train-baseline` first", file=sys.stderr)
+        return 2
+    print(export_onnx(src, args.output or DEFAULT_ONNX_PATH))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"eval": _eval_main, "train-tagger": _train_main, "train-baseline": _baseline_main}
+    handlers = {
+        "eval": _eval_main,
+        "train-tagger": _train_main,
+        "train-baseline": _baseline_main,
+        "export-tagger": _export_main,
+    }
     if argv and argv[0] in handlers:
         return handlers[argv[0]](argv[1:])
     return _parse_main(argv)

@@ -28,6 +28,13 @@ _HTML = re.compile(r"<[^<>]{0,200}>|&[a-z]{2,8};|&#\d{1,6};", re.I)
 LIST_ATTRS = ("brand", "category", "size", "colour", "style", "gender", "condition")
 
 
+TAGGER_KINDS = ("auto", "spacy", "minilm", "ensemble")
+# Chosen on QueryNER dev: the MiniLM reads category and brand boundaries better, spaCy the rest;
+# where picked spans overlap, the earlier attribute keeps its span.
+ENSEMBLE_PICK = {"category": "minilm", "brand": "minilm"}
+ENSEMBLE_PRIORITY = ("gender", "size", "colour", "brand", "category")
+
+
 class QueryError(ValueError):
     """A query qu cannot read (empty or blank)."""
 
@@ -46,6 +53,7 @@ class QUExtractor:
     taxonomy: Taxonomy = field(default_factory=get_taxonomy)
     max_chars: int = 512
     policy: dict[str, str] | None = None
+    tagger_kind: str = "spacy"
 
     # ---- public -------------------------------------------------------------------------------
     def parse(self, query: str, layers: tuple[str, ...] | None = None) -> ParsedQuery:
@@ -174,11 +182,33 @@ class QUExtractor:
 def build_extractor(settings: Settings | None = None, tagger_path: Path | None = None) -> QUExtractor:
     """Load lexicons, rules and the trained tagger once; add the LLM layer when settings name a backend."""
     from preloved.settings import get_settings
-    from qu.tagger import DEFAULT_TAGGER_PATH, Tagger
+    from qu.onnx_tagger import DEFAULT_ONNX_PATH
+    from qu.tagger import DEFAULT_TAGGER_PATH, Tagger, TaggerEnsemble
 
     settings = settings or get_settings()
-    tagger = Tagger(tagger_path or getattr(settings, "qu_tagger_path", None) or DEFAULT_TAGGER_PATH)
+    kind = getattr(settings, "qu_tagger", "spacy")
+    if kind not in TAGGER_KINDS:
+        raise ValueError(f"unknown tagger {kind!r}; choose from {', '.join(TAGGER_KINDS)}")
+    minilm_path = Path(getattr(settings, "qu_minilm_path", None) or DEFAULT_ONNX_PATH)
+    if kind == "auto":
+        kind = "ensemble" if (minilm_path / "model.int8.onnx").exists() else "spacy"
+    tagger: object
+    if kind in ("spacy", "ensemble"):
+        tagger = Tagger(tagger_path or getattr(settings, "qu_tagger_path", None) or DEFAULT_TAGGER_PATH)
+    if kind in ("minilm", "ensemble"):
+        from qu.onnx_tagger import OnnxTagger
+
+        minilm = OnnxTagger(minilm_path)
+        tagger = (
+            minilm
+            if kind == "minilm"
+            else TaggerEnsemble(
+                {"spacy": tagger, "minilm": minilm}, ENSEMBLE_PICK, "spacy", ENSEMBLE_PRIORITY
+            )
+        )
+    logger.info("qu tagger: %s", kind)
     ext = QUExtractor(rules=RuleMatcher.load(), tagger=tagger, max_chars=settings.max_query_chars)
+    ext.tagger_kind = kind
     if settings.llm_backend:
         from qu.llm import LLMLayer
 

@@ -184,3 +184,41 @@ class Tagger:
     def pipe(self, queries: list[str], batch_size: int = 256) -> list[list[Span]]:
         docs = self.nlp.pipe(queries, batch_size=batch_size)
         return [self.spans(q, doc) for q, doc in zip(queries, docs, strict=True)]
+
+
+class TaggerEnsemble:
+    """Several taggers, each trusted for the attributes it reads best on dev.
+
+    `pick` maps attribute -> tagger name; attributes not named come from `default`. Where picked
+    spans overlap, the attribute earlier in `priority` keeps its span.
+    """
+
+    def __init__(self, taggers: dict, pick: dict[str, str], default: str, priority: tuple[str, ...]):
+        unknown = {n for n in [*pick.values(), default] if n not in taggers}
+        if unknown:
+            raise ValueError(
+                f"tagger ensemble names unknown taggers {sorted(unknown)}; have {sorted(taggers)}"
+            )
+        self.taggers, self.pick, self.default, self.priority = taggers, pick, default, priority
+
+    def _combine(self, per_tagger: dict[str, list[Span]]) -> list[Span]:
+        chosen = [
+            s
+            for name, spans in per_tagger.items()
+            for s in spans
+            if self.pick.get(s.attribute, self.default) == name
+        ]
+        rank = {a: i for i, a in enumerate(self.priority)}
+        chosen.sort(key=lambda s: rank.get(s.attribute, len(rank)))
+        kept: list[Span] = []
+        for s in chosen:
+            if not any(s.start < k.end and k.start < s.end for k in kept):
+                kept.append(s)
+        return sorted(kept, key=lambda s: s.start)
+
+    def spans(self, query: str) -> list[Span]:
+        return self._combine({n: t.spans(query) for n, t in self.taggers.items()})
+
+    def pipe(self, queries: list[str], batch_size: int = 256) -> list[list[Span]]:
+        runs = {n: t.pipe(queries, batch_size=batch_size) for n, t in self.taggers.items()}
+        return [self._combine({n: runs[n][i] for n in runs}) for i in range(len(queries))]

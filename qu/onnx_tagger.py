@@ -1,0 +1,145 @@
+"""Layer 2, transformer flavour: the fine-tuned MiniLM token classifier exported to ONNX, int8.
+
+`qu train-baseline` fine-tunes the packaged MiniLM on QueryNER train (best epoch on dev);
+`qu export-tagger` writes `model.int8.onnx` + tokenizer to models/qu/minilm (about 23 MB, not in
+git: the set-up builds it). Words are the query's whitespace tokens (QueryNER's tokenisation);
+each word takes the label of its first sub-token; BIO runs become spans.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from qu._data import ROOT
+from qu.types import Span
+
+DEFAULT_ONNX_PATH = ROOT / "models" / "qu" / "minilm"
+_WORDS = re.compile(r"\S+")
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def export_onnx(model_dir: Path, out_dir: Path = DEFAULT_ONNX_PATH, quantize: bool = True) -> Path:
+    """Export a fine-tuned token classifier to ONNX (opset 17), dynamically quantised to int8."""
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
+    model.config.return_dict = False
+    enc = tok(["nike air max 90 size 8"], return_tensors="pt")
+    fp32 = out_dir / "model.fp32.onnx"
+    torch.onnx.export(
+        model,
+        tuple(enc[k] for k in _INPUTS),
+        str(fp32),
+        input_names=list(_INPUTS),
+        output_names=["logits"],
+        dynamic_axes={k: {0: "b", 1: "s"} for k in (*_INPUTS, "logits")},
+        opset_version=17,
+        dynamo=False,
+    )
+    final = out_dir / "model.int8.onnx"
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8)
+        fp32.unlink()
+    else:
+        fp32.rename(final)
+    tok.save_pretrained(out_dir)
+    (out_dir / "labels.json").write_text(
+        json.dumps([model.config.id2label[i] for i in range(model.config.num_labels)])
+    )
+    return final
+
+
+class OnnxTagger:
+    """The exported MiniLM tagger read as attribute spans (brand, colour, category, gender, size)."""
+
+    def __init__(self, path: Path = DEFAULT_ONNX_PATH, threads: int = 1):
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        path = Path(path)
+        if not (path / "model.int8.onnx").exists():
+            raise FileNotFoundError(
+                f"no exported MiniLM tagger at {path}; run `qu train-baseline` then `qu export-tagger`"
+            )
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(path / "model.int8.onnx"), so, providers=["CPUExecutionProvider"]
+        )
+        self.tok = AutoTokenizer.from_pretrained(path)
+        self.labels = json.loads((path / "labels.json").read_text())
+
+    def pipe(self, queries: list[str], batch_size: int = 64) -> list[list[Span]]:
+        out: list[list[Span]] = []
+        for i in range(0, len(queries), batch_size):
+            out.extend(self._batch(queries[i : i + batch_size]))
+        return out
+
+    def spans(self, query: str) -> list[Span]:
+        return self._batch([query])[0]
+
+    def _batch(self, queries: list[str]) -> list[list[Span]]:
+        words = [[(m.start(), m.end()) for m in _WORDS.finditer(q)] for q in queries]
+        keep = [i for i, w in enumerate(words) if w]
+        result: list[list[Span]] = [[] for _ in queries]
+        if not keep:
+            return result
+        enc = self.tok(
+            [[queries[i][s:e] for s, e in words[i]] for i in keep],
+            is_split_into_words=True,
+            truncation=True,
+            max_length=64,
+            padding=True,
+            return_tensors="np",
+        )
+        logits = self.session.run(None, {k: enc[k].astype("int64") for k in _INPUTS})[0]
+        pred = logits.argmax(-1)
+        for row, i in enumerate(keep):
+            tags, prev = ["O"] * len(words[i]), None
+            for k, w in enumerate(enc.word_ids(row)):
+                if w is not None and w != prev:
+                    tags[w] = self.labels[int(pred[row][k])]
+                prev = w
+            result[i] = self._spans(queries[i], words[i], tags)
+        return result
+
+    @staticmethod
+    def _spans(query: str, words: list[tuple[int, int]], tags: list[str]) -> list[Span]:
+        out, start, end, attr = [], None, None, None
+        for (s, e), t in zip(words, tags, strict=True):
+            if t.startswith("I-") and attr == t[2:]:
+                end = e
+                continue
+            if attr is not None:
+                out.append(
+                    Span(
+                        attribute=attr,
+                        text=query[start:end],
+                        start=start,
+                        end=end,
+                        source="tagger",
+                        confidence=0.8,
+                    )
+                )
+            attr, start, end = (t[2:], s, e) if t != "O" else (None, None, None)
+        if attr is not None:
+            out.append(
+                Span(
+                    attribute=attr,
+                    text=query[start:end],
+                    start=start,
+                    end=end,
+                    source="tagger",
+                    confidence=0.8,
+                )
+            )
+        return out
