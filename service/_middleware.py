@@ -82,8 +82,8 @@ class RequestContextMiddleware:
             if status >= 400:
                 self.metrics.errors.labels(route=route, status=str(status)).inc()
             access_log.info("%s %s %d", scope["method"], scope.get("path", ""), status, extra={
-                "method": scope["method"], "path": scope.get("path", ""), "route": route, "status": status,
-                "duration_ms": round(elapsed * 1000, 2),
+                "request_id": rid, "method": scope["method"], "path": scope.get("path", ""), "route": route,
+                "status": status, "duration_ms": round(elapsed * 1000, 2),
                 "client": (scope.get("client") or ("", 0))[0]})
             request_id_var.reset(token)
 

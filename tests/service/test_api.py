@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+from svc_support import free_port
 
 from service import create_app
 
@@ -159,3 +161,25 @@ def test_llm_calls_and_cache_hits_are_counted(service_settings, base_pipeline, t
         text = c.get("/metrics").text
     assert "preloved_llm_calls_total 1.0" in text
     assert "preloved_llm_cache_hits_total 1.0" in text
+
+
+def test_serve_fails_clearly_on_a_missing_index(tmp_path):
+    from retrieval import IndexNotFoundError
+    from service import serve
+
+    with pytest.raises(IndexNotFoundError, match="no preloved index"):
+        serve(index_dir=tmp_path / "nowhere", port=free_port())
+
+
+def test_access_log_is_json_with_the_request_id(client, caplog):
+    import json
+    import logging
+
+    from service._logging import JsonFormatter
+
+    with caplog.at_level(logging.INFO, logger="service.access"):
+        client.get("/healthz", headers={"X-Request-ID": "log-me-1"})
+    records = [r for r in caplog.records if r.name == "service.access"]
+    line = json.loads(JsonFormatter().format(records[-1]))
+    assert line["request_id"] == "log-me-1" and line["status"] == 200 and line["path"] == "/healthz"
+    assert line["level"] == "info" and "duration_ms" in line
