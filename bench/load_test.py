@@ -34,8 +34,8 @@ QUERY_FILES = sorted((ROOT / "data" / "queryner").glob("fashion_*.jsonl"))
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def load_queries(n: int, seed: int) -> list[str]:
-    """`n` searches drawn (with a fixed seed) from the distinct QueryNER fashion queries."""
+def query_pool() -> list[str]:
+    """The distinct QueryNER fashion queries (train, dev and test), in file order."""
     seen: dict[str, None] = {}
     for path in QUERY_FILES:
         with open(path, encoding="utf-8") as f:
@@ -45,7 +45,11 @@ def load_queries(n: int, seed: int) -> list[str]:
                     seen.setdefault(q, None)
     if not seen:
         raise SystemExit(f"no queries found in {ROOT / 'data' / 'queryner'}/fashion_*.jsonl")
-    pool = list(seen)
+    return list(seen)
+
+
+def draw(pool: list[str], n: int, seed: str) -> list[str]:
+    """`n` searches drawn with replacement, reproducibly, from `pool`."""
     rng = random.Random(seed)
     return [rng.choice(pool) for _ in range(n)]
 
@@ -109,6 +113,7 @@ def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages:
         conn.close()
 
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     for t in threads:
         t.start()
@@ -125,6 +130,8 @@ def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages:
         "p99_ms": round(percentile(latencies, 99), 1), "max_ms": round(max(latencies, default=0), 1),
         "errors": real_errors, "responses_by_kind": errors,
         "server_stage_mean_ms": {s: round(statistics.fmean(v), 2) for s, v in stage_ms.items()},
+        # the 1-minute load average of the whole machine: other work competing for the cores
+        "loadavg_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
@@ -195,14 +202,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"started server pid {proc.pid} on {host}:{port} (log: {log_path})", flush=True)
     try:
         ready = wait_ready(host, port, proc, timeout=600)
-        queries = load_queries(args.requests + args.warmup, args.seed)
-        warm, measured = queries[:args.warmup], queries[args.warmup:]
+        pool = query_pool()
+        sent: set[str] = set()  # what the server has seen in this run: its caches may hold it
         cells = []
         for stages in modes:
+            warm = draw(pool, args.warmup, f"{args.seed}-warmup-{stages}")
             if warm:
                 run_cell(host, port, warm, 2, stages, args.k, time_limit=120)
+                sent.update(warm)
             for c in levels:
+                measured = draw(pool, args.requests, f"{args.seed}-{stages}-{c}")
                 cell = run_cell(host, port, measured, c, stages, args.k, args.time_limit)
+                cell["distinct_queries"] = len(set(measured))
+                cell["seen_earlier_in_run"] = round(sum(q in sent for q in measured) / len(measured), 3)
+                sent.update(measured)
                 cells.append(cell)
                 late = "  (time limit)" if cell["stopped_by_time_limit"] else ""
                 print(f"{stages:7s} c={c:<3d} {cell['completed']:5d} done  "
@@ -227,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                     "python": platform.python_version(),
                     "processor": platform.processor() or platform.machine()},
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "server": ready, "queries": [str(f.relative_to(ROOT)) for f in QUERY_FILES], "k": args.k,
+        "server": ready, "queries": [str(f.relative_to(ROOT)) for f in QUERY_FILES],
+        "query_pool_distinct": len(pool), "k": args.k,
         "cells": cells,
         "capacity_rerank": None if capacity is None else {
             "throughput_rps": capacity["throughput_rps"], "concurrency": capacity["concurrency"],
