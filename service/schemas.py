@@ -99,7 +99,7 @@ class RerankRequest(_Strict):
 
 class RerankedItem(BaseModel):
     id: str
-    score: float
+    score: float | None
     title: str | None = None
 
 

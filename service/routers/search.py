@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from typing import Annotated
@@ -35,6 +36,17 @@ router = APIRouter(tags=["search"], responses={422: {"model": ErrorResponse}, 50
 FACET_FIELDS = ("brand", "category", "colour", "size", "gender", "condition")
 
 
+def _finite(value):
+    """JSON has no NaN or infinity: a non-finite score or price goes out as null, not as a 500."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _facets(results: list[dict]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for name in FACET_FIELDS:
@@ -61,7 +73,7 @@ async def _search(request: Request, state: ServiceState, pipeline: SearchPipelin
     result, waited = await run_limited(state, "/search",
                                        lambda: _run_search(state, pipeline, req, stages, start))
     state.metrics.observe_stages(result.timings_ms)
-    results = result.results(debug=req.debug)
+    results = [_finite(row) for row in result.results(debug=req.debug)]
     timings = dict(result.timings_ms)
     timings["wait"] = round(waited, 3)
     timings["server"] = round((time.perf_counter() - start) * 1000, 3)
@@ -166,7 +178,7 @@ async def rerank(state: StateDep, pipeline: PipelineDep, body: RerankRequest) ->
     else:
         titles = {h.id: getattr(_get_listing(pipeline, h.id), "title", None) for h in hits}
     return RerankResponse(query=body.query, timings_ms={"rerank": round(ms, 3)},
-                          results=[RerankedItem(id=h.id, score=round(float(h.score), 6),
+                          results=[RerankedItem(id=h.id, score=_finite(round(float(h.score), 6)),
                                                 title=titles.get(h.id)) for h in hits])
 
 
