@@ -32,7 +32,7 @@ TAGGER_KINDS = ("auto", "spacy", "minilm", "ensemble")
 # Chosen on QueryNER dev: the MiniLM reads category and brand boundaries better, spaCy the rest;
 # where picked spans overlap, the earlier attribute keeps its span.
 ENSEMBLE_PICK = {"category": "minilm", "brand": "minilm"}
-ENSEMBLE_PRIORITY = ("gender", "size", "colour", "brand", "category")
+ENSEMBLE_PRIORITY = ("category", "brand", "gender", "size", "colour")
 
 
 class QueryError(ValueError):
