@@ -9,7 +9,7 @@ from svc_support import free_port
 from service import create_app
 
 
-def test_get_search_returns_the_contract(client):
+def test_get_search_returns_the_contract(needs_reranker, client):
     r = client.get("/search", params={"q": "black nike trainers", "k": 5})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -28,7 +28,7 @@ def test_get_search_returns_the_contract(client):
     assert hybrid["results"][0]["brand"] == "nike" and hybrid["stages"] == "hybrid"
 
 
-def test_post_search_with_debug_returns_stage_scores(client):
+def test_post_search_with_debug_returns_stage_scores(needs_reranker, client):
     r = client.post("/search", json={"query": "black nike trainers", "k": 3, "debug": True})
     assert r.status_code == 200, r.text
     row = r.json()["results"][0]
@@ -87,7 +87,7 @@ def test_parse_returns_the_qu_contract(client):
         assert body["query"][span["start"]:span["end"]] == span["text"]
 
 
-def test_rerank_scores_indexed_candidates(client):
+def test_rerank_scores_indexed_candidates(needs_reranker, client):
     r = client.post("/rerank", json={"query": "black leather boots", "ids": ["1", "7", "9"]})
     assert r.status_code == 200, r.text
     results = r.json()["results"]
@@ -96,7 +96,7 @@ def test_rerank_scores_indexed_candidates(client):
     assert scores == sorted(scores, reverse=True)
 
 
-def test_rerank_scores_given_listings(client):
+def test_rerank_scores_given_listings(needs_reranker, client):
     r = client.post("/rerank", json={"query": "red dress", "listings": [
         {"id": "a", "title": "Blue denim jeans"},
         {"id": "b", "title": "Red floral midi dress", "colour": "red"}]})
@@ -105,12 +105,12 @@ def test_rerank_scores_given_listings(client):
     assert sorted(x["id"] for x in r.json()["results"]) == ["a", "b"]
 
 
-def test_rerank_unknown_id_is_404(client):
+def test_rerank_unknown_id_is_404(needs_reranker, client):
     r = client.post("/rerank", json={"query": "boots", "ids": ["nope"]})
     assert r.status_code == 404 and "nope" in r.json()["detail"]
 
 
-def test_health_ready_metrics(client):
+def test_health_ready_metrics(needs_reranker, client):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["index_size"] == 20 and ready["reranker"]

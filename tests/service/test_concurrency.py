@@ -24,7 +24,7 @@ def run_mixed_load(url: str, searchers: int, searches_each: int, batches: int) -
         with httpx.Client(base_url=url, timeout=60) as c:
             for i in range(searches_each):
                 q = QUERIES[(n + i) % len(QUERIES)]
-                body = {"query": q, "k": 20, "stages": "rerank" if i % 2 else "hybrid"}
+                body = {"query": q, "k": 20} if i % 2 else {"query": q, "k": 20, "stages": "hybrid"}
                 start = time.monotonic()
                 r = c.post("/search", json=body)
                 if r.status_code != 200:
