@@ -61,7 +61,8 @@ async function runSearch() {
   renderFacets(data.facets || {});
   renderTimings(data.timings_ms || {});
   const n = data.results.length;
-  setStatus(n ? `${n} result${n === 1 ? "" : "s"} for “${data.query}”` : `No results for “${data.query}”`);
+  const found = n ? `${n} result${n === 1 ? "" : "s"} for “${data.query}”` : `No results for “${data.query}”`;
+  setStatus(`${found} · ranked by ${data.stages}`);
   document.body.dataset.state = "done";
   document.body.dataset.seq = String(seq);
 }
