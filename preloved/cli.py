@@ -203,10 +203,14 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except CLIError as e:
+    except (CLIError, FileNotFoundError) as e:  # IndexNotFoundError is a FileNotFoundError
         print(f"preloved {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except FileNotFoundError as e:
+    except ValueError as e:
+        from retrieval import IndexFormatError
+
+        if not isinstance(e, IndexFormatError):
+            raise
         print(f"preloved {args.command}: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:
