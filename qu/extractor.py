@@ -81,15 +81,19 @@ class QUExtractor:
         policy = self.policy if use_tagger else {a: "rules" for a in ATTRIBUTES}
         out = []
         for q, t, rs, ts in zip(queries, texts, rule_spans, tag_spans, strict=False):
-            spans = merge_spans(rs, ts, policy, is_category=self._is_category)
+            spans = merge_spans(rs, ts, policy, is_known=self._is_known)
             parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t)
             if "llm" in layers and self.llm is not None:
                 parsed = self.llm.refine(parsed, self)
             out.append(parsed)
         return out
 
-    def _is_category(self, text: str) -> bool:
-        return self.taxonomy.normalise(text) is not None
+    def _is_known(self, attribute: str, text: str) -> bool:
+        if attribute == "category":
+            return self.taxonomy.normalise(text) is not None
+        if attribute == "brand":
+            return self.lexicon.brand(text, fuzzy=False) is not None
+        return True
 
     # ---- building a ParsedQuery -----------------------------------------------------------------
     def canonical(self, attribute: str, text: str) -> str | None:

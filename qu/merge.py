@@ -48,7 +48,7 @@ def merge_spans(
     policy: dict[str, str] | None = None,
     overrides: dict[str, float] | None = None,
     fill_min: float = 0.85,
-    is_category: Callable[[str], bool] | None = None,
+    is_known: Callable[[str, str], bool] | None = None,
 ) -> list[Span]:
     policy = {**DEFAULT_POLICY, **(policy or {})}
     for attr, p in policy.items():
@@ -68,16 +68,17 @@ def merge_spans(
             primary.append(sp)
         elif p == "tagger_first" and sp.confidence >= fill_min:
             secondary.append(sp)
-    if is_category is not None:
-        # a tagger "category" that is exactly a lexicon colour/style phrase the taxonomy does not know
-        # ("light wash", "y2k") is read as the rule says
-        relabel = {(r.start, r.end): r for r in rules if r.attribute in ("colour", "style")}
+    if is_known is not None:
+        # a tagger category or brand that is exactly a rule phrase of another attribute, and that the
+        # taxonomy / brand lexicon does not know ("light wash" as a category, "navy" as a brand), is
+        # read as the rule says
+        relabel = {(r.start, r.end): r for r in rules if r.attribute not in ("category", "brand")}
         primary = [
             relabel[(t.start, t.end)]
             if t.source == "tagger"
-            and t.attribute == "category"
+            and t.attribute in ("category", "brand")
             and (t.start, t.end) in relabel
-            and not is_category(t.text)
+            and not is_known(t.attribute, t.text)
             else t
             for t in primary
         ]

@@ -60,7 +60,8 @@ def test_llm_fills_gaps_and_validates(with_llm):
         }
     )
     ext = with_llm(fake)
-    p = ext.parse("zorblax teal gorpcore patagonia thing")
+    # rules + LLM only, so that the test does not depend on what the statistical tagger reads
+    p = ext.parse("zorblax teal gorpcore patagonia thing", layers=("rules", "llm"))
     assert "patagonia" in p.values("brand")
     assert "teal" in p.values("colour")
     llm_spans = [s for s in p.spans if s.source == "llm"]
