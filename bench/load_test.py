@@ -70,7 +70,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages: str, k: int,
-             time_limit: float) -> dict:
+             time_limit: float, use_cache: bool = False) -> dict:
     """Send `len(queries)` searches from `concurrency` keep-alive clients; stop early at `time_limit`."""
     lock = threading.Lock()
     next_i = 0
@@ -78,9 +78,13 @@ def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages:
     errors: dict[str, int] = {}
     stage_ms: dict[str, list[float]] = {}
     deadline = time.monotonic() + time_limit
+    headers = {"Content-Type": "application/json"}
+    if not use_cache:
+        headers["Cache-Control"] = "no-cache"  # every search runs the whole pipeline
+    cache_hits = 0
 
     def client() -> None:
-        nonlocal next_i
+        nonlocal next_i, cache_hits
         conn = http.client.HTTPConnection(host, port, timeout=30)
         while True:
             with lock:
@@ -91,7 +95,7 @@ def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages:
             body = json.dumps({"query": q, "k": k, "stages": stages})
             t = time.perf_counter()
             try:
-                conn.request("POST", "/search", body=body, headers={"Content-Type": "application/json"})
+                conn.request("POST", "/search", body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
                 ms = (time.perf_counter() - t) * 1000
@@ -103,7 +107,9 @@ def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages:
             with lock:
                 if status == 200:
                     latencies.append(ms)
-                    for stage, v in json.loads(data)["timings_ms"].items():
+                    answer = json.loads(data)
+                    cache_hits += bool(answer.get("cached"))
+                    for stage, v in answer["timings_ms"].items():
                         stage_ms.setdefault(stage, []).append(v)
                 elif status == 422:  # a query with nothing searchable in it: a correct answer, not an error
                     latencies.append(ms)
@@ -128,7 +134,8 @@ def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages:
         "throughput_rps": round(done / wall, 2) if wall else 0.0,
         "p50_ms": round(percentile(latencies, 50), 1), "p95_ms": round(percentile(latencies, 95), 1),
         "p99_ms": round(percentile(latencies, 99), 1), "max_ms": round(max(latencies, default=0), 1),
-        "errors": real_errors, "responses_by_kind": errors,
+        "errors": real_errors, "responses_by_kind": errors, "result_cache": use_cache,
+        "cache_hit_fraction": round(cache_hits / done, 3) if done else 0.0,
         "server_stage_mean_ms": {s: round(statistics.fmean(v), 2) for s, v in stage_ms.items()},
         # the 1-minute load average of the whole machine: other work competing for the cores
         "loadavg_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
@@ -175,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds per cell before it stops (default 180)")
     p.add_argument("--warmup", type=int, default=30, help="unmeasured searches per stages setting")
     p.add_argument("--target-p95-ms", type=float, default=150.0)
+    p.add_argument("--use-cache", action="store_true",
+                   help="let the server answer repeats from its result cache (default: no-cache)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
     args = p.parse_args(argv)
@@ -208,11 +217,11 @@ def main(argv: list[str] | None = None) -> int:
         for stages in modes:
             warm = draw(pool, args.warmup, f"{args.seed}-warmup-{stages}")
             if warm:
-                run_cell(host, port, warm, 2, stages, args.k, time_limit=120)
+                run_cell(host, port, warm, 2, stages, args.k, time_limit=120, use_cache=args.use_cache)
                 sent.update(warm)
             for c in levels:
                 measured = draw(pool, args.requests, f"{args.seed}-{stages}-{c}")
-                cell = run_cell(host, port, measured, c, stages, args.k, args.time_limit)
+                cell = run_cell(host, port, measured, c, stages, args.k, args.time_limit, args.use_cache)
                 cell["distinct_queries"] = len(set(measured))
                 cell["seen_earlier_in_run"] = round(sum(q in sent for q in measured) / len(measured), 3)
                 sent.update(measured)
@@ -241,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                     "processor": platform.processor() or platform.machine()},
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "server": ready, "queries": [str(f.relative_to(ROOT)) for f in QUERY_FILES],
-        "query_pool_distinct": len(pool), "k": args.k,
+        "query_pool_distinct": len(pool), "k": args.k, "result_cache": args.use_cache,
         "cells": cells,
         "capacity_rerank": None if capacity is None else {
             "throughput_rps": capacity["throughput_rps"], "concurrency": capacity["concurrency"],

@@ -50,6 +50,8 @@ class Metrics:
         self.writes = Counter("preloved_listing_writes", "Listings upserted or deleted", ["op"], registry=r)
         self.timeouts = Counter("preloved_request_timeouts", "Requests that ran past the time limit",
                                 ["route"], registry=r)
+        self.cache = Counter("preloved_search_cache", "Search answers served from (hit) or computed for "
+                             "(miss) the result cache", ["result"], registry=r)
         size = Gauge("preloved_index_listings", "Listings in the loaded index", registry=r)
         size.set_function(index_size)
         r.register(_LLMCollector(llm_stats))

@@ -10,6 +10,7 @@ import anyio
 
 from preloved.pipeline import SearchPipeline
 from preloved.settings import Settings
+from service._cache import ResultCache
 from service._exclusion import ExcludingExtractor
 from service._metrics import Metrics
 from service._rwlock import RWLock
@@ -28,10 +29,12 @@ class ServiceState:
     lock: RWLock = field(default_factory=RWLock)
     metrics: Metrics = field(init=False)
     search_limiter: anyio.CapacityLimiter = field(init=False)
+    cache: ResultCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(index_size=self.index_size, llm_stats=self.llm_stats)
         self.search_limiter = anyio.CapacityLimiter(_max_concurrent_searches(self.settings))
+        self.cache = ResultCache(int(getattr(self.settings, "search_cache_size", 2048)))
 
     def attach(self, pipeline: SearchPipeline) -> None:
         """Take a loaded pipeline; wrap its extractor so a request can drop attributes it read."""

@@ -123,6 +123,8 @@ class SearchResponse(BaseModel):
     facets: dict[str, dict[str, int]] = Field(description="Counts of attribute values among the results")
     stages: str
     k: int
+    cached: bool = Field(False, description="Served from the result cache (send `Cache-Control: no-cache` "
+                                            "to bypass it); emptied by every write")
     request_id: str | None = None
 
 

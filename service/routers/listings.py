@@ -112,6 +112,7 @@ async def upsert(request: Request, state: StateDep, pipeline: PipelineDep) -> Up
             changed = [x for x in listings[i:i + UPSERT_CHUNK] if index.get(x.id) != x]
             if changed:
                 index.upsert(changed)
+                state.cache.invalidate()
 
     # No timeout here: answering 504 while the write goes on would leave the client unsure.
     await anyio.to_thread.run_sync(write)
@@ -138,6 +139,8 @@ def get_listing(listing_id: ListingId, state: StateDep, pipeline: PipelineDep) -
 def delete_listing(listing_id: ListingId, state: StateDep, pipeline: PipelineDep) -> DeleteResponse:
     with state.lock.write():
         removed = pipeline.index.delete([listing_id])
+        if removed:
+            state.cache.invalidate()
     if not removed:
         raise HTTPException(404, f"no listing with id {listing_id!r}")
     state.metrics.writes.labels(op="delete").inc(removed)

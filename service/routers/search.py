@@ -57,32 +57,49 @@ def _facets(results: list[dict]) -> dict[str, dict[str, int]]:
 
 
 def _run_search(state: ServiceState, pipeline: SearchPipeline, req: SearchRequest, stages: str,
-                queued_at: float) -> tuple[SearchResult, float]:
+                queued_at: float) -> tuple[SearchResult, float, int]:
     waited = (time.perf_counter() - queued_at) * 1000
     drop = set(req.exclude) | set(req.filters)
     with state.lock.read(), dropping(drop):
+        generation = state.cache.generation  # read under the lock: no delete can land mid-search
         result = pipeline.search(req.query, k=req.k, stages=stages, rerank_depth=req.rerank_depth,
                                  filters=dict(req.filters) or None, use_parsed=req.use_parsed)
-    return result, waited
+    return result, waited, generation
+
+
+def _cache_key(req: SearchRequest, stages: str, generation: int) -> tuple:
+    filters = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in req.filters.items()))
+    return (generation, req.query, req.k, stages, req.rerank_depth, req.use_parsed, filters,
+            tuple(sorted(set(req.exclude))))
 
 
 async def _search(request: Request, state: ServiceState, pipeline: SearchPipeline,
                   req: SearchRequest) -> SearchResponse:
     start = time.perf_counter()
     stages = req.stages or ("rerank" if pipeline.reranker is not None else "hybrid")
-    result, waited = await run_limited(state, "/search",
-                                       lambda: _run_search(state, pipeline, req, stages, start))
-    state.metrics.observe_stages(result.timings_ms)
+    use_cache = "no-cache" not in request.headers.get("cache-control", "").lower()
+    cached = state.cache.get(_cache_key(req, stages, state.cache.generation)) if use_cache else None
+    if cached is not None:
+        state.metrics.cache.labels(result="hit").inc()
+        result = cached
+        lookup = round((time.perf_counter() - start) * 1000, 3)
+        timings = {"cache": lookup, "total": lookup}
+    else:
+        result, waited, generation = await run_limited(
+            state, "/search", lambda: _run_search(state, pipeline, req, stages, start))
+        if use_cache:
+            state.metrics.cache.labels(result="miss").inc()
+            state.cache.put(_cache_key(req, stages, generation), result)
+        state.metrics.observe_stages(result.timings_ms)
+        timings = {**result.timings_ms, "wait": round(waited, 3)}
     results = [_finite(row) for row in result.results(debug=req.debug)]
-    timings = dict(result.timings_ms)
-    timings["wait"] = round(waited, 3)
     timings["server"] = round((time.perf_counter() - start) * 1000, 3)
     return SearchResponse(
         query=result.query, parsed=result.parsed.contract(), results=results, timings_ms=timings,
         filters=dict(req.filters), excluded=list(req.exclude),
         applied_filters={k: v for k, v in result.applied_filters.items()},
         relaxed_filters=list(result.relaxed_filters), facets=_facets(results), stages=stages, k=req.k,
-        request_id=request_id(request))
+        cached=cached is not None, request_id=request_id(request))
 
 
 def _query_error(msg: str) -> RequestValidationError:

@@ -157,7 +157,8 @@ def test_llm_calls_and_cache_hits_are_counted(service_settings, base_pipeline, t
     with TestClient(create_app(settings, pipeline)) as c:
         for _ in range(2):
             assert c.post("/search", json={"query": "zorblax quintessential gizmo thing", "k": 3,
-                                           "stages": "hybrid"}).status_code == 200
+                                           "stages": "hybrid"},
+                          headers={"Cache-Control": "no-cache"}).status_code == 200  # past the result cache
         text = c.get("/metrics").text
     assert "preloved_llm_calls_total 1.0" in text
     assert "preloved_llm_cache_hits_total 1.0" in text
@@ -183,3 +184,20 @@ def test_access_log_is_json_with_the_request_id(client, caplog):
     line = json.loads(JsonFormatter().format(records[-1]))
     assert line["request_id"] == "log-me-1" and line["status"] == 200 and line["path"] == "/healthz"
     assert line["level"] == "info" and "duration_ms" in line
+
+
+def test_repeated_searches_come_from_the_cache_until_a_write(client):
+    body = {"query": "black nike trainers", "k": 5}
+    first = client.post("/search", json=body).json()
+    second = client.post("/search", json=body).json()
+    assert not first["cached"] and second["cached"] and "cache" in second["timings_ms"]
+    assert [x["id"] for x in first["results"]] == [x["id"] for x in second["results"]]
+    assert not client.post("/search", json=body, headers={"Cache-Control": "no-cache"}).json()["cached"]
+    assert not client.post("/search", json={**body, "k": 6}).json()["cached"]
+    debug = client.post("/search", json={**body, "debug": True}).json()
+    assert debug["cached"] and "scores" in debug["results"][0]
+    gone = first["results"][0]["id"]
+    assert client.delete(f"/listings/{gone}", headers={"X-API-Key": "test-key"}).status_code == 200
+    after = client.post("/search", json=body).json()
+    assert not after["cached"] and gone not in [x["id"] for x in after["results"]]
+    assert 'preloved_search_cache_total{result="hit"} 2.0' in client.get("/metrics").text
