@@ -27,17 +27,24 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 M = ROOT / "models"
 RUNS = ROOT / ".cache" / "rerank" / "runs"
-# name -> (folder, backend, max_length or None for the folder's)
-VARIANTS: dict[str, tuple[Path, str, int | None]] = {
-    "untrained-head-fp32-40": (RUNS / "untrained", "torch", 40),
-    "teacher-L6-fp32-40": (RUNS / "default", "torch", 40),
-    "teacher-L6-fp32-32": (RUNS / "default", "torch", 32),
-    "teacher-L6-onnx-int8-40": (RUNS / "default-onnx", "onnx", 40),
-    "teacher-L6-onnx-int8-32": (RUNS / "default-onnx", "onnx", 32),
-    "student-L3-fp32-40": (RUNS / "student-l3", "torch", 40),
-    "student-L3-onnx-int8-40": (RUNS / "student-l3-onnx", "onnx", 40),
-    "shipped (models/reranker)": (M / "reranker", "auto", None),
+# name -> (folder, backend, max_length or None for the folder's, measure NDCG too)
+VARIANTS: dict[str, tuple[Path, str, int | None, bool]] = {
+    "L6 torch fp32, 32 tok": (RUNS / "default", "torch", 32, False),
+    "L6 onnx fp32, 32 tok": (RUNS / "default-onnx-fp32", "onnx", 32, True),
+    "L6 onnx int8, 32 tok (shipped)": (M / "reranker", "onnx", 32, True),
+    "L6 onnx int8, 24 tok": (M / "reranker", "onnx", 24, True),
+    "L6 onnx int8, 48 tok": (M / "reranker", "onnx", 48, False),
+    "L3 (first 3 layers, not retrained) onnx int8, 32 tok": (RUNS / "l3-cut-onnx", "onnx", 32, True),
+    "L2 (first 2 layers, not retrained) onnx int8, 32 tok": (RUNS / "l2-cut-onnx", "onnx", 32, False),
 }
+
+
+def _ndcg_cells(r: dict) -> str:
+    cells = []
+    for split in ("dev", "test"):
+        for key in ("cross_encoder", "fused"):
+            cells.append(f"{r[split][key]:.4f}" if split in r else "-")
+    return " | ".join(cells)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     splits = {"dev": data.dev_qrels, "test": data.test_qrels}
     lat_q = sorted(data.test_qrels)[: args.latency_queries]
     for name in args.variants:
-        folder, backend, max_len = VARIANTS[name]
+        folder, backend, max_len, with_ndcg = VARIANTS[name]
         if not (folder / "preloved_reranker.json").is_file():
             print(f"skip {name}: {folder} not built", file=sys.stderr)
             continue
@@ -72,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_length": rr.max_length,
             "fusion_weights": rr.fusion_weights,
         }
-        for split, qrels in splits.items():
+        for split, qrels in splits.items() if with_ndcg else ():
             qs = sorted(qrels)
             ce = []
             for q in qs:
@@ -107,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         row["ms_p50"], row["ms_p95"] = float(np.percentile(times, 50)), float(np.percentile(times, 95))
         row["load_avg_1m"] = os.getloadavg()[0]
         results[name] = row
-        if name.startswith("shipped"):
+        if "(shipped)" in name:
             rr2 = CrossEncoderReranker(folder, backend=backend, threads=args.threads, max_length=max_len)
             for q in lat_q:
                 rr2.rerank(q, data.candidates[q][:50], [data.pool[h.id] for h in data.candidates[q][:50]])
@@ -118,14 +125,13 @@ def main(argv: list[str] | None = None) -> int:
                 rr2.rerank(q, hits, [data.pool[h.id] for h in hits])
                 t2.append((time.perf_counter() - t) * 1000)
             results[name + " +cache (warm)"] = {
-                **{k: row[k] for k in ("folder", "backend", "max_length", "dev", "test")},
+                **{k: row[k] for k in ("folder", "backend", "max_length", "dev", "test") if k in row},
                 "ms_p50": float(np.percentile(t2, 50)),
                 "ms_p95": float(np.percentile(t2, 95)),
                 "load_avg_1m": os.getloadavg()[0],
             }
         print(
-            f"{name}: dev {row['dev']['fused']:.4f} test {row['test']['fused']:.4f} "
-            f"p50 {row['ms_p50']:.0f} ms p95 {row['ms_p95']:.0f} ms",
+            f"{name}: {_ndcg_cells(row)} p50 {row['ms_p50']:.0f} ms p95 {row['ms_p95']:.0f} ms",
             file=sys.stderr,
             flush=True,
         )
@@ -145,8 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         if name.startswith("_"):
             continue
         print(
-            f"| {name} | {r['backend']} | {r['max_length']} | {r['dev']['cross_encoder']:.4f} | "
-            f"{r['dev']['fused']:.4f} | {r['test']['cross_encoder']:.4f} | {r['test']['fused']:.4f} | "
+            f"| {name} | {r['backend']} | {r['max_length']} | {_ndcg_cells(r)} | "
             f"{r['ms_p50']:.0f} | {r['ms_p95']:.0f} | {r.get('load_avg_1m', 0):.1f} |"
         )
     return 0

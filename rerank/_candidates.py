@@ -21,12 +21,10 @@ logger = logging.getLogger(__name__)
 CACHE_VERSION = 1
 
 
-def _fingerprint(pool: Mapping[str, Listing], queries: Sequence[str], depth: int, retriever: str) -> str:
+def _fingerprint(pool: Mapping[str, Listing], depth: int, retriever: str) -> str:
     h = hashlib.sha1()
     for pid in sorted(pool):
         h.update(pool[pid].model_dump_json().encode())
-    for q in sorted(set(queries)):
-        h.update(q.encode() + b"\0")
     h.update(f"{depth}|{retriever}|{CACHE_VERSION}".encode())
     return h.hexdigest()[:16]
 
@@ -96,6 +94,27 @@ def retriever_name() -> str:
     return "preloved-hybrid"  # qu -> retrieval.Index hybrid, as `preloved search --stages hybrid`
 
 
+def _load(path: Path) -> dict[str, list[Hit]]:
+    raw = json.loads(path.read_text())
+    return {q: [Hit(h["id"], h["score"], h["scores"]) for h in hits] for q, hits in raw["hits"].items()}
+
+
+def _save(path: Path, hits: Mapping[str, Sequence[Hit]], retriever: str, depth: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = {
+        "version": CACHE_VERSION,
+        "retriever": retriever,
+        "depth": depth,
+        "hits": {
+            q: [{"id": h.id, "score": h.score, "scores": dict(h.scores)} for h in hs]
+            for q, hs in hits.items()
+        },
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(raw))
+    tmp.replace(path)
+
+
 def mine(
     pool: Mapping[str, Listing],
     queries: Sequence[str],
@@ -105,38 +124,27 @@ def mine(
     show_progress: bool = True,
     retriever: str | None = None,
 ) -> dict[str, list[Hit]]:
-    """Top-`depth` hybrid hits for each query over `pool`, cached under `cache_dir`."""
+    """Top-`depth` hybrid hits for each query over `pool`; cached per (pool, depth, retriever) under
+    `cache_dir`, only queries missing from the cache are mined."""
     retriever = retriever or retriever_name()
     queries = sorted(set(queries))
+    cached: dict[str, list[Hit]] = {}
     path = None
     if cache_dir is not None:
-        path = (
-            Path(cache_dir) / f"candidates-{retriever}-{_fingerprint(pool, queries, depth, retriever)}.json"
-        )
+        path = Path(cache_dir) / f"candidates-{retriever}-{_fingerprint(pool, depth, retriever)}.json"
         if path.is_file():
-            raw = json.loads(path.read_text())
-            return {
-                q: [Hit(h["id"], h["score"], h["scores"]) for h in hits] for q, hits in raw["hits"].items()
-            }
-    logger.info(
-        "mining top-%d candidates for %d queries over %d products with %s",
-        depth,
-        len(queries),
-        len(pool),
-        retriever,
-    )
-    fn = _hits_preloved if retriever == "preloved-hybrid" else _hits_standin
-    hits = fn(pool, queries, depth, show_progress)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        raw = {
-            "version": CACHE_VERSION,
-            "retriever": retriever,
-            "depth": depth,
-            "hits": {
-                q: [{"id": h.id, "score": h.score, "scores": dict(h.scores)} for h in hs]
-                for q, hs in hits.items()
-            },
-        }
-        path.write_text(json.dumps(raw))
-    return hits
+            cached = _load(path)
+    todo = [q for q in queries if q not in cached]
+    if todo:
+        logger.info(
+            "mining top-%d candidates for %d queries over %d products with %s",
+            depth,
+            len(todo),
+            len(pool),
+            retriever,
+        )
+        fn = _hits_preloved if retriever == "preloved-hybrid" else _hits_standin
+        cached.update(fn(pool, todo, depth, show_progress))
+        if path is not None:
+            _save(path, cached, retriever, depth)
+    return {q: cached[q] for q in queries}

@@ -23,7 +23,7 @@ def zscore(x: np.ndarray) -> np.ndarray:
 
 
 def feature(hits: Sequence[Hit], key: str) -> np.ndarray:
-    """The per-stage score `key` of each hit; `hybrid` falls back to `hit.score`; a missing value gets the min."""
+    """The per-stage score `key` of each hit (`hybrid` is `hit.score`); a missing one gets the min."""
     vals = []
     for h in hits:
         v = h.scores.get(key)
@@ -44,11 +44,14 @@ def fuse(ce: np.ndarray, hits: Sequence[Hit], weights: Mapping[str, float]) -> n
     return out
 
 
+GRID: tuple[float, ...] = (*[round(0.1 * i, 1) for i in range(11)], 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0)
+
+
 def tune_weights(
     lists: Sequence[tuple[np.ndarray, Sequence[Hit]]],
     objective: Callable[[list[np.ndarray]], float],
     keys: Sequence[str],
-    grid: Sequence[float] = tuple(np.round(np.arange(0, 2.01, 0.1), 2)),
+    grid: Sequence[float] = GRID,
 ) -> tuple[dict[str, float], float]:
     """Grid search (one key: full grid; more: coordinate ascent) of fusion weights maximising `objective`."""
 

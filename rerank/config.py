@@ -60,6 +60,7 @@ class TrainConfig(_Strict):
         Path("data/esci/esci_us_dev.jsonl"),
         Path("data/esci/esci_us_test.jsonl"),
     ]
+    retriever: Literal["auto", "preloved-hybrid", "standin-rrf"] = "auto"  # auto: preloved's when importable
     hard_negatives: HardNegatives = HardNegatives()
     extra_pairs: list[ExtraPairs] = []
     label_scale: Literal["esci"] = "esci"
@@ -73,6 +74,14 @@ class TrainConfig(_Strict):
     seed: int = 12
     output_dir: Path = Path(".cache/rerank/runs/default")
     eval_depth: int = Field(50, ge=1, le=1000)
+    epoch_eval_depth: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="dev depth after each epoch (default eval_depth; smaller is cheaper on CPU)",
+    )
+    eval_untrained: bool = True  # score the fresh head on dev before training
+    final_eval: bool = True  # score dev and test with the final model (else: python -m rerank.evaluate)
     early_stopping_patience: int | None = Field(None, ge=1)
     fusion_keys: list[str] = ["hybrid"]
     export_onnx: bool = True

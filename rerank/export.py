@@ -75,7 +75,9 @@ def quantize_int8(fp32: Path, out_file: Path) -> Path:
     return out_file
 
 
-def export(src: Path, dst: Path, *, keep_fp32: bool = False) -> Path:
+def export(src: Path, dst: Path, *, keep_fp32: bool = False, config: Path | None = None) -> Path:
+    from rerank.config import ROOT
+
     src, dst = Path(src), Path(dst)
     if not (src / "model.safetensors").is_file():
         raise FileNotFoundError(f"{src} has no model.safetensors: train one first (python -m rerank.train)")
@@ -89,7 +91,20 @@ def export(src: Path, dst: Path, *, keep_fp32: bool = False) -> Path:
     for name in COPY:
         if (src / name).is_file():
             shutil.copy2(src / name, tmp / name)
-    cfg = json.loads((src / "preloved_reranker.json").read_text())
+    if (src / "preloved_reranker.json").is_file():
+        cfg = json.loads((src / "preloved_reranker.json").read_text())
+    else:  # a trainer checkpoint: text format and max length from the training config
+        from rerank.config import load_config
+
+        tc = load_config(config or ROOT / "rerank" / "configs" / "default.json")
+        cfg = {
+            "format_version": 1,
+            "text_format": tc.text_format,
+            "max_length": tc.max_length,
+            "fusion_weights": {},
+            "backend": "torch",
+            "onnx_file": None,
+        }
     cfg.update({"backend": "onnx", "onnx_file": "onnx/model_qint8.onnx", "exported_from": str(src)})
     (tmp / "preloved_reranker.json").write_text(json.dumps(cfg, indent=2) + "\n")
     card = (src / "README.md").read_text() if (src / "README.md").is_file() else "# preloved reranker\n"
@@ -117,11 +132,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rerank.export", description=__doc__.splitlines()[0])
     ap.add_argument("--src", default=str(ROOT / ".cache" / "rerank" / "runs" / "default"))
     ap.add_argument("--dst", default=str(ROOT / "models" / "reranker"))
+    ap.add_argument(
+        "--config", help="training config, for a checkpoint folder without preloved_reranker.json"
+    )
     ap.add_argument("--keep-fp32", action="store_true", help="also keep onnx/model.onnx (fp32)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     try:
-        out = export(Path(args.src), Path(args.dst), keep_fp32=args.keep_fp32)
+        out = export(
+            Path(args.src),
+            Path(args.dst),
+            keep_fp32=args.keep_fp32,
+            config=Path(args.config) if args.config else None,
+        )
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

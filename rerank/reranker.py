@@ -86,7 +86,7 @@ class _TorchScorer:
 
 
 class CrossEncoderReranker:
-    """Reranks hits with a fine-tuned cross-encoder, fused with the retrieval scores (weights from the folder).
+    """Reranks hits with a fine-tuned cross-encoder fused with the retrieval scores (weights from the folder).
 
     `path` is a folder written by `rerank.train` (torch weights) or `rerank.export` (ONNX int8).
     Scores are cached by (model, query, listing id, listing text) in a bounded LRU.

@@ -58,8 +58,14 @@ class TrainingData:
         self.extra = self._read_extra()
         queries = [j.query for j in self.train_j] + list(self.dev_qrels) + list(self.test_qrels)
         depth = max(cfg.hard_negatives.depth, cfg.eval_depth)
+        self.retriever = None if cfg.retriever == "auto" else cfg.retriever
         self.candidates = mine(
-            self.pool, queries, depth=depth, cache_dir=ROOT / ".cache" / "rerank", show_progress=show_progress
+            self.pool,
+            queries,
+            depth=depth,
+            cache_dir=ROOT / ".cache" / "rerank",
+            show_progress=show_progress,
+            retriever=self.retriever,
         )
 
     def _read_extra(self) -> dict[str, list[tuple[str, str, float]]]:
@@ -224,7 +230,11 @@ def make_dev_evaluator(data: TrainingData, log: list[dict]):
         def __call__(self, model, output_path=None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
             t = time.perf_counter()
             ce = score_candidates(
-                _scorer(model, cfg.max_length), queries, data.candidates, data.texts, cfg.eval_depth
+                _scorer(model, cfg.max_length),
+                queries,
+                data.candidates,
+                data.texts,
+                cfg.epoch_eval_depth or cfg.eval_depth,
             )
             weights, _ = tune_on_dev(ce, queries, data.candidates, data.dev_qrels, cfg.fusion_keys)
             res = evaluate_split(ce, queries, data.candidates, data.dev_qrels, weights)
@@ -234,6 +244,7 @@ def make_dev_evaluator(data: TrainingData, log: list[dict]):
                 "dev_ndcg@10_cross_encoder": round(res["cross_encoder"], 4),
                 "dev_ndcg@10_fused": round(res["fused"], 4),
                 "dev_ndcg@10_hybrid": round(res["hybrid"], 4),
+                "depth": cfg.epoch_eval_depth or cfg.eval_depth,
                 "fusion_weights": weights,
                 "seconds": round(time.perf_counter() - t, 1),
             }
@@ -278,7 +289,7 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
         model.model.config.num_hidden_layers = cfg.num_layers
     log: list[dict] = []
     evaluator = make_dev_evaluator(data, log)
-    untrained = evaluator(model, epoch=0)  # the fresh head, so the gain is visibly from training
+    untrained = evaluator(model, epoch=0) if cfg.eval_untrained else None  # the fresh head, for the record
     args = CrossEncoderTrainingArguments(
         output_dir=str(out / "checkpoints"),
         num_train_epochs=cfg.epochs,
@@ -321,10 +332,13 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
 
     dev_q, test_q = sorted(data.dev_qrels), sorted(data.test_qrels)
     score = _scorer(model, cfg.max_length)
-    ce_dev = score_candidates(score, dev_q, data.candidates, data.texts, cfg.eval_depth)
-    weights, _ = tune_on_dev(ce_dev, dev_q, data.candidates, data.dev_qrels, cfg.fusion_keys)
-    metrics = {"dev": evaluate_split(ce_dev, dev_q, data.candidates, data.dev_qrels, weights)}
-    if test_q:
+    metrics: dict = {}
+    weights: dict[str, float] = {}
+    if cfg.final_eval:
+        ce_dev = score_candidates(score, dev_q, data.candidates, data.texts, cfg.eval_depth)
+        weights, _ = tune_on_dev(ce_dev, dev_q, data.candidates, data.dev_qrels, cfg.fusion_keys)
+        metrics["dev"] = evaluate_split(ce_dev, dev_q, data.candidates, data.dev_qrels, weights)
+    if test_q and cfg.final_eval:
         ce_test = score_candidates(score, test_q, data.candidates, data.texts, cfg.eval_depth)
         metrics["test"] = evaluate_split(ce_test, test_q, data.candidates, data.test_qrels, weights)
     from rerank._candidates import retriever_name
@@ -332,7 +346,7 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
     summary = {
         "config": json.loads(cfg.model_dump_json()),
         "commit": _git_commit(),
-        "retriever": retriever_name(),
+        "retriever": data.retriever or retriever_name(),
         "pairs_by_source": dict(counts),
         "training_rows": len(rows),
         "untrained_dev": untrained,
@@ -369,13 +383,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output-dir", help="override the config's output_dir")
     ap.add_argument("--epochs", type=int, help="override the config's epochs")
     ap.add_argument(
+        "--retriever",
+        choices=["auto", "preloved-hybrid", "standin-rrf"],
+        help="override the config's candidate retriever",
+    )
+    ap.add_argument(
         "--check", action="store_true", help="validate config and data, print the row counts, stop"
     )
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     overrides = {
-        k: v for k, v in {"output_dir": args.output_dir, "epochs": args.epochs}.items() if v is not None
+        k: v
+        for k, v in {
+            "output_dir": args.output_dir,
+            "epochs": args.epochs,
+            "retriever": args.retriever,
+        }.items()
+        if v is not None
     }
     try:
         cfg = load_config(args.config, overrides)

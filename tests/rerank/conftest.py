@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny real cross-encoder (the packaged MiniLM cut to one layer), saved once per session."""
+"""Shared fixtures: a tiny real cross-encoder (the packaged MiniLM cut to one layer), saved once."""
 
 from __future__ import annotations
 
