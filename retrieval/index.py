@@ -27,6 +27,7 @@ import numpy as np
 from retrieval import store
 from retrieval.attributes import DEFAULT_RELAX_ORDER, AttributeColumns, Constraint, Plan, make_plan
 from retrieval.bm25 import SparseBM25
+from retrieval.bm25 import top_k as bm25_top_k
 from retrieval.catalogue import check_unique, listing_from_dict
 from retrieval.dense import Embedder, EmbeddingCache, VectorSearch, content_hashes, embed_cached
 from retrieval.errors import EmptyQueryError, IndexFormatError
@@ -216,7 +217,7 @@ class Index:
         auto_compact_at: int = 20_000,
         ann_threshold: int = 250_000,
         hnsw_m: int = 16,
-        ef_construction: int = 64,
+        ef_construction: int = 40,
     ):
         self.root = Path(root)
         self.manifest = manifest
@@ -252,7 +253,7 @@ class Index:
         config: SearchConfig | None = None,
         ann_threshold: int = 250_000,
         hnsw_m: int = 16,
-        ef_construction: int = 64,
+        ef_construction: int = 40,
         k1: float = 1.5,
         b: float = 0.75,
         epsilon: float = 0.25,
@@ -453,11 +454,12 @@ class Index:
         depth = max(k, depth or cfg.depth)
         qvec = self.embed_query(query) if stage != "bm25" else None
         segs = st.segments()
+        memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
         while True:
             masks = [self._mask(seg, alive, plan.filters) for seg, alive in segs]
             if stage == "bm25":
-                lex = self._bm25(segs, masks, terms, depth)
+                lex = self._bm25(segs, masks, terms, depth, memo)
                 n_found = len(lex[0])
             else:
                 n_found = sum(
@@ -474,7 +476,7 @@ class Index:
         lists: dict[str, tuple[list[str], np.ndarray]] = {}
         where: dict[str, tuple[int, int]] = {}
         if stage in ("bm25", "hybrid"):
-            ids, sc, loc = lex if stage == "bm25" else self._bm25(segs, masks, terms, depth)
+            ids, sc, loc = lex if stage == "bm25" else self._bm25(segs, masks, terms, depth, memo)
             lists["bm25"] = (ids, sc)
             where.update(zip(ids, loc, strict=True))
         if stage in ("dense", "hybrid"):
@@ -500,7 +502,7 @@ class Index:
         order = np.lexsort((np.arange(len(cand)), -score))[:k]
 
         # per-stage scores for every hit, even when only one retriever found it
-        stage_scores = self._stage_scores(segs, seg_idx[order], rows[order], terms, qvec, stage)
+        stage_scores = self._stage_scores(segs, seg_idx[order], rows[order], terms, qvec, stage, memo)
         ranks = {s: {i: r + 1 for r, i in enumerate(ids)} for s, (ids, _) in lists.items()}
         hits = []
         for j, o in enumerate(order):
@@ -522,10 +524,16 @@ class Index:
         return mask
 
     @staticmethod
-    def _bm25(segs, masks, terms, depth):
+    def _bm25(segs, masks, terms, depth, memo):
         ids, scores, loc = [], [], []
         for s, ((seg, _), m) in enumerate(zip(segs, masks, strict=True)):
-            r, v = seg.bm25.top_k(terms, depth, m)
+            if s not in memo:  # every nonzero score of the segment, kept for _stage_scores
+                memo[s] = seg.bm25.scores(terms)
+            r, v = memo[s]
+            if m is not None and len(r):
+                keep = m[r]
+                r, v = r[keep], v[keep]
+            r, v = bm25_top_k(r, v, depth)
             ids += [seg.ids[x] for x in r.tolist()]
             scores.append(v)
             loc += [(s, x) for x in r.tolist()]
@@ -550,14 +558,14 @@ class Index:
         return ids, sc, loc
 
     @staticmethod
-    def _stage_scores(segs, seg_idx, rows, terms, qvec, stage) -> dict[str, np.ndarray]:
+    def _stage_scores(segs, seg_idx, rows, terms, qvec, stage, memo) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         if stage in ("bm25", "hybrid"):
             b = np.zeros(len(rows))
             for s, (seg, _) in enumerate(segs):
                 sel = np.flatnonzero(seg_idx == s)
                 if len(sel):
-                    r, v = seg.bm25.scores(terms)
+                    r, v = memo[s] if s in memo else seg.bm25.scores(terms)
                     pos = np.searchsorted(r, rows[sel])
                     pos_c = np.minimum(pos, max(len(r) - 1, 0))
                     ok = (len(r) > 0) & (r[pos_c] == rows[sel]) if len(r) else np.zeros(len(sel), bool)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval.dense import EmbeddingCache, VectorSearch, content_hashes
+
+
+def unit(rng, n, d=32):
+    v = rng.normal(size=(n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_hnsw_matches_exact_search_with_and_without_a_mask():
+    rng = np.random.default_rng(0)
+    vecs, q = unit(rng, 2000), unit(rng, 1)[0]
+    exact = VectorSearch(vecs)
+    ann = VectorSearch(vecs, VectorSearch.build_hnsw(vecs), ef_search=256, exact_below=0)
+    r_ex, s_ex = exact.search(q, 20)
+    r_an, s_an = ann.search(q, 20)
+    assert len(set(r_ex.tolist()) & set(r_an.tolist())) >= 18
+    np.testing.assert_allclose(s_ex, vecs[r_ex] @ q, rtol=1e-5)
+    mask = np.zeros(2000, dtype=bool)
+    mask[::3] = True  # e.g. a filter, or deleted listings
+    r_m, _ = ann.search(q, 20, mask)
+    assert mask[r_m].all() and len(r_m) == 20
+    r_me, _ = exact.search(q, 20, mask)
+    assert len(set(r_m.tolist()) & set(r_me.tolist())) >= 18
+    # a mask leaving few rows is scanned exactly
+    few = np.zeros(2000, dtype=bool)
+    few[[5, 7, 11]] = True
+    r_f, _ = VectorSearch(vecs, ann.hnsw, exact_below=100).search(q, 20, few)
+    assert sorted(r_f.tolist()) == [5, 7, 11]
+
+
+def test_embedding_cache_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    h = content_hashes(["a", "b", "c"], "m")
+    assert len(set(h.tolist())) == 3 and content_hashes(["a"], "other")[0] != h[0]
+    v = unit(rng, 3, 8)
+    EmbeddingCache(tmp_path).put(h[:2], v[:2])
+    found, got = EmbeddingCache(tmp_path).get(h[[2, 1, 0]], 8)
+    assert found.tolist() == [False, True, True]
+    np.testing.assert_array_equal(got[1:], v[[1, 0]])
