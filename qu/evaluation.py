@@ -82,7 +82,10 @@ def evaluate(extractor, split: str = "test", layer_sets: list[str] | None = None
         gold = gold_sets(rows)
         queries = [r["query"] for r in rows]
         res = {}
-        for ls in layer_sets or ["rules", "tagger", "rules+tagger"]:
+        default = ["rules", "tagger", "rules+tagger"] + (
+            ["rules+tagger+llm"] if extractor.llm is not None else []
+        )
+        for ls in layer_sets or default:
             if ls not in LAYER_SETS:
                 raise ValueError(f"unknown layer set {ls!r}; choose from {', '.join(LAYER_SETS)}")
             t0 = time.perf_counter()
