@@ -46,7 +46,7 @@ def main() -> None:
         listings = read_catalogue(settings.catalogue_path)
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
-            Index.build(listings, Path(tmp) / "idx", show_progress=True, embedding_cache=False)
+            Index.build(listings, Path(tmp) / "idx", show_progress=True)
             report["build"] = {"listings": len(listings), "seconds": round(time.perf_counter() - t, 1)}
     pipeline = load_pipeline(settings, index_dir=index_dir)
     queries = [json.loads(line)["query"] for line in open(ROOT / "data/queryner/fashion_test.jsonl")]
