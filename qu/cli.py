@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 SUBCOMMANDS = ("eval", "train-tagger", "train-baseline", "export-tagger")
 
@@ -76,6 +77,9 @@ def _parse_main(argv: list[str]) -> int:
         ap.error(f"unknown layer(s) {', '.join(bad)}; choose from rules, tagger, llm")
     from qu.extractor import QueryError, build_extractor
 
+    if args.input is not None and args.input != "-" and not Path(args.input).is_file():
+        print(f"qu: error: no such input file: {args.input}", file=sys.stderr)
+        return 2
     if args.query is not None and not args.query.strip():
         print("qu: error: the query is empty or only whitespace; give at least one word", file=sys.stderr)
         return 2
@@ -202,8 +206,6 @@ def _export_main(argv: list[str]) -> int:
     from qu.onnx_tagger import DEFAULT_ONNX_PATH, export_onnx
 
     src = args.source or DEFAULT_BASELINE_PATH
-    from pathlib import Path
-
     if not (Path(src) / "config.json").exists():
         print(f"qu: error: no fine-tuned model at {src}; run `qu train-baseline` first", file=sys.stderr)
         return 2
