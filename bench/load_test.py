@@ -69,8 +69,19 @@ def percentile(values: list[float], p: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (i - lo)
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None when unknown."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages: str, k: int,
-             time_limit: float, use_cache: bool = False) -> dict:
+             time_limit: float, use_cache: bool = False, server_pid: int | None = None) -> dict:
     """Send `len(queries)` searches from `concurrency` keep-alive clients; stop early at `time_limit`."""
     lock = threading.Lock()
     next_i = 0
@@ -120,13 +131,18 @@ def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages:
 
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
     load_before = os.getloadavg()[0]
+    cpu_before = cpu_seconds(server_pid)
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - start
+    cpu_after = cpu_seconds(server_pid)
     done = len(latencies)
+    cpu_ms = None
+    if cpu_before is not None and cpu_after is not None and done:
+        cpu_ms = round((cpu_after - cpu_before) * 1000 / done, 2)
     real_errors = sum(v for key, v in errors.items() if not key.startswith("422"))
     return {
         "stages": stages, "concurrency": concurrency, "requested": len(queries), "completed": done,
@@ -139,6 +155,10 @@ def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages:
         "server_stage_mean_ms": {s: round(statistics.fmean(v), 2) for s, v in stage_ms.items()},
         # the 1-minute load average of the whole machine: other work competing for the cores
         "loadavg_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        # server CPU per answered search: independent of how busy the rest of the machine is;
+        # 2,000 / this is what 2 dedicated cores could answer per second if nothing else ran
+        "server_cpu_ms_per_request": cpu_ms,
+        "two_core_rps_bound": round(2000 / cpu_ms, 1) if cpu_ms else None,
     }
 
 
@@ -205,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         host, port = u.hostname, u.port or 80
     else:
         host, port = "127.0.0.1", free_port()
-        log_path = Path(args.out).with_suffix(".server.log")
+        log_path = ROOT / "bench" / "results" / "tmp" / (Path(args.out).stem + ".server.log")  # gitignored
         log_path.parent.mkdir(parents=True, exist_ok=True)
         proc = start_server(args.index, port, log_path)
         print(f"started server pid {proc.pid} on {host}:{port} (log: {log_path})", flush=True)
@@ -221,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
                 sent.update(warm)
             for c in levels:
                 measured = draw(pool, args.requests, f"{args.seed}-{stages}-{c}")
-                cell = run_cell(host, port, measured, c, stages, args.k, args.time_limit, args.use_cache)
+                cell = run_cell(host, port, measured, c, stages, args.k, args.time_limit, args.use_cache,
+                                server_pid=proc.pid if proc is not None else None)
                 cell["distinct_queries"] = len(set(measured))
                 cell["seen_earlier_in_run"] = round(sum(q in sent for q in measured) / len(measured), 3)
                 sent.update(measured)
@@ -260,10 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
     print()
-    print(f"{'stages':8s}{'clients':>8s}{'done':>7s}{'req/s':>9s}{'p50':>9s}{'p95':>9s}{'p99':>9s}{'errors':>8s}")
+    print(f"{'stages':8s}{'clients':>8s}{'done':>7s}{'req/s':>9s}{'p50':>9s}{'p95':>9s}{'p99':>9s}{'errors':>8s}"
+          f"{'cpu ms/req':>12s}{'load':>7s}")
     for c in cells:
+        cpu = c["server_cpu_ms_per_request"]
         print(f"{c['stages']:8s}{c['concurrency']:>8d}{c['completed']:>7d}{c['throughput_rps']:>9.1f}"
-              f"{c['p50_ms']:>9.1f}{c['p95_ms']:>9.1f}{c['p99_ms']:>9.1f}{c['errors']:>8d}")
+              f"{c['p50_ms']:>9.1f}{c['p95_ms']:>9.1f}{c['p99_ms']:>9.1f}{c['errors']:>8d}"
+              f"{(f'{cpu:.1f}' if cpu else '-'):>12s}{c['loadavg_before_after'][1]:>7.1f}")
     if capacity:
         print(f"\ncapacity with rerank at p95 <= {args.target_p95_ms:g} ms: "
               f"{capacity['throughput_rps']} req/s ({capacity['concurrency']} clients)")
