@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from qu.lexicon import Lexicon, get_lexicon, key
 from qu.merge import merge_spans
 from qu.rules import RuleMatcher
-from qu.sizes import normalise_size
+from qu.sizes import convert_dress_size, convert_shoe_size, normalise_size
 from qu.taxonomy import Taxonomy, get_taxonomy
 from qu.types import ATTRIBUTES, ParsedQuery, Span
 
@@ -118,6 +118,38 @@ class QUExtractor:
             return lex.style_alias.get(k) or k
         return k
 
+    @staticmethod
+    def _size_conversions(sizes: list[str], path: list[str] | None, genders: list[str]) -> dict[str, dict]:
+        """UK/EU/US equivalents of system sizes: the shoe table when the category is footwear, the
+        dress rule for women's clothing; nothing when the category does not say which applies."""
+        out: dict[str, dict] = {}
+        for value in sizes:
+            m = re.fullmatch(r"(uk|eu|us) (\d{1,2}(?:\.5)?)", value)
+            if not m:
+                continue
+            system, num = m.group(1), float(m.group(2))
+            gender = "men" if "men" in genders and "women" not in genders else "women"
+            if path and path[0] == "shoes":
+                conv = {
+                    dst: convert_shoe_size(num, system, dst, gender)
+                    for dst in ("uk", "eu", "us")
+                    if dst != system
+                }
+                conv = {k: v for k, v in conv.items() if v is not None}
+                if conv:
+                    out[value] = {"kind": f"shoe ({gender})", **conv}
+                    continue
+            if path and path[0] == "clothing" and gender == "women" and num == int(num):
+                conv = {
+                    dst: convert_dress_size(int(num), system, dst)
+                    for dst in ("uk", "eu", "us")
+                    if dst != system
+                }
+                conv = {k: v for k, v in conv.items() if v is not None}
+                if conv:
+                    out[value] = {"kind": "women's clothing", **conv}
+        return out
+
     def _last_word(self, attribute: str, k: str) -> str | list[str] | None:
         for w in reversed(k.split()):
             if attribute == "colour" and self.lexicon.colour(w):
@@ -160,6 +192,11 @@ class QUExtractor:
         cats = [c for c in values.get("category", []) if c in self.taxonomy.parents]
         if cats:
             extra["category_path"] = list(self.taxonomy.path(cats[0]))
+        conversions = self._size_conversions(
+            values.get("size", []), extra.get("category_path"), values.get("gender", [])
+        )
+        if conversions:
+            extra["size_conversions"] = conversions
         if truncated:
             extra["truncated_to"] = self.max_chars
         text = masked if masked is not None else query[: self.max_chars]

@@ -3,7 +3,7 @@
 Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from context), "waist"
 (W32, W32 L30), "one size", "age" (kids: 3T, 2-3 years, 12 months), "measure" (12 inch, 38mm),
 "numeric" (size 8 with no system). Shoe conversion uses data/vocab/sizes/shoe_size_tables.json
-(`sizeguide`), women's dress conversion the usual UK = EU - 28 = US + 4 rule.
+(`blitzResults`: half sizes UK 0-15 with EU, US, cm, JP), women's dress conversion by UK = EU - 28 = US + 4.
 """
 
 from __future__ import annotations
@@ -163,11 +163,11 @@ def normalise_size(text: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def _shoe_tables() -> dict:
-    return json.loads((VOCAB / "sizes" / "shoe_size_tables.json").read_text(encoding="utf-8"))["sizeguide"]
+    return json.loads((VOCAB / "sizes" / "shoe_size_tables.json").read_text(encoding="utf-8"))["blitzResults"]
 
 
 def convert_shoe_size(size: float, src: str, dst: str, gender: str = "women") -> float | None:
-    """Shoe size between systems (us/uk/eu/au/jp) by the sizeguide table; None when out of the table."""
+    """Shoe size between systems (uk/eu/us/cm/jp/mx/in) by the shoe-size table; None when out of it."""
     table = _shoe_tables().get({"men": "men", "women": "women"}.get(gender, "women"))
     if table is None or src not in table or dst not in table:
         raise ValueError(

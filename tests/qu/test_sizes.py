@@ -34,8 +34,9 @@ def test_model_numbers_are_not_sizes(query):
 
 
 def test_conversions():
-    assert convert_shoe_size(8, "uk", "eu", "men") == 43
-    assert convert_shoe_size(5, "uk", "us", "women") == 7.5
+    assert convert_shoe_size(8, "uk", "eu", "men") == 41.5
+    assert convert_shoe_size(8, "uk", "us", "men") == 8.5
+    assert convert_shoe_size(5, "uk", "us", "women") == 7
     assert convert_shoe_size(99, "uk", "eu", "men") is None
     assert convert_dress_size(8, "uk", "eu") == 36
     assert convert_dress_size(8, "uk", "us") == 4
