@@ -71,10 +71,11 @@ def load():
     return [listing_from_dict(p) for p in pool.values()], qrels
 
 
-def evaluate(index: Index, qrels, stage: str, config: SearchConfig | None = None) -> dict:
+def evaluate(index: Index, qrels, stage: str, config: SearchConfig | None = None, extractor=None) -> dict:
     nd, rc = [], []
     for q, rel in qrels.items():
-        ranked = [h.id for h in index.search(q, k=100, stage=stage, config=config).hits]
+        parsed = extractor.parse(q) if extractor is not None else None
+        ranked = [h.id for h in index.search(q, k=100, stage=stage, config=config, parsed=parsed).hits]
         nd.append(ndcg(ranked, rel))
         rc.append(recall(ranked, rel))
     return {
@@ -112,6 +113,9 @@ def tune(index: Index, qrels) -> tuple[list[dict], dict]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tune", action="store_true")
+    ap.add_argument(
+        "--with-qu", action="store_true", help="also run hybrid with qu's parse (as the pipeline does)"
+    )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "retrieval_quality.json"))
     args = ap.parse_args()
     listings, qrels = load()
@@ -147,6 +151,14 @@ def main() -> None:
                 f"ESCI {split} hybrid (dev-best {best['fusion']} w={best['dense_weight']}) NDCG@10 "
                 f"{r['ndcg@10']:.4f}  Recall@100 {r['recall@100']:.4f}"
             )
+    if args.with_qu:
+        from qu import load_extractor
+
+        extractor = load_extractor()
+        for split in ("dev", "test"):
+            r = evaluate(index, qrels[split], "hybrid", extractor=extractor)
+            result[f"{split}_hybrid_with_qu"] = r
+            print(f"ESCI {split} hybrid+qu NDCG@10 {r['ndcg@10']:.4f}  Recall@100 {r['recall@100']:.4f}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))
 

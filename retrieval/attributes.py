@@ -260,6 +260,7 @@ def make_plan(
     filter_confidence: float = 0.8,
     boost_confidence: float = 0.3,
     default_confidence: float = 0.5,
+    filter_attributes: Sequence[str] = (*LISTING_FIELDS, "price"),
 ) -> Plan:
     """Explicit filters are hard; qu's attributes with confidence >= filter_confidence are
     relaxable filters, those >= boost_confidence boosts, the rest ignored."""
@@ -291,13 +292,13 @@ def make_plan(
             continue
         c = float(conf.get(name, default_confidence))
         con = Constraint(name, tuple(vals), source="parsed", confidence=c)
-        if c >= filter_confidence:
+        if c >= filter_confidence and name in filter_attributes:
             plan.filters.append(con)
         elif c >= boost_confidence:
             plan.boosts.append(con)
     if "price" not in explicit and (parsed.price_min is not None or parsed.price_max is not None):
         c = max(float(conf.get("price_min", 0)), float(conf.get("price_max", 0))) or default_confidence
-        if c >= filter_confidence:
+        if c >= filter_confidence and "price" in filter_attributes:
             plan.filters.append(
                 Constraint(
                     "price",

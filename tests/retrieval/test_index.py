@@ -69,8 +69,11 @@ def parsed(query, conf=0.9, **attrs):
     return ParsedQuery(query=query, confidence={a: conf for a in attrs}, **attrs)
 
 
+ALL = ("brand", "category", "colour", "size", "gender", "condition", "price")
+
+
 def test_confident_parsed_attributes_filter_and_relax_in_order(tiny_index):
-    cfg = SearchConfig(min_results=1)
+    cfg = SearchConfig(min_results=1, filter_attributes=ALL)
     r = tiny_index.search(
         "levis w31", k=10, parsed=parsed("levis w31", brand="levis", size="w31"), config=cfg
     )
@@ -81,8 +84,15 @@ def test_confident_parsed_attributes_filter_and_relax_in_order(tiny_index):
     assert any("brand=levis (filter, from query)" in m for m in r.hits[0].matched)
 
 
+def test_default_parsed_brand_boosts_and_size_relaxes(tiny_index):
+    r = tiny_index.search("levis w31", k=5, parsed=parsed("levis w31", brand="levis", size="w31"))
+    assert r.relaxed_filters == ("size",) and r.applied_filters == {}
+    assert {h.id for h in r.hits[:2]} == {"4", "5"}
+    assert "brand=levis (boost)" in r.hits[0].matched
+
+
 def test_relaxed_size_still_boosts_a_near_match(tiny_index):
-    cfg = SearchConfig(min_results=1)
+    cfg = SearchConfig(min_results=1, filter_attributes=ALL)
     r = tiny_index.search(
         "levis w32", k=10, parsed=parsed("levis w32", brand="levis", size="w32"), config=cfg
     )
