@@ -81,7 +81,8 @@ def cpu_seconds(pid: int | None) -> float | None:
 
 
 def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages: str, k: int,
-             time_limit: float, use_cache: bool = False, server_pid: int | None = None) -> dict:
+             time_limit: float, use_cache: bool = False, server_pid: int | None = None,
+             rerank_depth: int | None = None) -> dict:
     """Send `len(queries)` searches from `concurrency` keep-alive clients; stop early at `time_limit`."""
     lock = threading.Lock()
     next_i = 0
@@ -103,7 +104,10 @@ def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages:
                     break
                 q = queries[next_i]
                 next_i += 1
-            body = json.dumps({"query": q, "k": k, "stages": stages})
+            request = {"query": q, "k": k, "stages": stages}
+            if rerank_depth is not None and stages == "rerank":
+                request["rerank_depth"] = rerank_depth
+            body = json.dumps(request)
             t = time.perf_counter()
             try:
                 conn.request("POST", "/search", body=body, headers=headers)
@@ -145,7 +149,8 @@ def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages:
         cpu_ms = round((cpu_after - cpu_before) * 1000 / done, 2)
     real_errors = sum(v for key, v in errors.items() if not key.startswith("422"))
     return {
-        "stages": stages, "concurrency": concurrency, "requested": len(queries), "completed": done,
+        "stages": stages, "rerank_depth": rerank_depth if stages == "rerank" else None,
+        "concurrency": concurrency, "requested": len(queries), "completed": done,
         "stopped_by_time_limit": next_i < len(queries), "wall_s": round(wall, 2),
         "throughput_rps": round(done / wall, 2) if wall else 0.0,
         "p50_ms": round(percentile(latencies, 50), 1), "p95_ms": round(percentile(latencies, 95), 1),
@@ -198,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", default="1,4,16", help="client counts, comma-separated (default 1,4,16)")
     p.add_argument("--stages", default="rerank,hybrid", help="rerank (default) and/or hybrid (no reranker)")
     p.add_argument("--k", type=int, default=10)
+    p.add_argument("--rerank-depth", type=int, help="hits the reranker rescores (default: the server's, 50)")
     p.add_argument("--time-limit", type=float, default=180.0,
                    help="seconds per cell before it stops (default 180)")
     p.add_argument("--warmup", type=int, default=30, help="unmeasured searches per stages setting")
@@ -237,12 +243,14 @@ def main(argv: list[str] | None = None) -> int:
         for stages in modes:
             warm = draw(pool, args.warmup, f"{args.seed}-warmup-{stages}")
             if warm:
-                run_cell(host, port, warm, 2, stages, args.k, time_limit=120, use_cache=args.use_cache)
+                run_cell(host, port, warm, 2, stages, args.k, time_limit=120, use_cache=args.use_cache,
+                         rerank_depth=args.rerank_depth)
                 sent.update(warm)
             for c in levels:
                 measured = draw(pool, args.requests, f"{args.seed}-{stages}-{c}")
                 cell = run_cell(host, port, measured, c, stages, args.k, args.time_limit, args.use_cache,
-                                server_pid=proc.pid if proc is not None else None)
+                                server_pid=proc.pid if proc is not None else None,
+                                rerank_depth=args.rerank_depth)
                 cell["distinct_queries"] = len(set(measured))
                 cell["seen_earlier_in_run"] = round(sum(q in sent for q in measured) / len(measured), 3)
                 sent.update(measured)
