@@ -20,6 +20,7 @@ def write_card(folder: Path, summary: dict, evaluation: dict | None = None, extr
     cfg = summary["config"]
     m = evaluation or summary.get("metrics") or {}
     untrained = summary.get("untrained_dev") or {}
+    edepth = cfg.get("epoch_eval_depth") or cfg["eval_depth"]
     lines = [
         "# preloved cross-encoder reranker",
         "",
@@ -63,12 +64,15 @@ def write_card(folder: Path, summary: dict, evaluation: dict | None = None, extr
         ]
     if untrained:
         lines.append(
-            f"Untrained head (fresh scoring layer) on dev, top-{untrained.get('depth', '?')}: "
+            f"Untrained head (fresh scoring layer) on dev, `{summary['retriever']}` top-{edepth}: "
             f"cross-encoder alone {untrained['dev_ndcg@10_cross_encoder']:.4f}."
         )
     lines += [
         "",
         "## Dev after each epoch",
+        "",
+        f"Reranking `{summary['retriever']}` top-{edepth} (the training-time evaluator; fusion re-tuned each "
+        "epoch; the trainer keeps the best fused epoch).",
         "",
         "| epoch | cross-encoder | fused | weights |",
         "|---|---|---|---|",

@@ -83,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rerank.evaluate", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(ROOT / "models" / "reranker"))
     ap.add_argument("--config", default=str(ROOT / "rerank" / "configs" / "default.json"))
-    ap.add_argument("--retriever", choices=["auto", "preloved-hybrid", "standin-rrf"])
+    ap.add_argument(
+        "--retriever",
+        choices=["auto", "preloved-hybrid", "standin-rrf"],
+        default="preloved-hybrid",
+        help="whose candidates to rerank (default: the pipeline's, qu -> retrieval hybrid)",
+    )
     ap.add_argument("--keys", nargs="*", help="fusion keys (default: the config's fusion_keys)")
     ap.add_argument("--threads", type=int)
     ap.add_argument("--write", action="store_true", help="store the dev-tuned weights in the folder")
