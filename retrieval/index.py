@@ -402,10 +402,18 @@ class Index:
 
     @property
     def embedder(self) -> Embedder:
+        """The embedder given at load, else the packaged MiniLM with the index's sequence length."""
         if self._embedder is None:
             with self._embedder_lock:
                 if self._embedder is None:
-                    self._embedder = Embedder()
+                    name = str(self.manifest.get("embedder", ""))
+                    length = name.rpartition("@")[2]
+                    e = Embedder(max_seq_length=int(length)) if length.isdigit() else Embedder()
+                    if e.name != name:
+                        raise IndexFormatError(
+                            f"{self.root} was embedded with {name!r}; pass a matching Embedder to Index.load"
+                        )
+                    self._embedder = e
         return self._embedder
 
     def embed_query(self, query: str) -> np.ndarray:
