@@ -57,8 +57,11 @@ def pipeline(base_pipeline, tmp_path) -> SearchPipeline:
 
 @pytest.fixture
 def strict_pipeline(base_pipeline, tmp_path) -> SearchPipeline:
-    """Parsed filters are kept while one listing passes (the default relaxes below 10 of 20)."""
-    return copy_pipeline_with(base_pipeline, tmp_path / "strict-index", min_results=1)
+    """Confident attributes read from the query are hard filters (brand and colour too, which the
+    default config only boosts), kept while one listing passes (the default relaxes below 10)."""
+    return copy_pipeline_with(base_pipeline, tmp_path / "strict-index", min_results=1,
+                              filter_attributes=("brand", "category", "colour", "size", "gender", "condition",
+                                                 "price"))
 
 
 @pytest.fixture
