@@ -213,6 +213,10 @@ def phase_query(n: int, nq: int) -> dict:
             "hybrid_retrieval",
             "hybrid_with_qu",
             "exact_top100",
+            "embed_query_cpu",
+            "bm25_top100_cpu",
+            "dense_top100_cpu",
+            "hybrid_retrieval_cpu",
         )
     }
     recalls = []
@@ -222,19 +226,23 @@ def phase_query(n: int, nq: int) -> dict:
             t = time.perf_counter()
             parsed = extractor.parse(q)
             times["qu"].append(time.perf_counter() - t)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         qv = index.embedder.encode([q])[0]
+        times["embed_query_cpu"].append(time.thread_time() - c)
         times["embed_query"].append(time.perf_counter() - t)
         terms = tokenize(q)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         main.bm25.top_k(terms, 100)
+        times["bm25_top100_cpu"].append(time.thread_time() - c)
         times["bm25_top100"].append(time.perf_counter() - t)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         rows, _ = main.vectors.search(qv, 100)
+        times["dense_top100_cpu"].append(time.thread_time() - c)
         times["dense_top100"].append(time.perf_counter() - t)
         index._qcache.clear()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         index.search(q, k=100, stage="hybrid", parsed=parsed)
+        times["hybrid_retrieval_cpu"].append(time.thread_time() - c)
         dt = time.perf_counter() - t
         times["hybrid_retrieval"].append(dt)
         if extractor:
@@ -256,6 +264,7 @@ def phase_query(n: int, nq: int) -> dict:
         "rss_mb_after_queries": round(rss_serving, 1),
         "rss_mb_after_recall_check": round(rss_mb(), 1),
         "rss_mb_before_load": round(rss0, 1),
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
     }
     out.update({k: pct(v) for k, v in times.items() if v})
     if recalls:
@@ -284,6 +293,105 @@ def phase_reference(n: int, nq: int) -> dict:
         np.argpartition(-s, 100)[:100]
         ts.append(time.perf_counter() - t)
     return {"rank_bm25_build_s": round(build_s, 1), "rank_bm25_top100": pct(ts)}
+
+
+def phase_bm25_only(n: int, nq: int, nref: int) -> dict:
+    """BM25 alone at size n (no vectors, no HNSW build): ours and rank-bm25 on the same corpus."""
+    from rank_bm25 import BM25Okapi
+
+    from retrieval.bm25 import SparseBM25
+    from retrieval.text import lexical_text, tokenize
+
+    rows = donors()
+    vecs = np.zeros((len(rows), 1), dtype=np.float32)
+    t = time.perf_counter()
+    listings, _ = make_catalogue(n, rows, vecs)
+    docs = [tokenize(lexical_text(x)) for x in listings]
+    del listings
+    prep_s = time.perf_counter() - t
+    t = time.perf_counter()
+    bm = SparseBM25.build(docs)
+    build_s = time.perf_counter() - t
+    qs = queries(nq)
+    ts, tc = [], []
+    for q in qs:
+        terms = tokenize(q)
+        t, c = time.perf_counter(), time.thread_time()
+        bm.top_k(terms, 100)
+        tc.append(time.thread_time() - c)
+        ts.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    ref = BM25Okapi(docs)
+    ref_build = time.perf_counter() - t
+    rs = []
+    for q in qs[:nref]:
+        t = time.perf_counter()
+        np.argpartition(-ref.get_scores(tokenize(q)), 100)[:100]
+        rs.append(time.perf_counter() - t)
+    return {
+        "listings": n,
+        "prepare_s": round(prep_s, 1),
+        "sparse_bm25_build_s": round(build_s, 1),
+        "postings": int(len(bm.data)),
+        "bm25_top100": pct(ts),
+        "bm25_top100_cpu": pct(tc),
+        "rank_bm25_build_s": round(ref_build, 1),
+        "rank_bm25_top100": pct(rs),
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
+    }
+
+
+def phase_ann_only(n: int, nq: int) -> dict:
+    """The ANN alone at size n: HNSW over mixed donor vectors, timed and checked against exact search."""
+    import faiss
+    import torch
+
+    from retrieval import Embedder
+    from retrieval.dense import VectorSearch
+
+    rows = donors()
+    dv, _ = donor_vectors(rows)
+    rng = np.random.default_rng(0)
+    m = len(dv)
+    vecs = np.empty((n, dv.shape[1]), dtype=np.float32)
+    vecs[: min(n, m)] = dv[: min(n, m)]
+    for s in range(m, n, 100_000):
+        e = min(n, s + 100_000)
+        idx = rng.integers(0, m, (e - s, 3))
+        v = 0.4 * dv[idx[:, 0]] + 0.3 * dv[idx[:, 1]] + 0.3 * dv[idx[:, 2]]
+        v += rng.normal(0, 0.02, v.shape).astype(np.float32)
+        vecs[s:e] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    t = time.perf_counter()
+    hnsw = VectorSearch.build_hnsw(vecs, m=16, ef_construction=40)
+    build_s = time.perf_counter() - t
+    faiss.omp_set_num_threads(1)
+    torch.set_num_threads(1)
+    vs = VectorSearch(vecs, hnsw, ef_search=256)
+    e = Embedder(device="cpu")
+    qv = e.encode(queries(nq))
+    ts, tc, rec, ex_t = [], [], [], []
+    for q in qv:
+        t, c = time.perf_counter(), time.thread_time()
+        rows_, _ = vs.search(q, 100)
+        tc.append(time.thread_time() - c)
+        ts.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ex = np.argpartition(-(vecs @ q), 100)[:100]
+        ex_t.append(time.perf_counter() - t)
+        rec.append(len(set(ex.tolist()) & set(rows_.tolist())) / 100)
+    return {
+        "listings": n,
+        "hnsw_build_s": round(build_s, 1),
+        "hnsw_m": 16,
+        "ef_construction": 40,
+        "ef_search": 256,
+        "ann_top100": pct(ts),
+        "ann_top100_cpu": pct(tc),
+        "exact_top100_numpy": pct(ex_t),
+        "ann_recall@100_vs_exact": round(float(np.mean(rec)), 4),
+        "rss_mb": round(rss_mb(), 1),
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
+    }
 
 
 def run_phase(phase: str, n: int, args) -> dict:
@@ -316,7 +424,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--ref-queries", type=int, default=20)
     ap.add_argument("--ann-threshold", type=int, default=250_000)
-    ap.add_argument("--phase", choices=("build", "query", "reference"))
+    ap.add_argument("--phase", choices=("build", "query", "reference", "bm25_only", "ann_only"))
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "retrieval_speed.json"))
     args = ap.parse_args()
     if args.phase:
@@ -325,6 +433,8 @@ def main() -> None:
             "build": lambda: phase_build(n, args.ann_threshold),
             "query": lambda: phase_query(n, args.queries),
             "reference": lambda: phase_reference(n, args.ref_queries),
+            "bm25_only": lambda: phase_bm25_only(n, args.queries, args.ref_queries),
+            "ann_only": lambda: phase_ann_only(n, args.queries),
         }[args.phase]
         print(json.dumps(fn()))
         return
