@@ -113,9 +113,8 @@ def _existing_index(path: str | None) -> Path | None:
 
 def ensure_demo_index(settings) -> Path:
     """Build the demo catalogue and its index on first use; later calls just return the folder."""
-    from retrieval import Index, read_catalogue
-
     from preloved.catalogue import build_catalogue
+    from retrieval import Index, read_catalogue
 
     if (settings.index_dir / "manifest.json").is_file():
         return settings.index_dir

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -63,7 +63,11 @@ class SearchPipeline:
         return query
 
     def search(self, query: str, k: int = 10, stages: str = "rerank", rerank_depth: int | None = None,
-               filters: Mapping[str, object] | None = None, use_parsed: bool = True) -> SearchResult:
+               filters: Mapping[str, object] | None = None, use_parsed: bool = True,
+               exclude: Collection[str] = ()) -> SearchResult:
+        """Run qu, then retrieval (`stages` bm25, dense or hybrid), then the reranker when `stages` is
+        "rerank". `filters` are the caller's own; `exclude` names attributes qu read that should not
+        be used (a removed chip); `use_parsed=False` ignores everything qu read."""
         self.check_query(query)
         if not 1 <= k <= self.max_k:
             raise BadQueryError(f"k={k} is out of range: choose 1..{self.max_k}")
@@ -78,6 +82,8 @@ class SearchPipeline:
         timings: dict[str, float] = {}
         t = time.perf_counter()
         parsed = self.extractor.parse(query)
+        if exclude:
+            parsed = parsed.without(exclude)
         timings["qu"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
@@ -91,14 +97,18 @@ class SearchPipeline:
         hits = list(retrieved.hits)
         timings["retrieval"] = (time.perf_counter() - t) * 1000
 
-        if stages == "rerank" and hits:
+        # a listing deleted while this search ran has no record any more: drop its hit
+        found = [(h, listing) for h in hits if (listing := self.index.get(h.id)) is not None]
+        if stages == "rerank" and found:
             t = time.perf_counter()
-            head, tail = hits[:depth], hits[depth:]
-            reranked = self.reranker.rerank(query, head, [self.index.get(h.id) for h in head])
-            hits = list(reranked) + tail
+            head, tail = found[:depth], found[depth:]
+            reranked = self.reranker.rerank(query, [h for h, _ in head], [x for _, x in head])
+            by_id = {h.id: x for h, x in head}
+            found = [(h, by_id[h.id]) for h in reranked] + tail
             timings["rerank"] = (time.perf_counter() - t) * 1000
-        hits = hits[:k]
-        listings = [self.index.get(h.id).model_dump() for h in hits]
+        found = found[:k]
+        hits = [h for h, _ in found]
+        listings = [x.model_dump() for _, x in found]
         timings["total"] = sum(timings.values())
         return SearchResult(query=query, parsed=parsed, hits=hits, listings=listings,
                             timings_ms={k_: round(v, 3) for k_, v in timings.items()},

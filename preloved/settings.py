@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     api_key: str | None = None  # required for write endpoints when set
     max_body_bytes: int = 10_000_000
     request_timeout_s: float = 10.0
+    max_concurrent_searches: int | None = None  # searches run at once in worker threads; None = cores
+    search_cache_size: int = 2048  # cached search results, emptied by every write; 0 = off
 
     # compute
     threads: int | None = None  # torch threads; None = library default

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,6 +65,20 @@ class ParsedQuery(BaseModel):
     def contract(self) -> dict:
         """The public JSON shape: the attribute keys, `query` and `spans`, plus the rest."""
         return self.model_dump(mode="json")
+
+    def without(self, attributes: Iterable[str]) -> ParsedQuery:
+        """A copy without the given attributes, their spans, confidences and sources.
+
+        "price" stands for both bounds (a removed price chip on the demo page)."""
+        drop = {b for a in attributes for b in (("price_min", "price_max") if a == "price" else (a,))}
+        drop &= set(ATTRIBUTES)
+        if not drop:
+            return self
+        update: dict[str, object] = {a: None for a in drop}
+        update["spans"] = [s for s in self.spans if s.attribute not in drop]
+        update["confidence"] = {k: v for k, v in self.confidence.items() if k not in drop}
+        update["sources"] = {k: v for k, v in self.sources.items() if k not in drop}
+        return self.model_copy(update=update)
 
     def values(self, attribute: str) -> list[str]:
         """The attribute's values as a list (empty when unset)."""

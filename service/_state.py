@@ -11,14 +11,13 @@ import anyio
 from preloved.pipeline import SearchPipeline
 from preloved.settings import Settings
 from service._cache import ResultCache
-from service._exclusion import ExcludingExtractor
 from service._metrics import Metrics
 from service._rwlock import RWLock
 
 
 def _max_concurrent_searches(settings: Settings) -> int:
     # Searches are CPU-bound (torch); more at once than cores only adds queueing inside torch.
-    configured = getattr(settings, "max_concurrent_searches", None)
+    configured = settings.max_concurrent_searches
     return max(1, int(configured or os.cpu_count() or 1))
 
 
@@ -34,12 +33,10 @@ class ServiceState:
     def __post_init__(self) -> None:
         self.metrics = Metrics(index_size=self.index_size, llm_stats=self.llm_stats)
         self.search_limiter = anyio.CapacityLimiter(_max_concurrent_searches(self.settings))
-        self.cache = ResultCache(int(getattr(self.settings, "search_cache_size", 2048)))
+        self.cache = ResultCache(self.settings.search_cache_size)
 
     def attach(self, pipeline: SearchPipeline) -> None:
-        """Take a loaded pipeline; wrap its extractor so a request can drop attributes it read."""
-        if not isinstance(pipeline.extractor, ExcludingExtractor):
-            pipeline.extractor = ExcludingExtractor(pipeline.extractor)
+        """Take a loaded pipeline."""
         self.pipeline = pipeline
 
     def index_size(self) -> float:
@@ -55,6 +52,6 @@ class ServiceState:
         if self.pipeline is None:
             return {}
         extractor = self.pipeline.extractor
-        llm = getattr(getattr(extractor, "inner", extractor), "llm", None)  # qu's LLMLayer, when configured
+        llm = getattr(extractor, "llm", None)  # qu's LLMLayer, when configured
         stats = llm.stats() if llm is not None and callable(getattr(llm, "stats", None)) else {}
         return stats if isinstance(stats, Mapping) else {}

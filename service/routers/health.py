@@ -22,7 +22,7 @@ def readyz(state: StateDep) -> Response:
     pipeline = state.pipeline
     if pipeline is None:
         return JSONResponse({"status": "loading"}, status_code=503)
-    extractor = getattr(pipeline.extractor, "inner", pipeline.extractor)
+    extractor = pipeline.extractor
     return JSONResponse({
         "status": "ready",
         "index_size": int(state.index_size()),

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from preloved.pipeline import SearchPipeline, SearchResult
 from retrieval.types import Hit, Listing
 from service._errors import request_id
-from service._exclusion import dropping
 from service._state import ServiceState
 from service._worker import run_limited
 from service.deps import PipelineDep, StateDep
@@ -60,10 +59,10 @@ def _run_search(state: ServiceState, pipeline: SearchPipeline, req: SearchReques
                 queued_at: float) -> tuple[SearchResult, float, int]:
     waited = (time.perf_counter() - queued_at) * 1000
     drop = set(req.exclude) | set(req.filters)
-    with state.lock.read(), dropping(drop):
+    with state.lock.read():
         generation = state.cache.generation  # read under the lock: no delete can land mid-search
         result = pipeline.search(req.query, k=req.k, stages=stages, rerank_depth=req.rerank_depth,
-                                 filters=dict(req.filters) or None, use_parsed=req.use_parsed)
+                                 filters=dict(req.filters) or None, use_parsed=req.use_parsed, exclude=drop)
     return result, waited, generation
 
 

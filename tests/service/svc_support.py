@@ -26,7 +26,7 @@ def copy_pipeline_with(base, index_dir: Path, extractor=None, **config):
 
     shutil.copytree(base.index.root, index_dir)
     index = Index.load(index_dir, embedder=base.index.embedder, config=SearchConfig(**config))
-    extractor = extractor or getattr(base.extractor, "inner", base.extractor)
+    extractor = extractor or base.extractor
     return SearchPipeline(extractor, index, base.reranker, max_k=base.max_k,
                           max_query_chars=base.max_query_chars, rerank_depth=base.rerank_depth)
 
