@@ -362,7 +362,7 @@ def phase_ann_only(n: int, nq: int) -> dict:
         v += rng.normal(0, 0.02, v.shape).astype(np.float32)
         vecs[s:e] = v / np.linalg.norm(v, axis=1, keepdims=True)
     t = time.perf_counter()
-    hnsw = VectorSearch.build_hnsw(vecs, m=16, ef_construction=40)
+    hnsw = VectorSearch.build_hnsw(vecs, m=16, ef_construction=128)
     build_s = time.perf_counter() - t
     faiss.omp_set_num_threads(1)
     torch.set_num_threads(1)
@@ -383,7 +383,7 @@ def phase_ann_only(n: int, nq: int) -> dict:
         "listings": n,
         "hnsw_build_s": round(build_s, 1),
         "hnsw_m": 16,
-        "ef_construction": 40,
+        "ef_construction": 128,
         "ef_search": 256,
         "ann_top100": pct(ts),
         "ann_top100_cpu": pct(tc),

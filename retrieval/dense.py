@@ -190,7 +190,7 @@ class VectorSearch:
         return int(self.vectors.shape[0])
 
     @staticmethod
-    def build_hnsw(vectors: np.ndarray, *, m: int = 16, ef_construction: int = 40):
+    def build_hnsw(vectors: np.ndarray, *, m: int = 16, ef_construction: int = 128):
         import faiss
 
         index = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)

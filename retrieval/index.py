@@ -221,7 +221,7 @@ class Index:
         auto_compact_at: int = 20_000,
         ann_threshold: int = 250_000,
         hnsw_m: int = 16,
-        ef_construction: int = 40,
+        ef_construction: int = 128,
     ):
         self.root = Path(root)
         self.manifest = manifest
@@ -257,7 +257,7 @@ class Index:
         config: SearchConfig | None = None,
         ann_threshold: int = 250_000,
         hnsw_m: int = 16,
-        ef_construction: int = 40,
+        ef_construction: int = 128,
         k1: float = 1.5,
         b: float = 0.75,
         epsilon: float = 0.25,
