@@ -64,7 +64,10 @@ def cmd_index(args) -> int:
         listings = read_catalogue(path)
     except CatalogueError as e:
         raise CLIError(str(e)) from e
-    index = Index.build(listings, Path(args.out), show_progress=not args.quiet)
+    from preloved.settings import get_settings
+
+    index = Index.build(listings, Path(args.out), show_progress=not args.quiet,
+                        cache_dir=get_settings().cache_dir / "embeddings")
     print(json.dumps({"index": str(args.out), "listings": len(index)}))
     return 0
 
@@ -122,7 +125,8 @@ def ensure_demo_index(settings) -> Path:
         logger.info("building the demo catalogue from %s", settings.data_dir)
         build_catalogue(settings.data_dir, settings.catalogue_path.parent)
     logger.info("indexing the demo catalogue into %s (first run only)", settings.index_dir)
-    Index.build(read_catalogue(settings.catalogue_path), settings.index_dir, show_progress=True)
+    Index.build(read_catalogue(settings.catalogue_path), settings.index_dir, show_progress=True,
+                cache_dir=settings.cache_dir / "embeddings")
     return settings.index_dir
 
 

@@ -120,10 +120,13 @@ def load_pipeline(settings=None, index_dir=None, with_reranker: bool = True) -> 
     """Load qu, the index at `index_dir` (default: settings.index_dir) and the reranker, once."""
     from preloved.settings import get_settings
     from qu import load_extractor
-    from retrieval import Index
+    from retrieval import Index, SearchConfig
 
     settings = settings or get_settings()
-    index = Index.load(index_dir or settings.index_dir)
+    config = SearchConfig(fusion=settings.fusion, dense_weight=settings.fusion_dense_weight,
+                          min_results=settings.retrieval_min_results, filter_confidence=settings.filter_confidence,
+                          filter_attributes=tuple(settings.qu_filter_attributes))
+    index = Index.load(index_dir or settings.index_dir, config=config)
     reranker = None
     if with_reranker:
         from rerank import load_reranker

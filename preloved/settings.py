@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,6 +26,13 @@ class Settings(BaseSettings):
     max_k: int = 100
     max_query_chars: int = 512
     rerank_depth: int = 50
+
+    # retrieval (defaults chosen on ESCI dev: docs/retrieval.md)
+    fusion: Literal["rrf", "minmax", "zscore"] = "rrf"
+    fusion_dense_weight: float = 0.55  # bm25 gets 1 - this
+    retrieval_min_results: int = 10  # relax qu's filters while fewer listings than this pass them
+    filter_confidence: float = 0.8  # qu attributes at least this confident filter; less confident ones boost
+    qu_filter_attributes: tuple[str, ...] = ("category", "size", "gender", "condition", "price")
 
     # query understanding: LLM layer is off unless a backend is named
     llm_backend: str | None = None  # e.g. "openai" or "gguf"

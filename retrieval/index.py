@@ -694,7 +694,9 @@ class Index:
             alive = np.ones(len(st.main), dtype=bool) if alive is None else alive.copy()
             alive[kill] = False
         dim = st.main.vectors.vectors.shape[1] if len(st.main) else int(rec.get("dim", 384))
-        seg = _delta_segment(list(delta.values()), st.main, dim) if delta != st.delta_items else st.delta
+        # an upsert always rewrites the delta; a delete changes it only when it removed a delta listing
+        changed = rec["op"] == "upsert" or len(delta) != len(st.delta_items)
+        seg = _delta_segment(list(delta.values()), st.main, dim) if changed else st.delta
         return _State(main=st.main, alive=alive, delta_items=delta, delta=seg)
 
     def _maybe_compact(self) -> None:

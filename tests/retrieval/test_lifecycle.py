@@ -132,3 +132,15 @@ def test_torn_log_tail_is_dropped(writable_index, embedder):
     again = Index.load(idx.root, embedder=embedder)
     assert again.get("21") is not None and again.get("1") is not None
     assert np.isclose(len(again), 21)
+
+
+def test_upserting_an_unchanged_delta_listing_again(tmp_path, embedder):
+    """Found by the API fuzz run: re-upserting a listing identical to one already in the delta."""
+    from retrieval import Index, Listing
+
+    ix = Index.build([Listing(id="z", title="zz top tee")], tmp_path / "i", embedder=embedder, show_progress=False)
+    ix.upsert([Listing(id="a", title="red dress")])
+    ix.upsert([Listing(id="b", title="blue jeans")])
+    ix.upsert([Listing(id="a", title="red dress")])
+    assert len(ix) == 3
+    assert ix.search("red dress", k=1, stage="bm25").hits[0].id == "a"
