@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -25,23 +24,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from preloved.metrics import ndcg, recall  # noqa: E402
 from retrieval import Index, SearchConfig  # noqa: E402
 from retrieval.catalogue import listing_from_dict  # noqa: E402
 from retrieval.fusion import fuse  # noqa: E402
 
 GAIN = {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0}
 DATA = ROOT / "data" / "esci"
-
-
-def ndcg(ranked: list[str], rel: dict[str, float], k: int = 10) -> float:
-    dcg = sum(rel.get(p, 0.0) / math.log2(i + 2) for i, p in enumerate(ranked[:k]))
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(sorted(rel.values(), reverse=True)[:k]))
-    return dcg / idcg if idcg else 0.0
-
-
-def recall(ranked: list[str], rel: dict[str, float], k: int = 100) -> float:
-    pos = {p for p, g in rel.items() if g > 0}
-    return len(pos & set(ranked[:k])) / len(pos) if pos else 0.0
 
 
 def load():

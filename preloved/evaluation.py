@@ -75,7 +75,7 @@ def _print_table(report: dict) -> None:
     print(f"{'stage':<8} {'NDCG@10':>8} {'R@100':>7} {'p50 ms':>8} {'p95 ms':>8}  vs hybrid (95% CI, p)")
     for stage, r in report["stages"].items():
         vs = r.get("vs_hybrid")
-        cmp = f"{vs['mean']:+.4f} ({vs['ci95'][0]:+.4f}..{vs['ci95'][1]:+.4f}, p={vs['p']:.3f})" if vs else ""
+        cmp = f"{vs['mean_diff']:+.4f} ({vs['ci95'][0]:+.4f}..{vs['ci95'][1]:+.4f}, p={vs['p']:.3f})" if vs else ""
         print(f"{stage:<8} {r['ndcg@10']:>8.4f} {r['recall@100']:>7.4f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f}  {cmp}")
 
 

@@ -29,5 +29,5 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], n: int = 2000, seed
     diff = [y - x for x, y in zip(a, b, strict=True)]
     rng = random.Random(seed)
     boots = sorted(sum(rng.choice(diff) for _ in diff) / len(diff) for _ in range(n))
-    return {"mean": sum(diff) / len(diff), "ci95": (boots[int(0.025 * n)], boots[int(0.975 * n) - 1]),
+    return {"mean_diff": sum(diff) / len(diff), "ci95": (boots[int(0.025 * n)], boots[int(0.975 * n) - 1]),
             "p": sum(x <= 0 for x in boots) / n}

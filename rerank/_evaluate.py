@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from preloved.metrics import ndcg, paired_bootstrap
 from rerank._fusion import fuse, tune_weights
-from rerank._metrics import ndcg, paired_bootstrap
 from retrieval.types import Hit
 
 ScoreFn = Callable[[str, list[str]], np.ndarray]  # (query, texts) -> raw scores

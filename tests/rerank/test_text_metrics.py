@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from preloved.metrics import ndcg, paired_bootstrap
 from rerank import listing_text
-from rerank._metrics import ndcg, paired_bootstrap
 from retrieval.types import Listing
 
 
