@@ -85,12 +85,13 @@ def cmd_search(args) -> int:
         raise CLIError("give a query, or --input FILE ('-' for stdin)")
     if source is not None and source != "-" and not Path(source).is_file():
         raise CLIError(f"input file not found: {source}")
-    pipeline = load_pipeline(settings, index_dir=index_dir, with_reranker=args.stages == "rerank")
+    stages = args.stages or settings.default_stages
+    pipeline = load_pipeline(settings, index_dir=index_dir, with_reranker=stages == "rerank")
     queries = _read_queries(source) if source is not None else [(1, args.query, None)]
     for lineno, query, error in queries:
         if error is None:
             try:
-                result = pipeline.search(query, k=args.k, stages=args.stages, rerank_depth=args.rerank_depth)
+                result = pipeline.search(query, k=args.k, stages=stages, rerank_depth=args.rerank_depth)
             except BadQueryError as e:
                 error = f"line {lineno}: {e}" if source is not None else str(e)
             else:
@@ -174,8 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--index", help="index folder (default: the demo index)")
     s.add_argument("--input", help="queries file, '-' for stdin: one per line or JSON lines with 'query'")
     s.add_argument("--k", type=int, default=10, help="results per query (1..100, default 10)")
-    s.add_argument("--stages", choices=("bm25", "dense", "hybrid", "rerank"), default="rerank",
-                   help="bm25, dense, hybrid, or rerank = hybrid then cross-encoder (default)")
+    s.add_argument("--stages", choices=("bm25", "dense", "hybrid", "rerank"),
+                   help="bm25, dense, hybrid, or rerank = hybrid then cross-encoder "
+                        "(default: settings.default_stages, hybrid)")
     s.add_argument("--rerank-depth", type=int, default=50, help="hybrid candidates the reranker scores")
     s.add_argument("--debug", action="store_true", help="per-stage scores and matched attributes")
     s.set_defaults(func=cmd_search)

@@ -51,8 +51,8 @@ class SearchRequest(_Strict):
     exclude: list[str] = Field(
         default_factory=list, max_length=len(EXCLUDE_NAMES),
         description="Attributes read from the query to ignore (a removed chip on the demo page).")
-    stages: Stages | None = Field(None, description="Stop after this stage; default rerank when a reranker "
-                                                    "is loaded, else hybrid")
+    stages: Stages | None = Field(None, description="Stop after this stage; default: settings.default_stages "
+                                                    "(hybrid); rerank needs a loaded reranker")
     rerank_depth: int | None = Field(None, ge=1, le=1000, description="How many hits the reranker rescores")
     debug: bool = Field(False, description="Return per-stage scores and matched attributes per result")
     use_parsed: bool = Field(True, description="Use the attributes read from the query as filters and boosts")

@@ -75,7 +75,9 @@ def _cache_key(req: SearchRequest, stages: str, generation: int) -> tuple:
 async def _search(request: Request, state: ServiceState, pipeline: SearchPipeline,
                   req: SearchRequest) -> SearchResponse:
     start = time.perf_counter()
-    stages = req.stages or ("rerank" if pipeline.reranker is not None else "hybrid")
+    stages = req.stages or state.settings.default_stages
+    if stages == "rerank" and pipeline.reranker is None:
+        stages = "hybrid"
     use_cache = "no-cache" not in request.headers.get("cache-control", "").lower()
     cached = state.cache.get(_cache_key(req, stages, state.cache.generation)) if use_cache else None
     if cached is not None:

@@ -36,7 +36,7 @@ function setStatus(text, isError = false) {
 async function runSearch() {
   const seq = ++state.seq;
   const body = { query: state.query, k: K, filters: state.filters, exclude: state.excluded };
-  if (!$("rerank").checked) body.stages = "hybrid";
+  body.stages = $("rerank").checked ? "rerank" : "hybrid";
   setStatus("Searching…");
   document.body.dataset.state = "loading";
   let response, data;
