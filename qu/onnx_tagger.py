@@ -121,31 +121,14 @@ class OnnxTagger:
     @staticmethod
     def _spans(query: str, words: list[tuple[int, int]], tags: list[str]) -> list[Span]:
         out, start, end, attr = [], None, None, None
-        for (s, e), t in zip(words, tags, strict=True):
+        n = len(query)
+        # a closing "O" flushes the last open span
+        for (s, e), t in zip([*words, (n, n)], [*tags, "O"], strict=True):
             if t.startswith("I-") and attr == t[2:]:
                 end = e
                 continue
             if attr is not None:
-                out.append(
-                    Span(
-                        attribute=attr,
-                        text=query[start:end],
-                        start=start,
-                        end=end,
-                        source="tagger",
-                        confidence=0.8,
-                    )
-                )
+                out.append(Span(attribute=attr, text=query[start:end], start=start, end=end, source="tagger",
+                                confidence=0.8))
             attr, start, end = (t[2:], s, e) if t != "O" else (None, None, None)
-        if attr is not None:
-            out.append(
-                Span(
-                    attribute=attr,
-                    text=query[start:end],
-                    start=start,
-                    end=end,
-                    source="tagger",
-                    confidence=0.8,
-                )
-            )
         return out
