@@ -259,30 +259,10 @@ class RuleMatcher:
             if any(p.start < e and s < p.end for s, e in taken):
                 continue
             taken.append((p.start, p.end))
-            if p.low is not None:
-                out.append(
-                    Span(
-                        attribute="price_min",
-                        text=query[p.start : p.end],
-                        start=p.start,
-                        end=p.end,
-                        value=str(p.low),
-                        source="rules",
-                        confidence=0.9,
-                    )
-                )
-            if p.high is not None:
-                out.append(
-                    Span(
-                        attribute="price_max",
-                        text=query[p.start : p.end],
-                        start=p.start,
-                        end=p.end,
-                        value=str(p.high),
-                        source="rules",
-                        confidence=0.9,
-                    )
-                )
+            for attribute, bound in (("price_min", p.low), ("price_max", p.high)):
+                if bound is not None:
+                    out.append(Span(attribute=attribute, text=query[p.start : p.end], start=p.start, end=p.end,
+                                    value=str(bound), source="rules", confidence=0.9))
         toks = [(m.start(), m.end()) for m in _TOKEN.finditer(query)]
         i = 0
         while i < len(toks):
