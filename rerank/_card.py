@@ -26,15 +26,17 @@ def write_card(folder: Path, summary: dict, evaluation: dict | None = None, extr
         "",
         f"Fine-tuned from `{cfg['base_model']}`"
         + (f" (first {cfg['num_layers']} layers)" if cfg.get("num_layers") else "")
-        + f" with sentence-transformers' CrossEncoderTrainer, loss `{cfg['loss']}`, on ESCI train.",
-        "No GPU was lent to this work: trained on 2 shared CPU cores.",
+        + f" with sentence-transformers' CrossEncoderTrainer, loss `{cfg['loss']}`, on ESCI train"
+        + (
+            f", distilled from `{cfg['distill_from']}` (its scores are the labels)." if cfg.get("distill_from") else "."
+        ),
+        f"Trained on {summary.get('device', 'CPU')}" + (" in bf16 mixed precision." if summary.get("bf16") else "."),
         "",
         "## Data",
         "",
         f"- hard negatives: `{summary['retriever']}` top-{cfg['hard_negatives']['depth']} over the "
         "2,267-product ESCI pool (train+dev+test products), judged products excluded",
-        f"- pairs by source: {json.dumps(summary['pairs_by_source'])}; "
-        f"training rows: {summary['training_rows']}",
+        f"- pairs by source: {json.dumps(summary['pairs_by_source'])}; training rows: {summary['training_rows']}",
         f"- listing text: `{cfg['text_format']}` (rerank._text.listing_text), max_length {cfg['max_length']}",
         "",
         "## Parameters",
@@ -84,9 +86,16 @@ def write_card(folder: Path, summary: dict, evaluation: dict | None = None, extr
         "",
         f"Commit: {summary['commit']}; torch {summary['torch']}; training took {summary['seconds']} s.",
         "",
-        "Reproduce: `preloved train-reranker --config rerank/configs/default.json` (or "
-        "`python -m rerank.train --config ...`), then `python -m rerank.export` and "
-        "`python -m rerank.evaluate --model models/reranker --write`.",
+        (
+            "Reproduce: train the teacher named in `distill_from` (its config in rerank/configs/gpu/), then "
+            "this student: `preloved train-reranker --config rerank/configs/gpu/student_l"
+            f"{cfg.get('num_layers') or 6}.json`; `python bench/rerank_gpu.py` runs the whole GPU recipe."
+            if cfg.get("distill_from")
+            else "Reproduce: `preloved train-reranker --config <the config above>` (or "
+            "`python -m rerank.train --config ...`)."
+        )
+        + " Then `python -m rerank.export --src <output_dir> --dst models/reranker` and "
+        "`python -m rerank.evaluate --model models/reranker --retriever preloved-hybrid --write`.",
         extra,
     ]
     (folder / "README.md").write_text("\n".join(lines) + "\n")

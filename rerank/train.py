@@ -45,9 +45,7 @@ class TrainingData:
         self.test_qrels = qrels(read_esci(cfg.test)[0]) if cfg.test else {}
         missing = {j.product_id for j in self.train_j} - set(self.pool)
         if missing:
-            raise DataError(
-                f"{len(missing)} judged train products are not in the pool (e.g. {sorted(missing)[0]})"
-            )
+            raise DataError(f"{len(missing)} judged train products are not in the pool (e.g. {sorted(missing)[0]})")
         if not any(j.gain > 0 for j in self.train_j):
             raise DataError(
                 f"the training data ({', '.join(map(str, cfg.train))}) has no positive pair "
@@ -108,6 +106,24 @@ class TrainingData:
                 break
         return out
 
+    def distill_rows(self, teacher_score) -> tuple[list[dict], Counter]:
+        """Distillation rows: every judged pair and the top `distill_depth` candidates of each train
+        query, labelled with the teacher's score (`teacher_score(query, texts) -> scores`)."""
+        by_q: dict[str, list[str]] = {}
+        for j in self.train_j:
+            by_q.setdefault(j.query, []).append(j.product_id)
+        out: list[dict] = []
+        counts: Counter = Counter()
+        for q in sorted(by_q):
+            judged = list(dict.fromkeys(by_q[q]))
+            cands = [h.id for h in self.candidates.get(q, [])[: self.cfg.distill_depth] if h.id not in judged]
+            texts = [self.texts[p] for p in judged + cands]
+            scores = teacher_score(q, texts)
+            out += [{"query": q, "doc": t, "label": float(s)} for t, s in zip(texts, scores, strict=True)]
+            counts["esci_judged"] += len(judged)
+            counts["teacher_scored_candidates"] += len(cands)
+        return out, counts
+
     def rows(self) -> tuple[list[dict], Counter]:
         """Training rows in the loss's format, and how many pairs each source contributed."""
         by_q: dict[str, dict[str, float]] = {}
@@ -147,10 +163,7 @@ class TrainingData:
                         row.update({f"negative_{i + 1}": n for i, n in enumerate(negs[:3])})
                         out.append(row)
             n_neg = min(len([k for k in r if k.startswith("negative_")]) for r in out) if out else 0
-            out = [
-                {k: v for k, v in r.items() if not k.startswith("negative_") or int(k[9:]) <= n_neg}
-                for r in out
-            ]
+            out = [{k: v for k, v in r.items() if not k.startswith("negative_") or int(k[9:]) <= n_neg} for r in out]
         if not out:
             raise DataError(f"no training rows for loss {loss!r} (no query has a positive pair)")
         return out, counts
@@ -166,6 +179,7 @@ def _make_loss(name: str, model):
         "plistmle": lambda: L.PListMLELoss(model),
         "ranknet": lambda: L.RankNetLoss(model),
         "mnrl": lambda: L.MultipleNegativesRankingLoss(model, num_negatives=4),
+        "mse": lambda: L.MSELoss(model),
     }[name]()
 
 
@@ -272,14 +286,27 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
 
     t0 = time.time()
     _seed_everything(cfg.seed, cfg.threads)
+    device = cfg.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    bf16 = cfg.bf16 and device == "cuda"
     data = TrainingData(cfg, show_progress=show_progress)
-    rows, counts = data.rows()
+    if cfg.distill_from:
+        teacher = CrossEncoder(str(cfg.distill_from), max_length=cfg.max_length, device=device)
+        rows, counts = data.distill_rows(_scorer(teacher, cfg.max_length, batch_size=256))
+        del teacher
+    else:
+        rows, counts = data.rows()
     logger.info("training rows: %d (%s pairs by source: %s)", len(rows), cfg.loss, dict(counts))
     out = cfg.output_dir
     out.mkdir(parents=True, exist_ok=True)
 
-    model = CrossEncoder(
-        resolve_base_model(cfg.base_model), num_labels=1, max_length=cfg.max_length, device="cpu"
+    model = CrossEncoder(  # fp32 master weights whatever the checkpoint's dtype; bf16 only as autocast
+        resolve_base_model(cfg.base_model),
+        num_labels=1,
+        max_length=cfg.max_length,
+        device=device,
+        model_kwargs={"dtype": torch.float32},
     )
     if cfg.num_layers is not None:
         enc = model.model.base_model.encoder
@@ -306,7 +333,8 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
         greater_is_better=True,
         logging_steps=20,
         report_to="none",
-        use_cpu=True,
+        use_cpu=device == "cpu",
+        bf16=bf16,
         dataloader_num_workers=0,
         disable_tqdm=not show_progress,
     )
@@ -355,6 +383,8 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
         "metrics": metrics,
         "seconds": round(time.time() - t0, 1),
         "torch": torch.__version__,
+        "device": torch.cuda.get_device_name() if device == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+        "bf16": bf16,
     }
     (out / RERANKER_CONFIG).write_text(
         json.dumps(
@@ -387,9 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=["auto", "preloved-hybrid", "standin-rrf"],
         help="override the config's candidate retriever",
     )
-    ap.add_argument(
-        "--check", action="store_true", help="validate config and data, print the row counts, stop"
-    )
+    ap.add_argument("--check", action="store_true", help="validate config and data, print the row counts, stop")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

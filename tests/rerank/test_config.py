@@ -100,3 +100,17 @@ def test_extra_pairs_label_scale(tmp_path):
     cfg = load_config(_cfg(tmp_path, extra_pairs=[{"name": "llm", "path": str(extra)}]))
     with pytest.raises(DataError, match=r"\[0, 1\] gain scale"):
         TrainingData(cfg, show_progress=False)
+
+
+def test_distillation_needs_mse_and_a_teacher_folder(tmp_path):
+    with pytest.raises(ConfigError, match="distill_from and loss 'mse'"):
+        load_config(_cfg(tmp_path, loss="mse"))
+    with pytest.raises(ConfigError, match="distill_from and loss 'mse'"):
+        load_config(_cfg(tmp_path, distill_from=str(tmp_path)))
+    with pytest.raises(ConfigError, match="not a trained reranker folder"):
+        load_config(_cfg(tmp_path, loss="mse", distill_from=str(tmp_path)))
+
+
+def test_unknown_device_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="device"):
+        load_config(_cfg(tmp_path, device="tpu"))

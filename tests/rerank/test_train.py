@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rerank import CrossEncoderReranker
 from rerank.train import main
 
@@ -82,3 +84,52 @@ def test_tiny_fine_tune_writes_a_loadable_folder(tmp_path, tiny_base):
 
     assert CrossEncoder(str(out)).predict([("black trainers", "Nike Air Max 90")]).shape == (1,)
     assert CrossEncoderReranker(out).backend == "torch"
+
+
+def test_distilled_student_learns_the_teachers_scores(tmp_path, tiny_base):
+    """Distillation: every judged pair and mined candidate of a train query, labelled with the
+    teacher's own score; the student starts from the teacher's first layers."""
+    import numpy as np
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    from rerank.config import load_config
+    from rerank.train import TrainingData, _scorer
+
+    train = _esci(tmp_path / "train.jsonl", TRAIN)
+    dev = _esci(tmp_path / "dev.jsonl", DEV)
+    out = tmp_path / "student"
+    raw = {
+        "base_model": str(tiny_base),
+        "num_layers": 1,
+        "distill_from": str(tiny_base),
+        "loss": "mse",
+        "distill_depth": 3,
+        "train": [train],
+        "dev": dev,
+        "test": None,
+        "pool": [train, dev],
+        "epochs": 1,
+        "batch_size": 8,
+        "max_length": 24,
+        "output_dir": str(out),
+        "eval_depth": 5,
+        "eval_untrained": False,
+        "final_eval": False,
+        "threads": 1,
+    }
+    (tmp_path / "cfg.json").write_text(json.dumps(raw))
+    cfg = load_config(tmp_path / "cfg.json")
+    data = TrainingData(cfg, show_progress=False)
+    teacher = CrossEncoder(str(tiny_base), max_length=24, device="cpu")
+    rows, counts = data.distill_rows(_scorer(teacher, 24))
+    assert counts["esci_judged"] == len(TRAIN)
+    assert 0 < counts["teacher_scored_candidates"] <= 3 * len({q for q, _, _ in TRAIN})
+    q, doc, label = rows[0]["query"], rows[0]["doc"], rows[0]["label"]
+    assert label == pytest.approx(float(_scorer(teacher, 24)(q, [doc])[0]), abs=1e-5)
+    assert all(np.isfinite(r["label"]) for r in rows)
+
+    assert main(["--config", str(tmp_path / "cfg.json"), "--no-progress"]) == 0
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["pairs_by_source"] == dict(counts)
+    assert "distilled from" in (out / "README.md").read_text()
+    assert CrossEncoder(str(out)).predict([("black trainers", "Nike Air Max 90")]).shape == (1,)
