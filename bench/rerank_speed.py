@@ -26,16 +26,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 M = ROOT / "models"
-RUNS = ROOT / ".cache" / "rerank" / "runs"
 # name -> (folder, backend, max_length or None for the folder's, measure NDCG too)
 VARIANTS: dict[str, tuple[Path, str, int | None, bool]] = {
-    "L6 torch fp32, 32 tok": (RUNS / "default", "torch", 32, False),
-    "L6 onnx fp32, 32 tok": (RUNS / "default-onnx-fp32", "onnx", 32, True),
-    "L6 onnx int8, 32 tok (shipped)": (M / "reranker", "onnx", 32, False),  # NDCG: its eval_metrics.json
-    "L6 onnx int8, 24 tok": (M / "reranker", "onnx", 24, True),
-    "L6 onnx int8, 48 tok": (M / "reranker", "onnx", 48, False),
-    "L3 (first 3 layers, not retrained) onnx int8, 32 tok": (RUNS / "l3-cut-onnx", "onnx", 32, False),
-    "L2 (first 2 layers, not retrained) onnx int8, 32 tok": (RUNS / "l2-cut-onnx", "onnx", 32, False),
+    "L6 teacher onnx int8, 32 tok": (
+        ROOT / ".cache" / "rerank" / "gpu" / "gpu-export" / "teacher-lambda16",
+        "onnx",
+        32,
+        True,
+    ),
+    "L3 distilled student onnx int8, 32 tok (shipped)": (M / "reranker", "onnx", 32, True),
+    "L3 distilled student onnx int8, 24 tok": (M / "reranker", "onnx", 24, True),
+    "L3 distilled student onnx int8, 48 tok": (M / "reranker", "onnx", 48, True),
 }
 
 
@@ -70,9 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (folder / "preloved_reranker.json").is_file():
             print(f"skip {name}: {folder} not built", file=sys.stderr)
             continue
-        rr = CrossEncoderReranker(
-            folder, backend=backend, threads=args.threads, max_length=max_len, cache_size=0
-        )
+        rr = CrossEncoderReranker(folder, backend=backend, threads=args.threads, max_length=max_len, cache_size=0)
         row = {
             "folder": str(folder.relative_to(ROOT)),
             "backend": rr.backend,
@@ -143,9 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
         }
         out_path.write_text(json.dumps(results, indent=1) + "\n")
-    print(
-        "| variant | backend | max len | dev CE | dev fused | test CE | test fused | p50 ms | p95 ms | load |"
-    )
+    print("| variant | backend | max len | dev CE | dev fused | test CE | test fused | p50 ms | p95 ms | load |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         if name.startswith("_"):

@@ -211,4 +211,5 @@ def load_reranker(settings=None, **kwargs) -> CrossEncoderReranker:
 
         settings = get_settings()
     kwargs.setdefault("threads", getattr(settings, "threads", None))
+    kwargs.setdefault("max_length", getattr(settings, "rerank_max_length", None))
     return CrossEncoderReranker(settings.reranker_path, **kwargs)
