@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from qu.types import Extractor, ParsedQuery
@@ -54,6 +54,13 @@ class SearchPipeline:
         self.max_k = max_k
         self.max_query_chars = max_query_chars
         self.rerank_depth = rerank_depth
+
+    def warm_up(self, query: str = "black nike trainers") -> float:
+        """Run one search through every loaded stage, so the first shopper does not pay for paging in the
+        index and the models' first calls (seconds on a cold start). Returns the milliseconds it took."""
+        t = time.perf_counter()
+        self.search(query, k=10, stages="rerank" if self.reranker is not None else "hybrid")
+        return (time.perf_counter() - t) * 1000
 
     def check_query(self, query: str) -> str:
         if not isinstance(query, str) or not query.strip():
@@ -127,6 +134,9 @@ def load_pipeline(settings=None, index_dir=None, with_reranker: bool = True) -> 
                           min_results=settings.retrieval_min_results, filter_confidence=settings.filter_confidence,
                           filter_attributes=tuple(settings.qu_filter_attributes))
     index = Index.load(index_dir or settings.index_dir, config=config)
+    own = index.manifest.get("filter_attributes")  # the catalogue's choice, set by `preloved index`
+    if own is not None and "qu_filter_attributes" not in settings.model_fields_set:
+        index.config = replace(config, filter_attributes=tuple(own))
     reranker = None
     if with_reranker:
         from rerank import load_reranker

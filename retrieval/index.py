@@ -33,7 +33,7 @@ from retrieval.dense import Embedder, EmbeddingCache, VectorSearch, content_hash
 from retrieval.errors import EmptyQueryError, IndexFormatError
 from retrieval.fusion import check_method, fuse
 from retrieval.text import TEXT_VERSION, dense_text, lexical_text, tokenize
-from retrieval.types import Hit, Listing, Retrieved, Stage
+from retrieval.types import LISTING_FIELDS, Hit, Listing, Retrieved, Stage
 
 if TYPE_CHECKING:
     from qu.types import ParsedQuery
@@ -261,15 +261,29 @@ class Index:
         k1: float = 1.5,
         b: float = 0.75,
         epsilon: float = 0.25,
+        filter_attributes: Sequence[str] | None = None,
         **kwargs,
     ) -> Index:
         """Index `listings` into `out_dir`, atomically: a failure leaves any previous index there usable.
+
+        `filter_attributes`, when given, is stored in the manifest: the catalogue's own choice of which
+        of qu's confident attributes filter (a fashion catalogue with clean brands filters on brand),
+        which `preloved.pipeline.load_pipeline` applies unless the settings name their own.
 
         Embeddings are reused by content hash from the previous index at `out_dir` and from
         `cache_dir` (new ones are added to it), so re-indexing unchanged listings embeds nothing.
         """
         listings = list(listings)
         check_unique(listings)
+        extra_meta = {}
+        if filter_attributes is not None:
+            unknown = sorted(set(filter_attributes) - {*LISTING_FIELDS, "price"})
+            if unknown:
+                raise ValueError(
+                    f"unknown filter attribute(s) {', '.join(unknown)}: choose from "
+                    f"{', '.join((*LISTING_FIELDS, 'price'))}"
+                )
+            extra_meta["filter_attributes"] = list(dict.fromkeys(filter_attributes))
         out = Path(out_dir)
         embedder = embedder or Embedder()
         previous = None
@@ -301,7 +315,7 @@ class Index:
             try:
                 gen_name = "gen-000001"
                 meta = _write_generation(tmp_root / gen_name, listings, None, vectors, hashes, **params)
-                cls._write_manifest(tmp_root, gen_name, meta, embedder)
+                cls._write_manifest(tmp_root, gen_name, {**meta, **extra_meta}, embedder)
                 if out.exists():  # an empty folder
                     out.rmdir()
                 os.rename(tmp_root, out)
@@ -315,7 +329,7 @@ class Index:
             try:
                 meta = _write_generation(tmp_gen, listings, None, vectors, hashes, **params)
                 os.rename(tmp_gen, out / gen_name)
-                cls._write_manifest(out, gen_name, meta, embedder)
+                cls._write_manifest(out, gen_name, {**meta, **extra_meta}, embedder)
             except BaseException:
                 shutil.rmtree(tmp_gen, ignore_errors=True)
                 raise

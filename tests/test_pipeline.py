@@ -46,3 +46,26 @@ def test_stages_differ(pipeline):
 def test_bad_requests_raise_clear_errors(pipeline, query, k, stages, message):
     with pytest.raises(BadQueryError, match=message):
         pipeline.search(query, k=k, stages=stages)
+
+
+def test_warm_up_runs_every_loaded_stage(pipeline):
+    assert pipeline.warm_up() > 0
+
+
+def test_an_index_can_choose_its_own_filter_attributes(tmp_path, tiny_catalogue_path):
+    """`preloved index --filter-attributes` stores the catalogue's choice; the pipeline applies it
+    unless the settings name their own."""
+    from retrieval import Index, read_catalogue
+
+    listings = read_catalogue(tiny_catalogue_path)
+    with pytest.raises(ValueError, match="unknown filter attribute.*vibe"):
+        Index.build(listings, tmp_path / "bad", show_progress=False, filter_attributes=["brand", "vibe"])
+    assert not (tmp_path / "bad").exists()
+    out = tmp_path / "idx"
+    Index.build(listings, out, show_progress=False, filter_attributes=["brand", "category"])
+    own = load_pipeline(Settings(retrieval_min_results=1), index_dir=out, with_reranker=False)
+    assert own.index.config.filter_attributes == ("brand", "category")
+    res = own.search("nike trainers", k=10, stages="hybrid")
+    assert res.applied_filters.get("brand") and {x["brand"] for x in res.listings} == {"nike"}
+    explicit = load_pipeline(Settings(qu_filter_attributes=("size",)), index_dir=out, with_reranker=False)
+    assert explicit.index.config.filter_attributes == ("size",)

@@ -64,3 +64,10 @@ def test_index_bad_catalogue_names_the_line(tmp_path):
     r = run("preloved", "index", "--catalog", str(bad), "--out", str(tmp_path / "idx"), "--quiet")
     assert r.returncode == 2 and "line 2" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "idx").exists()
+
+
+def test_index_unknown_filter_attribute_is_a_clear_error(tmp_path, tiny_catalogue_path):
+    r = run("preloved", "index", "--catalog", str(tiny_catalogue_path), "--out", str(tmp_path / "idx"), "--quiet",
+            "--filter-attributes", "brand", "vibe")
+    assert r.returncode == 2 and "unknown filter attribute(s) vibe" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "idx").exists()
