@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,10 +27,13 @@ class Settings(BaseSettings):
     max_k: int = 100
     max_query_chars: int = 512
     rerank_depth: int = 50
-    # The stages a search runs when the caller names none. hybrid, because the shipped reranker does
-    # not beat hybrid on ESCI test (+0.002, p=0.39; docs/rerank.md): a reranker that does not beat
-    # hybrid is not the default. `--stages rerank` / `"stages": "rerank"` still run it.
-    default_stages: Literal["bm25", "dense", "hybrid", "rerank"] = "hybrid"
+    # tokens per (query, listing) pair; None: the model folder's (32). 24 brings a top-50 rerank under
+    # 100 ms p95 on 2 cores for 0.8 dev NDCG@10 points (docs/rerank.md).
+    rerank_max_length: int | None = Field(None, ge=8, le=512)
+    warm_up: bool = True  # `serve` runs one search through every stage before it reports ready
+    # The stages a search runs when the caller names none: rerank, because the shipped reranker beats
+    # hybrid on ESCI dev (+3.1 NDCG@10 points, p=0.007) and test (+1.8, p=0.021) (docs/rerank.md).
+    default_stages: Literal["bm25", "dense", "hybrid", "rerank"] = "rerank"
 
     # retrieval (defaults chosen on ESCI dev: docs/retrieval.md)
     fusion: Literal["rrf", "minmax", "zscore"] = "rrf"

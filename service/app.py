@@ -40,6 +40,9 @@ def create_app(settings: Settings | None = None, pipeline: SearchPipeline | None
 
             logger.info("loading models and index", extra={"index_dir": str(settings.index_dir)})
             state.attach(await anyio.to_thread.run_sync(load_pipeline, settings, settings.index_dir))
+        if settings.warm_up and state.pipeline is not None:
+            ms = await anyio.to_thread.run_sync(state.pipeline.warm_up)
+            logger.info("warmed up", extra={"warm_up_ms": round(ms, 1)})
         if settings.api_key is None:
             logger.warning("no API key configured (PRELOVED_API_KEY): write endpoints are open")
         logger.info("ready", extra={"index_size": int(state.index_size())})

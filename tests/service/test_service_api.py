@@ -24,8 +24,10 @@ def test_get_search_returns_the_contract(needs_reranker, client):
     for stage in ("qu", "retrieval", "rerank", "total"):
         assert body["timings_ms"][stage] >= 0
     assert r.headers["x-request-id"] == body["request_id"]
-    hybrid = client.get("/search", params={"q": "black nike trainers", "k": 5}).json()  # the default
-    assert hybrid["results"][0]["brand"] == "nike" and hybrid["stages"] == "hybrid"
+    default = client.get("/search", params={"q": "black nike trainers", "k": 5}).json()
+    assert default["results"][0]["brand"] == "nike" and default["stages"] == "rerank"
+    hybrid = client.get("/search", params={"q": "black nike trainers", "k": 5, "stages": "hybrid"}).json()
+    assert hybrid["results"][0]["brand"] == "nike" and "rerank" not in hybrid["timings_ms"]
 
 
 def test_post_search_with_debug_returns_stage_scores(needs_reranker, client):
