@@ -294,6 +294,8 @@ class Index:
                 raise FileExistsError(
                     f"{out} exists and is not a preloved index: choose an empty or new folder"
                 )
+        if filter_attributes is None and previous is not None and "filter_attributes" in previous:
+            extra_meta["filter_attributes"] = previous["filter_attributes"]  # a rebuild keeps the choice
         sources = []
         if previous is not None:
             gen = out / previous["generation"]

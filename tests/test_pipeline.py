@@ -69,3 +69,5 @@ def test_an_index_can_choose_its_own_filter_attributes(tmp_path, tiny_catalogue_
     assert res.applied_filters.get("brand") and {x["brand"] for x in res.listings} == {"nike"}
     explicit = load_pipeline(Settings(qu_filter_attributes=("size",)), index_dir=out, with_reranker=False)
     assert explicit.index.config.filter_attributes == ("size",)
+    Index.build(listings, out, show_progress=False)  # a rebuild without the flag keeps the choice
+    assert Index.load(out).manifest["filter_attributes"] == ["brand", "category"]
