@@ -366,29 +366,43 @@ def phase_ann_only(n: int, nq: int) -> dict:
     build_s = time.perf_counter() - t
     faiss.omp_set_num_threads(1)
     torch.set_num_threads(1)
-    vs = VectorSearch(vecs, hnsw, ef_search=256)
     e = Embedder(device="cpu")
     qv = e.encode(queries(nq))
-    ts, tc, rec, ex_t = [], [], [], []
+    exact, ex_t = [], []
     for q in qv:
-        t, c = time.perf_counter(), time.thread_time()
-        rows_, _ = vs.search(q, 100)
-        tc.append(time.thread_time() - c)
-        ts.append(time.perf_counter() - t)
         t = time.perf_counter()
-        ex = np.argpartition(-(vecs @ q), 100)[:100]
+        sc = vecs @ q
+        top = np.argpartition(-sc, 100)[:100]
         ex_t.append(time.perf_counter() - t)
-        rec.append(len(set(ex.tolist()) & set(rows_.tolist())) / 100)
-    return {
+        exact.append((set(top.tolist()), float(sc[top].min()), sc))
+    out = {
         "listings": n,
         "hnsw_build_s": round(build_s, 1),
         "hnsw_m": 16,
         "ef_construction": 128,
-        "ef_search": 256,
-        "ann_top100": pct(ts),
-        "ann_top100_cpu": pct(tc),
         "exact_top100_numpy": pct(ex_t),
-        "ann_recall@100_vs_exact": round(float(np.mean(rec)), 4),
+        "recall_note": "strict: share of the exact top-100 ids found; eps: share of returned hits scoring within "
+        "1e-3 of the exact 100th score (ann-benchmarks' epsilon recall), since the recombined vectors have "
+        "near-ties at rank 100",
+    }
+    for ef in (256, 1024):
+        vs = VectorSearch(vecs, hnsw, ef_search=ef)
+        ts, tc, rec, rec_eps = [], [], [], []
+        for q, (ex_ids, kth, sc) in zip(qv, exact, strict=True):
+            t, c = time.perf_counter(), time.thread_time()
+            rows_, _ = vs.search(q, 100)
+            tc.append(time.thread_time() - c)
+            ts.append(time.perf_counter() - t)
+            rec.append(len(ex_ids & set(rows_.tolist())) / 100)
+            rec_eps.append(float(np.mean(sc[rows_] >= kth - 1e-3)) if len(rows_) else 0.0)
+        out[f"ef_search_{ef}"] = {
+            "ann_top100": pct(ts),
+            "ann_top100_cpu": pct(tc),
+            "recall@100_strict": round(float(np.mean(rec)), 4),
+            "recall@100_eps1e-3": round(float(np.mean(rec_eps)), 4),
+        }
+    return {
+        **out,
         "rss_mb": round(rss_mb(), 1),
         "load_average_1min_at_end": round(os.getloadavg()[0], 2),
     }
@@ -446,7 +460,7 @@ def main() -> None:
     results["machine"] = {
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
-        "note": "2 cores shared with 3 other engineers' jobs; treat as upper bounds",
+        "note": "2 cores; each phase records the 1-minute load average it ran under",
     }
     for n in args.sizes:
         res = {}
