@@ -36,8 +36,10 @@ def _best_epoch(summary: dict) -> dict:
     return max(summary["epochs_log"], key=lambda r: r["dev_ndcg@10_fused"])
 
 
-def _run(cfg_path: Path, overrides: dict) -> dict:
+def _run(cfg_path: Path, overrides: dict, suffix: str = "") -> dict:
     cfg = load_config(cfg_path, overrides)
+    if suffix:  # a smoke run never leaves checkpoints where a real run would resume from them
+        cfg = cfg.model_copy(update={"output_dir": cfg.output_dir.with_name(cfg.output_dir.name + suffix)})
     summary = train(cfg, show_progress=False)
     best = _best_epoch(summary)
     runtime = next((r for r in summary["trainer_log"] if "train_runtime" in r), {})
@@ -143,12 +145,13 @@ def main(argv: list[str] | None = None) -> int:
             "train": [str(small)],
         }
     teacher_over = dict(common, **({"base_model": args.base_model} if args.base_model else {}))
+    suffix = "-smoke" if args.smoke else ""
     t0 = time.time()
     cfgs = sorted(Path(args.configs).glob("teacher_*.json"))
     for path in cfgs[:1] if args.smoke else cfgs:
         name = path.stem.removeprefix("teacher_")
         try:
-            res["teachers"][name] = _run(path, teacher_over)
+            res["teachers"][name] = _run(path, teacher_over, suffix)
         except Exception:
             res["errors"][name] = traceback.format_exc()
             logger.exception("teacher %s failed", name)
@@ -163,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         again = _run(
             Path(args.configs) / f"teacher_{best}.json",
             dict(teacher_over, output_dir=teacher_dir + "-rerun"),
-        )
+        )  # teacher_dir already carries the smoke suffix
         res["determinism"] = {
             "first": [r["dev_ndcg@10_fused"] for r in res["teachers"][best]["epochs_log"]],
             "rerun": [r["dev_ndcg@10_fused"] for r in again["epochs_log"]],
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in sorted(Path(args.configs).glob("student_*.json")):
         name = path.stem.removeprefix("student_")
         try:
-            res["students"][name] = _run(path, dict(common, base_model=teacher_dir, distill_from=teacher_dir))
+            res["students"][name] = _run(path, dict(common, base_model=teacher_dir, distill_from=teacher_dir), suffix)
         except Exception:
             res["errors"][name] = traceback.format_exc()
             logger.exception("student %s failed", name)
