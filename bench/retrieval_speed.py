@@ -227,7 +227,7 @@ def phase_query(n: int, nq: int) -> dict:
             parsed = extractor.parse(q)
             times["qu"].append(time.perf_counter() - t)
         t, c = time.perf_counter(), time.thread_time()
-        qv = index.embedder.encode([q])[0]
+        qv = index.embedder.encode_query(q)
         times["embed_query_cpu"].append(time.thread_time() - c)
         times["embed_query"].append(time.perf_counter() - t)
         terms = tokenize(q)
@@ -250,7 +250,7 @@ def phase_query(n: int, nq: int) -> dict:
     rss_serving = rss_mb()
     if main.vectors.hnsw is not None:  # recall of the ANN against exact search (touches every vector)
         for q in qs:
-            qv = index.embedder.encode([q])[0]
+            qv = index.embedder.encode_query(q)
             rows, _ = main.vectors.search(qv, 100)
             t = time.perf_counter()
             ex = np.argpartition(-(np.asarray(main.vectors.vectors) @ qv), 100)[:100]
