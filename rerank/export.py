@@ -33,38 +33,11 @@ COPY = (
 
 def export_onnx(src: Path, out_file: Path) -> Path:
     """fp32 ONNX graph of the cross-encoder's logits, dynamic batch and sequence axes."""
-    import torch
     from sentence_transformers.cross_encoder import CrossEncoder
 
-    model = CrossEncoder(str(src), device="cpu").model.eval()
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    ids = torch.ones(2, 16, dtype=torch.long)
-    args = (ids, torch.ones_like(ids), torch.zeros_like(ids))
-    axes = {n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")}
-    axes["logits"] = {0: "batch"}
+    from retrieval._onnx import export_onnx as export_graph
 
-    class Logits(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.m(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).logits
-
-    with torch.inference_mode():
-        torch.onnx.export(
-            Logits(model),
-            args,
-            str(out_file),
-            input_names=list(axes)[:3],
-            output_names=["logits"],
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
-    return out_file
+    return export_graph(CrossEncoder(str(src), device="cpu").model, out_file, "logits")
 
 
 def quantize_int8(fp32: Path, out_file: Path) -> Path:

@@ -137,38 +137,9 @@ class Embedder:
         import torch
         from transformers import AutoModel
 
-        model = AutoModel.from_pretrained(str(self.model_path), dtype=torch.float32).eval()
+        from retrieval._onnx import export_onnx
 
-        class Hidden(torch.nn.Module):
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.m(
-                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-                ).last_hidden_state
-
-        names = ("input_ids", "attention_mask", "token_type_ids")
-        axes = {n: {0: "batch", 1: "seq"} for n in (*names, "hidden")}
-        ids = torch.ones(1, 8, dtype=torch.long)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with torch.no_grad():
-                torch.onnx.export(
-                    Hidden(model),
-                    (ids, torch.ones_like(ids), torch.zeros_like(ids)),
-                    str(tmp),
-                    input_names=list(names),
-                    output_names=["hidden"],
-                    dynamic_axes=axes,
-                    opset_version=17,
-                    dynamo=False,
-                )
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        export_onnx(AutoModel.from_pretrained(str(self.model_path), dtype=torch.float32), path, "last_hidden_state")
         logger.info("exported the query encoder to %s", path)
 
 
