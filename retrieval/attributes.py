@@ -26,6 +26,8 @@ from retrieval.types import LISTING_FIELDS, Listing
 logger = logging.getLogger(__name__)
 
 FILTER_NAMES: tuple[str, ...] = (*LISTING_FIELDS, "price_min", "price_max")
+# qu's attributes that may become filters (a price phrase filters as price_min and price_max)
+QU_FILTER_ATTRIBUTES: tuple[str, ...] = (*LISTING_FIELDS, "price")
 # Parsed (qu) filters are dropped in this order while too few results remain.
 DEFAULT_RELAX_ORDER: tuple[str, ...] = ("size", "colour", "condition", "gender", "price", "category", "brand")
 
@@ -260,7 +262,7 @@ def make_plan(
     filter_confidence: float = 0.8,
     boost_confidence: float = 0.3,
     default_confidence: float = 0.5,
-    filter_attributes: Sequence[str] = (*LISTING_FIELDS, "price"),
+    filter_attributes: Sequence[str] = QU_FILTER_ATTRIBUTES,
 ) -> Plan:
     """Explicit filters are hard; qu's attributes with confidence >= filter_confidence are
     relaxable filters, those >= boost_confidence boosts, the rest ignored."""

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from retrieval import store
-from retrieval.attributes import DEFAULT_RELAX_ORDER, AttributeColumns, Constraint, Plan, make_plan
+from retrieval.attributes import (
+    DEFAULT_RELAX_ORDER,
+    QU_FILTER_ATTRIBUTES,
+    AttributeColumns,
+    Constraint,
+    Plan,
+    make_plan,
+)
 from retrieval.bm25 import SparseBM25
 from retrieval.bm25 import top_k as bm25_top_k
 from retrieval.catalogue import check_unique, listing_from_dict
@@ -33,7 +40,7 @@ from retrieval.dense import Embedder, EmbeddingCache, VectorSearch, content_hash
 from retrieval.errors import EmptyQueryError, IndexFormatError
 from retrieval.fusion import check_method, fuse
 from retrieval.text import TEXT_VERSION, dense_text, lexical_text, tokenize
-from retrieval.types import LISTING_FIELDS, Hit, Listing, Retrieved, Stage
+from retrieval.types import Hit, Listing, Retrieved, Stage
 
 if TYPE_CHECKING:
     from qu.types import ParsedQuery
@@ -277,11 +284,10 @@ class Index:
         check_unique(listings)
         extra_meta = {}
         if filter_attributes is not None:
-            unknown = sorted(set(filter_attributes) - {*LISTING_FIELDS, "price"})
+            unknown = sorted(set(filter_attributes) - set(QU_FILTER_ATTRIBUTES))
             if unknown:
                 raise ValueError(
-                    f"unknown filter attribute(s) {', '.join(unknown)}: choose from "
-                    f"{', '.join((*LISTING_FIELDS, 'price'))}"
+                    f"unknown filter attribute(s) {', '.join(unknown)}: choose from {', '.join(QU_FILTER_ATTRIBUTES)}"
                 )
             extra_meta["filter_attributes"] = list(dict.fromkeys(filter_attributes))
         out = Path(out_dir)
