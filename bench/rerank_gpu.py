@@ -1,14 +1,17 @@
-"""The reranker's GPU run: teacher variants picked by dev NDCG@10, distilled students, a throughput sweep.
+"""The reranker's GPU run: teacher variants picked by dev NDCG@10, students distilled from an ensemble.
 
-    CUBLAS_WORKSPACE_CONFIG=:4096:8 python bench/rerank_gpu.py --out bench/results/rerank_gpu.json
+    CUBLAS_WORKSPACE_CONFIG=:4096:8 python bench/rerank_gpu.py --out bench/results/rerank_gpu.json \
+        --teachers lambda16 listnet16 lambda16_len48 --ensemble 3 --budget 480
 
-One prepared script for a lent GPU (issue 5): every config in rerank/configs/gpu/teacher_*.json is
-trained with `rerank.train` (the same CrossEncoderTrainer recipe as on CPU, with device auto and bf16);
-the teacher with the best fused dev NDCG@10 (any epoch) is trained a second time to check determinism;
-rerank/configs/gpu/student_*.json are distilled from it (its scores as labels, its first layers as the
-start); the teacher and the students are exported to int8 ONNX (`rerank.export`); and the teacher's
-scoring throughput is swept over batch size and precision. Test is never scored here: pick on dev,
-then measure the chosen exports with `python -m rerank.evaluate` on the CPU they ship to.
+One prepared script for a lent GPU (issue 5). The teachers named (rerank/configs/gpu/teacher_NAME.json)
+are trained in order with `rerank.train` (the same CrossEncoderTrainer recipe as on CPU, device auto
+and bf16) while the time budget lasts; the first is trained a second time to check determinism; the
+`--ensemble` best by fused dev NDCG@10 become the teachers of every rerank/configs/gpu/student_*.json
+(their standardised scores averaged as the labels; the student starts from the best teacher's first
+layers), and one L3 student is also distilled from the best teacher alone, to show what the ensemble
+adds. Each student is exported to int8 ONNX (`rerank.export`) and, with `--pack DIR`, tarred there.
+`--sweep` adds the scoring-throughput sweep over batch size and precision. Test is never scored here:
+pick on dev, then measure the exports with `python -m rerank.evaluate` on the CPU they ship to.
 Results are written after every step, so a run cut short still reports what finished.
 """
 
@@ -18,6 +21,7 @@ import argparse
 import json
 import logging
 import sys
+import tarfile
 import time
 import traceback
 from pathlib import Path
@@ -112,12 +116,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "rerank_gpu.json"))
     ap.add_argument("--export-dir", default=str(ROOT / ".cache" / "rerank" / "gpu-export"))
     ap.add_argument("--configs", default=str(ROOT / "rerank" / "configs" / "gpu"))
+    ap.add_argument("--teachers", nargs="+", default=["lambda16", "listnet16", "lambda16_len48"])
+    ap.add_argument("--ensemble", type=int, default=3, help="distil the students from the n best teachers")
+    ap.add_argument("--budget", type=float, default=480, help="seconds: a step starts only if it is expected to "
+                    "end within 45%% of it (teachers, determinism rerun) or 95%% (students)")
     ap.add_argument("--base-model", help="override the teachers' base_model (a local folder)")
+    ap.add_argument("--pack", help="tar.gz each exported student into this folder (the files to bring back)")
+    ap.add_argument("--sweep", action="store_true", help="also sweep scoring throughput (batch x precision)")
     ap.add_argument("--smoke", action="store_true", help="one epoch on a few queries, on CPU: checks the wiring")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     import torch
 
+    t0 = time.time()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     res: dict = {
@@ -125,11 +136,16 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "teachers": {},
         "students": {},
+        "skipped": [],
         "errors": {},
     }
 
     def save():
+        res["seconds"] = round(time.time() - t0, 1)
         out.write_text(json.dumps(res, indent=2) + "\n")
+
+    def fits(expected_s: float, frac: float) -> bool:  # expected: the last step of the same kind took as long
+        return time.time() - t0 + expected_s < frac * args.budget
 
     common: dict = {}
     if args.smoke:
@@ -146,67 +162,82 @@ def main(argv: list[str] | None = None) -> int:
         }
     teacher_over = dict(common, **({"base_model": args.base_model} if args.base_model else {}))
     suffix = "-smoke" if args.smoke else ""
-    t0 = time.time()
-    cfgs = sorted(Path(args.configs).glob("teacher_*.json"))
-    for path in cfgs[:1] if args.smoke else cfgs:
-        name = path.stem.removeprefix("teacher_")
+    cfg_dir = Path(args.configs)
+    for name in args.teachers:
+        last = list(res["teachers"].values())[-1]["seconds"] if res["teachers"] else 0
+        if res["teachers"] and not fits(last, 0.45):
+            res["skipped"].append(f"teacher {name}")
+            continue
         try:
-            res["teachers"][name] = _run(path, teacher_over, suffix)
+            res["teachers"][name] = _run(cfg_dir / f"teacher_{name}.json", teacher_over, suffix)
         except Exception:
             res["errors"][name] = traceback.format_exc()
             logger.exception("teacher %s failed", name)
         save()
     if not res["teachers"]:
         return 1
-    best = max(res["teachers"], key=lambda n: res["teachers"][n]["dev_fused"])
-    res["best_teacher"] = best
-    teacher_dir = res["teachers"][best]["output_dir"]
-    logger.info("best teacher on dev: %s (%.4f)", best, res["teachers"][best]["dev_fused"])
-    try:  # determinism: the same config and seed again
-        again = _run(
-            Path(args.configs) / f"teacher_{best}.json",
-            dict(teacher_over, output_dir=teacher_dir + "-rerun"),
-        )  # teacher_dir already carries the smoke suffix
-        res["determinism"] = {
-            "first": [r["dev_ndcg@10_fused"] for r in res["teachers"][best]["epochs_log"]],
-            "rerun": [r["dev_ndcg@10_fused"] for r in again["epochs_log"]],
-            "first_ce": [r["dev_ndcg@10_cross_encoder"] for r in res["teachers"][best]["epochs_log"]],
-            "rerun_ce": [r["dev_ndcg@10_cross_encoder"] for r in again["epochs_log"]],
-        }
-    except Exception:
-        res["errors"]["determinism"] = traceback.format_exc()
-    save()
-    for path in sorted(Path(args.configs).glob("student_*.json")):
-        name = path.stem.removeprefix("student_")
+    ranked = sorted(res["teachers"], key=lambda n: -res["teachers"][n]["dev_fused"])
+    best, first = ranked[0], next(iter(res["teachers"]))
+    ensemble = ranked[: args.ensemble]
+    res["best_teacher"], res["ensemble"] = best, ensemble
+    logger.info("teachers on dev: %s", {n: res["teachers"][n]["dev_fused"] for n in ranked})
+    if fits(res["teachers"][first]["seconds"], 0.5):  # determinism: the first teacher's config and seed again
         try:
-            res["students"][name] = _run(path, dict(common, base_model=teacher_dir, distill_from=teacher_dir), suffix)
+            again = _run(
+                cfg_dir / f"teacher_{first}.json",
+                dict(teacher_over, output_dir=res["teachers"][first]["output_dir"] + "-rerun"),
+            )  # the output_dir already carries the smoke suffix
+            res["determinism"] = {
+                "teacher": first,
+                "first": [r["dev_ndcg@10_fused"] for r in res["teachers"][first]["epochs_log"]],
+                "rerun": [r["dev_ndcg@10_fused"] for r in again["epochs_log"]],
+                "first_ce": [r["dev_ndcg@10_cross_encoder"] for r in res["teachers"][first]["epochs_log"]],
+                "rerun_ce": [r["dev_ndcg@10_cross_encoder"] for r in again["epochs_log"]],
+            }
+        except Exception:
+            res["errors"]["determinism"] = traceback.format_exc()
+    else:
+        res["skipped"].append("determinism rerun")
+    save()
+    teacher_dirs = {n: res["teachers"][n]["output_dir"] for n in ranked}
+    students = [(p.stem.removeprefix("student_"), p, [teacher_dirs[n] for n in ensemble])
+                for p in sorted(cfg_dir.glob("student_*.json"), key=lambda p: (p.stem != "student_l3_len24", p.stem))]
+    if len(ensemble) > 1:
+        students.append(("l3_single", cfg_dir / "student_l3.json", [teacher_dirs[best]]))
+    for name, path, teachers in students:
+        last = list(res["students"].values())[-1]["seconds"] if res["students"] else 60
+        if not fits(last, 0.95):
+            res["skipped"].append(f"student {name}")
+            continue
+        over = dict(common, base_model=teacher_dirs[best], distill_from=teachers)
+        if name == "l3_single":  # the config's own output_dir, beside which this one is written
+            over["output_dir"] = json.loads(path.read_text())["output_dir"] + "-single"
+        try:
+            res["students"][name] = _run(path, over, suffix) | {"teachers": [Path(t).name for t in teachers]}
+            dst = export(Path(res["students"][name]["output_dir"]), Path(args.export_dir) / f"student-{name}")
+            if args.pack:
+                Path(args.pack).mkdir(parents=True, exist_ok=True)
+                with tarfile.open(Path(args.pack) / f"student-{name}.tar.gz", "w:gz") as tar:
+                    tar.add(dst, arcname=dst.name)
         except Exception:
             res["errors"][name] = traceback.format_exc()
             logger.exception("student %s failed", name)
         save()
-    exports = {f"teacher-{best}": teacher_dir} | {f"student-{n}": s["output_dir"] for n, s in res["students"].items()}
-    for name, src in exports.items():
-        try:
-            export(Path(src), Path(args.export_dir) / name)
-        except Exception:
-            res["errors"][f"export-{name}"] = traceback.format_exc()
-        save()
-    if torch.cuda.is_available():
+    if args.sweep and torch.cuda.is_available():
         try:
             from rerank._data import build_pool, qrels, read_esci
             from rerank._text import listing_text
 
-            cfg = load_config(Path(args.configs) / f"teacher_{best}.json")
+            cfg = load_config(cfg_dir / f"teacher_{best}.json")
             pool = build_pool(cfg.pool)
             texts = [listing_text(x, cfg.text_format) for x in list(pool.values())[:512]]
             queries = sorted(qrels(read_esci(cfg.dev)[0]))
             pairs = [(queries[i % len(queries)], t) for i, t in enumerate(texts)]
-            res["sweep"] = sweep(teacher_dir, pairs)
+            res["sweep"] = sweep(teacher_dirs[best], pairs)
         except Exception:
             res["errors"]["sweep"] = traceback.format_exc()
-    res["seconds"] = round(time.time() - t0, 1)
     save()
-    print(f"device {res['device']}, best teacher {best}")
+    print(f"device {res['device']}, best teacher {best}, ensemble {', '.join(ensemble)}, {res['seconds']} s")
     print(f"{'model':<28} {'dev hybrid':>10} {'dev CE':>8} {'dev fused':>10} {'epoch':>6} {'train s':>8}")
     for kind in ("teachers", "students"):
         for n, r in res[kind].items():
@@ -214,8 +245,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{kind[:-1] + ' ' + n:<28} {r['dev_hybrid']:>10.4f} {r['dev_cross_encoder']:>8.4f} "
                 f"{r['dev_fused']:>10.4f} {r['best_epoch']:>6} {r['train_runtime_s'] or 0:>8.1f}"
             )
+    if "determinism" in res:
+        print("determinism (fused dev by epoch):", res["determinism"]["first"], res["determinism"]["rerun"])
     for r in res.get("sweep", []):
         print(f"sweep {r['precision']} len {r['max_length']} batch {r['batch']}: {r['pairs_per_s']} pairs/s")
+    if res["skipped"]:
+        print("skipped for time:", ", ".join(res["skipped"]))
     if res["errors"]:
         print("errors:", ", ".join(res["errors"]))
     return 0

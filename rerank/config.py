@@ -88,12 +88,25 @@ class TrainConfig(_Strict):
     threads: int | None = None
     device: Literal["cpu", "cuda", "auto"] = "cpu"  # auto: cuda when torch sees a GPU
     bf16: bool = False  # mixed precision on a GPU (ignored on CPU)
-    distill_from: Path | None = Field(
+    loss_mini_batch_size: int | None = Field(
         None,
-        description="a trained reranker folder: its scores become the labels (loss mse), over the judged "
-        "pairs and the top distill_depth candidates of every train query",
+        description="pairs per forward pass inside a listwise loss (sentence-transformers' mini_batch_size); "
+        "None keeps the library default (batch_size pairs), 0 scores the whole batch at once (fast on a GPU)",
+    )
+    distill_from: list[Path] | None = Field(
+        None,
+        description="trained reranker folder(s): the teacher's scores become the labels (loss mse), over the "
+        "judged pairs and the top distill_depth candidates of every train query; several teachers are an "
+        "ensemble (the mean of each teacher's standardised scores)",
     )
     distill_depth: int = Field(50, ge=1, le=1000)
+
+    @field_validator("distill_from", mode="before")
+    @classmethod
+    def _teachers(cls, v):
+        if v is None or isinstance(v, list):
+            return v or None
+        return [v]
 
     @field_validator("loss")
     @classmethod
@@ -108,6 +121,13 @@ class TrainConfig(_Strict):
             raise ValueError(
                 "distillation and loss 'mse' go together: set both distill_from and loss 'mse', or neither"
             )
+        if self.loss_mini_batch_size is not None and self.loss not in LISTWISE:
+            raise ValueError(
+                f"loss_mini_batch_size applies to the listwise losses ({', '.join(sorted(LISTWISE))}), "
+                f"not to {self.loss!r}"
+            )
+        if self.loss_mini_batch_size is not None and self.loss_mini_batch_size < 0:
+            raise ValueError("loss_mini_batch_size must be 0 (whole batch) or a positive number of pairs")
         return self
 
     @field_validator("text_format")
@@ -129,7 +149,7 @@ class TrainConfig(_Strict):
             "pool": [r(p) for p in self.pool],
             "test": r(self.test) if self.test else None,
             "output_dir": r(self.output_dir),
-            "distill_from": r(self.distill_from) if self.distill_from else None,
+            "distill_from": [r(p) for p in self.distill_from] if self.distill_from else None,
             "extra_pairs": [e.model_copy(update={"path": r(e.path)}) for e in self.extra_pairs],
         }
         cfg = self.model_copy(update=upd)
@@ -146,8 +166,9 @@ class TrainConfig(_Strict):
         ]
         if missing:
             raise ConfigError(f"config names data file(s) that do not exist: {', '.join(missing)}")
-        if cfg.distill_from and not (cfg.distill_from / "config.json").is_file():
-            raise ConfigError(f"distill_from {cfg.distill_from} is not a trained reranker folder (no config.json)")
+        for teacher in cfg.distill_from or []:
+            if not (teacher / "config.json").is_file():
+                raise ConfigError(f"distill_from {teacher} is not a trained reranker folder (no config.json)")
         if cfg.base_model not in PACKAGED_MODELS and not r(Path(cfg.base_model)).is_dir():
             raise ConfigError(
                 f"base_model {cfg.base_model!r} is neither a packaged model "

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 from rerank._data import DataError, build_pool, qrels, read_esci, read_jsonl
 from rerank._text import listing_text
@@ -169,15 +170,16 @@ class TrainingData:
         return out, counts
 
 
-def _make_loss(name: str, model):
+def _make_loss(name: str, model, mini_batch_size: int | None = None):
     from sentence_transformers.cross_encoder import losses as L
 
+    mb = {} if mini_batch_size is None else {"mini_batch_size": mini_batch_size}
     return {
         "bce": lambda: L.BinaryCrossEntropyLoss(model),
-        "lambda": lambda: L.LambdaLoss(model),
-        "listnet": lambda: L.ListNetLoss(model),
-        "plistmle": lambda: L.PListMLELoss(model),
-        "ranknet": lambda: L.RankNetLoss(model),
+        "lambda": lambda: L.LambdaLoss(model, **mb),
+        "listnet": lambda: L.ListNetLoss(model, **mb),
+        "plistmle": lambda: L.PListMLELoss(model, **mb),
+        "ranknet": lambda: L.RankNetLoss(model, **mb),
         "mnrl": lambda: L.MultipleNegativesRankingLoss(model, num_negatives=4),
         "mse": lambda: L.MSELoss(model),
     }[name]()
@@ -202,6 +204,25 @@ def _seed_everything(seed: int, threads: int | None) -> None:
     if threads:
         torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _teacher_scorer(teachers: list[Path], device: str):
+    """score(query, texts) for distillation: one teacher's raw scores, or for several the mean of each
+    teacher's scores standardised over this query's texts (teachers trained with different losses
+    score on different scales). Each teacher reads its own trained max length."""
+    import numpy as np
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    models = [CrossEncoder(str(t), device=device) for t in teachers]
+    scorers = [_scorer(m, m.max_length, batch_size=256) for m in models]
+    if len(scorers) == 1:
+        return scorers[0]
+
+    def score(query: str, texts: list[str]) -> np.ndarray:
+        parts = [s(query, texts) for s in scorers]
+        return np.mean([(p - p.mean()) / (p.std() + 1e-6) if len(p) > 1 else p for p in parts], axis=0)
+
+    return score
 
 
 def _scorer(model, max_length: int, batch_size: int = 64):
@@ -292,9 +313,7 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
     bf16 = cfg.bf16 and device == "cuda"
     data = TrainingData(cfg, show_progress=show_progress)
     if cfg.distill_from:
-        teacher = CrossEncoder(str(cfg.distill_from), max_length=cfg.max_length, device=device)
-        rows, counts = data.distill_rows(_scorer(teacher, cfg.max_length, batch_size=256))
-        del teacher
+        rows, counts = data.distill_rows(_teacher_scorer(cfg.distill_from, device))
     else:
         rows, counts = data.rows()
     logger.info("training rows: %d (%s pairs by source: %s)", len(rows), cfg.loss, dict(counts))
@@ -347,7 +366,7 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
         model=model,
         args=args,
         train_dataset=Dataset.from_list(rows),
-        loss=_make_loss(cfg.loss, model),
+        loss=_make_loss(cfg.loss, model, cfg.loss_mini_batch_size),
         evaluator=evaluator,
         callbacks=callbacks,
     )

@@ -111,6 +111,26 @@ def test_distillation_needs_mse_and_a_teacher_folder(tmp_path):
         load_config(_cfg(tmp_path, loss="mse", distill_from=str(tmp_path)))
 
 
+def test_loss_mini_batch_only_for_listwise_losses(tmp_path):
+    assert load_config(_cfg(tmp_path, loss="lambda", loss_mini_batch_size=0)).loss_mini_batch_size == 0
+    with pytest.raises(ConfigError, match="listwise"):
+        load_config(_cfg(tmp_path, loss="bce", loss_mini_batch_size=0))
+    with pytest.raises(ConfigError, match="whole batch"):
+        load_config(_cfg(tmp_path, loss="lambda", loss_mini_batch_size=-1))
+
+
+def test_distill_from_takes_one_teacher_or_several(tmp_path):
+    for name in ("t1", "t2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
+    one = load_config(_cfg(tmp_path, loss="mse", distill_from=str(tmp_path / "t1")))
+    assert one.distill_from == [tmp_path / "t1"]
+    two = load_config(_cfg(tmp_path, loss="mse", distill_from=[str(tmp_path / "t1"), str(tmp_path / "t2")]))
+    assert two.distill_from == [tmp_path / "t1", tmp_path / "t2"]
+    with pytest.raises(ConfigError, match="t3 is not a trained reranker folder"):
+        load_config(_cfg(tmp_path, loss="mse", distill_from=[str(tmp_path / "t1"), str(tmp_path / "t3")]))
+
+
 def test_unknown_device_rejected(tmp_path):
     with pytest.raises(ConfigError, match="device"):
         load_config(_cfg(tmp_path, device="tpu"))

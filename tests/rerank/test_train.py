@@ -65,6 +65,7 @@ def test_tiny_fine_tune_writes_a_loadable_folder(tmp_path, tiny_base):
         "pool": [train, dev],
         "hard_negatives": {"per_query": 2, "depth": 5},
         "loss": "lambda",
+        "loss_mini_batch_size": 0,  # the whole batch in one forward pass, as the GPU configs train
         "epochs": 1,
         "batch_size": 4,
         "max_length": 24,
@@ -133,3 +134,32 @@ def test_distilled_student_learns_the_teachers_scores(tmp_path, tiny_base):
     assert log["pairs_by_source"] == dict(counts)
     assert "distilled from" in (out / "README.md").read_text()
     assert CrossEncoder(str(out)).predict([("black trainers", "Nike Air Max 90")]).shape == (1,)
+
+
+def test_listwise_loss_takes_the_configured_mini_batch(tiny_base):
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    from rerank.train import _make_loss
+
+    model = CrossEncoder(str(tiny_base), device="cpu")
+    assert _make_loss("lambda", model, 0).mini_batch_size == 0
+    assert _make_loss("listnet", model, 32).mini_batch_size == 32
+    assert _make_loss("lambda", model).mini_batch_size is None  # the library's default
+
+
+def test_an_ensemble_of_teachers_labels_with_the_mean_standardised_score(tiny_base, tmp_path):
+    """Two teachers: each one's scores are standardised per query, then averaged; one teacher: raw scores."""
+    import shutil
+
+    import numpy as np
+
+    from rerank.train import _teacher_scorer
+
+    other = tmp_path / "teacher2"
+    shutil.copytree(tiny_base, other)
+    texts = ["Nike Air Max 90 running trainers", "Red wool winter scarf", "Leather ankle boots"]
+    raw = _teacher_scorer([tiny_base], "cpu")("black trainers", texts)
+    both = _teacher_scorer([tiny_base, other], "cpu")("black trainers", texts)
+    z = (raw - raw.mean()) / (raw.std() + 1e-6)
+    assert both == pytest.approx(z, abs=1e-4)
+    assert not np.allclose(raw, z)
