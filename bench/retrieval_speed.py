@@ -440,6 +440,7 @@ def main() -> None:
     ap.add_argument("--ann-threshold", type=int, default=250_000)
     ap.add_argument("--phase", choices=("build", "query", "reference", "bm25_only", "ann_only"))
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "retrieval_speed.json"))
+    ap.add_argument("--key", help="with --phase: also merge the phase's result into --out under this key")
     args = ap.parse_args()
     if args.phase:
         n = args.sizes[0]
@@ -450,7 +451,20 @@ def main() -> None:
             "bm25_only": lambda: phase_bm25_only(n, args.queries, args.ref_queries),
             "ann_only": lambda: phase_ann_only(n, args.queries),
         }[args.phase]
-        print(json.dumps(fn()))
+        load0 = round(os.getloadavg()[0], 2)
+        res = fn()
+        print(json.dumps(res))
+        if args.key:
+            out_path = Path(args.out)
+            results = json.loads(out_path.read_text()) if out_path.exists() else {}
+            cmd = " ".join(a if " " not in a else repr(a) for a in sys.argv[1:])
+            res = {
+                **res,
+                "load_average_1min_at_start": load0,
+                "command": f".venv/bin/python bench/retrieval_speed.py {cmd}",
+            }
+            results[args.key] = res
+            out_path.write_text(json.dumps(results, indent=1))
         return
     WORK.mkdir(parents=True, exist_ok=True)
     out_path = Path(args.out)

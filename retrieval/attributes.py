@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -108,11 +110,18 @@ def value_matches(attr: str, asked: str, have: str) -> bool:
 class AttributeColumns:
     """Per attribute: a vocabulary of folded values and an int32 code per row (-1: missing)."""
 
+    # whole-column masks kept per constraint (N bytes each): a catalogue's queries repeat a few
+    # categories, genders and price bands, and a mask costs a pass over N rows to compute
+    MASK_CACHE = 32
+
     def __init__(self, vocabs: dict[str, list[str]], codes: dict[str, np.ndarray], price: np.ndarray):
         self.vocabs = vocabs
-        self.codes = codes
-        self.price = price
+        self.codes = {a: np.asarray(c) for a, c in codes.items()}  # views, not np.memmap: quicker to index
+        self.price = np.asarray(price)
         self._lookup = {a: {v: i for i, v in enumerate(vs)} for a, vs in vocabs.items()}
+        self._luts: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+        self._masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._masks_lock = threading.Lock()
 
     @classmethod
     def build(cls, listings: Sequence[Listing]) -> AttributeColumns:
@@ -153,25 +162,50 @@ class AttributeColumns:
         return cls(vocabs, codes, np.load(folder / "attr_price.npy", mmap_mode=mode))
 
     def matching_codes(self, attr: str, values: Sequence[str]) -> np.ndarray:
-        asked = [" ".join(words(v)) for v in values]
-        return np.asarray(
-            [
-                i
-                for i, have in enumerate(self.vocabs[attr])
-                if any(value_matches(attr, a, have) for a in asked)
-            ],
-            dtype=np.int32,
-        )
+        return np.flatnonzero(self._lut(attr, values)[:-1]).astype(np.int32)
+
+    def _lut(self, attr: str, values: Sequence[str]) -> np.ndarray:
+        """Per code of `attr`'s vocabulary whether it matches `values`, plus a last entry (code -1,
+        the field missing) set to True: `lut[codes]` is the filter mask. Cached: vocabularies are fixed."""
+        key = (attr, tuple(" ".join(words(v)) for v in values))
+        lut = self._luts.get(key)
+        if lut is None:
+            vocab = self.vocabs[attr]
+            lut = np.zeros(len(vocab) + 1, dtype=bool)
+            for i, have in enumerate(vocab):
+                lut[i] = any(value_matches(attr, a, have) for a in key[1])
+            lut[-1] = True
+            lut.setflags(write=False)
+            if len(self._luts) >= 4096:
+                self._luts.clear()
+            self._luts[key] = lut
+        return lut
 
     def mask(self, c: Constraint) -> np.ndarray:
-        """Rows allowed by a constraint: matching, or missing the field."""
+        """Rows allowed by a constraint: matching, or missing the field. Read-only (shared, cached)."""
+        if c.attr == "price":
+            key: tuple = ("price", c.price_min, c.price_max)
+        else:
+            key = (c.attr, tuple(" ".join(words(v)) for v in c.values))
+        with self._masks_lock:
+            m = self._masks.get(key)
+            if m is not None:
+                self._masks.move_to_end(key)
+                return m
         if c.attr == "price":
             p = self.price
             lo = -math.inf if c.price_min is None else c.price_min
             hi = math.inf if c.price_max is None else c.price_max
-            return np.isnan(p) | ((p >= lo) & (p <= hi))
-        codes = np.asarray(self.codes[c.attr])
-        return np.isin(codes, self.matching_codes(c.attr, c.values)) | (codes < 0)
+            m = np.isnan(p) | ((p >= lo) & (p <= hi))
+        else:
+            # a lookup per row (code -1 picks the table's last entry: missing passes)
+            m = np.take(self._lut(c.attr, c.values), self.codes[c.attr])
+        m.setflags(write=False)
+        with self._masks_lock:
+            self._masks[key] = m
+            while len(self._masks) > self.MASK_CACHE:
+                self._masks.popitem(last=False)
+        return m
 
     def row_matches(self, c: Constraint, rows: np.ndarray) -> np.ndarray:
         """Per row: 1 matched, 0 missing the field, -1 has another value."""
@@ -181,7 +215,7 @@ class AttributeColumns:
             hi = math.inf if c.price_max is None else c.price_max
             return np.where(np.isnan(p), 0, np.where((p >= lo) & (p <= hi), 1, -1))
         codes = np.asarray(self.codes[c.attr][rows])
-        ok = np.isin(codes, self.matching_codes(c.attr, c.values))
+        ok = np.take(self._lut(c.attr, c.values), codes)
         return np.where(codes < 0, 0, np.where(ok, 1, -1))
 
 

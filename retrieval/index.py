@@ -34,7 +34,6 @@ from retrieval.attributes import (
     make_plan,
 )
 from retrieval.bm25 import SparseBM25
-from retrieval.bm25 import top_k as bm25_top_k
 from retrieval.catalogue import check_unique, listing_from_dict
 from retrieval.dense import Embedder, EmbeddingCache, VectorSearch, content_hashes, embed_cached
 from retrieval.errors import EmptyQueryError, IndexFormatError
@@ -190,15 +189,28 @@ def _write_generation(
     return {"count": len(listings), "bm25": bm_meta, "ann": ann, "dim": int(vectors.shape[1])}
 
 
-def _load_segment(folder: Path, meta: dict, ef_search: int) -> Segment:
+def _load_segment(folder: Path, meta: dict, ef_search: int, *, prefault: bool = True) -> Segment:
+    """Open a generation folder. Large segments read hnsw.faiss into memory, and the HNSW's stored
+    vectors are also the segment's vector array (vectors.npy, the same float32 rows, is then left
+    on disk: the vectors are not held twice). With `prefault`, the other arrays a search reads
+    (BM25 postings, attribute columns, vectors.npy without an HNSW) are memory-mapped and brought
+    into memory now, so that early queries do not page-fault on them."""
     ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
     vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+    vectors_path = folder / "vectors.npy"
     hnsw = None
     if meta.get("ann") and (folder / "hnsw.faiss").exists():
         import faiss
 
+        from retrieval.dense import hnsw_vectors
+
         hnsw = faiss.read_index(str(folder / "hnsw.faiss"))
-    return Segment(
+        held = hnsw_vectors(hnsw)
+        if held is not None and _same_rows(held, vectors):
+            vectors, vectors_path = held, None
+        else:
+            logger.warning("%s: the HNSW's stored vectors differ from vectors.npy; reading both", folder)
+    seg = Segment(
         ids=ids,
         bm25=SparseBM25.load(folder, meta["bm25"]),
         vectors=VectorSearch(vectors, hnsw, ef_search=ef_search),
@@ -206,6 +218,23 @@ def _load_segment(folder: Path, meta: dict, ef_search: int) -> Segment:
         hashes=np.load(folder / "hashes.npy", mmap_mode="r"),
         store=store.ListingStore.open(folder),
     )
+    if prefault:
+        t = time.perf_counter()
+        bm = seg.bm25
+        for arr in (bm.indptr, bm.indices, bm.data, *seg.attrs.codes.values(), seg.attrs.price):
+            store.prefault(arr)
+        store.prefault(vectors, vectors_path)
+        logger.info("prefaulted %s in %.2fs", folder, time.perf_counter() - t)
+    return seg
+
+
+def _same_rows(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two (n, d) vector arrays agree in shape and on a few sampled rows."""
+    if a.shape != b.shape:
+        return False
+    n = a.shape[0]
+    rows = sorted({0, n // 3, n // 2, (2 * n) // 3, n - 1}) if n else []
+    return all(np.array_equal(a[r], b[r]) for r in rows)
 
 
 # -- the index ----------------------------------------------------------------------------------
@@ -229,6 +258,7 @@ class Index:
         ann_threshold: int = 250_000,
         hnsw_m: int = 16,
         ef_construction: int = 128,
+        prefault: bool = True,
     ):
         self.root = Path(root)
         self.manifest = manifest
@@ -237,6 +267,7 @@ class Index:
         self.ann_threshold = ann_threshold
         self.hnsw_m = hnsw_m
         self.ef_construction = ef_construction
+        self.prefault = prefault  # bring the searched arrays into memory at load (see _load_segment)
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._write_lock = threading.RLock()
@@ -244,7 +275,7 @@ class Index:
         self._compact_thread: threading.Thread | None = None
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         gen = self.root / manifest["generation"]
-        main = _load_segment(gen, manifest, config.ef_search)
+        main = _load_segment(gen, manifest, config.ef_search, prefault=prefault)
         self._log = store.DeltaLog(gen / store.DELTA_LOG)
         self._state = _State(main=main, alive=None, delta_items={}, delta=None)
         for rec in self._log.read():
@@ -387,6 +418,9 @@ class Index:
     ) -> Index:
         """Open an index folder (arrays memory-mapped) and replay its delta log.
 
+        `prefault=False` (a keyword) skips reading the searched arrays into memory at load: faster to
+        open, slower first queries.
+
         Raises IndexNotFoundError when there is no index at `path`.
         """
         root = Path(path)
@@ -492,16 +526,16 @@ class Index:
         depth = max(k, depth or cfg.depth)
         qvec = self.embed_query(query) if stage != "bm25" else None
         segs = st.segments()
-        memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
         while True:
             masks = [self._mask(seg, alive, plan.filters) for seg, alive in segs]
             if stage == "bm25":
-                lex = self._bm25(segs, masks, terms, depth, memo)
+                lex = self._bm25(segs, masks, terms, depth)
                 n_found = len(lex[0])
             else:
                 n_found = sum(
-                    len(seg) if m is None else int(m.sum()) for (seg, _), m in zip(segs, masks, strict=True)
+                    len(seg) if m is None else int(np.count_nonzero(m))
+                    for (seg, _), m in zip(segs, masks, strict=True)
                 )
             if n_found >= cfg.min_results:
                 break
@@ -514,7 +548,7 @@ class Index:
         lists: dict[str, tuple[list[str], np.ndarray]] = {}
         where: dict[str, tuple[int, int]] = {}
         if stage in ("bm25", "hybrid"):
-            ids, sc, loc = lex if stage == "bm25" else self._bm25(segs, masks, terms, depth, memo)
+            ids, sc, loc = lex if stage == "bm25" else self._bm25(segs, masks, terms, depth)
             lists["bm25"] = (ids, sc)
             where.update(zip(ids, loc, strict=True))
         if stage in ("dense", "hybrid"):
@@ -540,7 +574,7 @@ class Index:
         order = np.lexsort((np.arange(len(cand)), -score))[:k]
 
         # per-stage scores for every hit, even when only one retriever found it
-        stage_scores = self._stage_scores(segs, seg_idx[order], rows[order], terms, qvec, stage, memo)
+        stage_scores = self._stage_scores(segs, seg_idx[order], rows[order], terms, qvec, stage)
         ranks = {s: {i: r + 1 for r, i in enumerate(ids)} for s, (ids, _) in lists.items()}
         hits = []
         for j, o in enumerate(order):
@@ -562,16 +596,10 @@ class Index:
         return mask
 
     @staticmethod
-    def _bm25(segs, masks, terms, depth, memo):
+    def _bm25(segs, masks, terms, depth):
         ids, scores, loc = [], [], []
         for s, ((seg, _), m) in enumerate(zip(segs, masks, strict=True)):
-            if s not in memo:  # every nonzero score of the segment, kept for _stage_scores
-                memo[s] = seg.bm25.scores(terms)
-            r, v = memo[s]
-            if m is not None and len(r):
-                keep = m[r]
-                r, v = r[keep], v[keep]
-            r, v = bm25_top_k(r, v, depth)
+            r, v = seg.bm25.top_k(terms, depth, m)
             ids += [seg.ids[x] for x in r.tolist()]
             scores.append(v)
             loc += [(s, x) for x in r.tolist()]
@@ -596,18 +624,14 @@ class Index:
         return ids, sc, loc
 
     @staticmethod
-    def _stage_scores(segs, seg_idx, rows, terms, qvec, stage, memo) -> dict[str, np.ndarray]:
+    def _stage_scores(segs, seg_idx, rows, terms, qvec, stage) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         if stage in ("bm25", "hybrid"):
             b = np.zeros(len(rows))
             for s, (seg, _) in enumerate(segs):
                 sel = np.flatnonzero(seg_idx == s)
                 if len(sel):
-                    r, v = memo[s] if s in memo else seg.bm25.scores(terms)
-                    pos = np.searchsorted(r, rows[sel])
-                    pos_c = np.minimum(pos, max(len(r) - 1, 0))
-                    ok = (len(r) > 0) & (r[pos_c] == rows[sel]) if len(r) else np.zeros(len(sel), bool)
-                    b[sel[ok]] = v[pos_c[ok]]
+                    b[sel] = seg.bm25.row_scores(terms, rows[sel])
             out["bm25"] = b
         if stage in ("dense", "hybrid"):
             d = np.zeros(len(rows))
@@ -627,11 +651,14 @@ class Index:
         groups += [(c, "relaxed, boost" if c.attr in plan.relaxed else "boost") for c in plan.boosts]
         for c, kind in groups:
             m = Index._row_matches(segs, seg_idx, rows, c)
+            label = c.label()
+            yes, missing = f"{label} ({kind})", f"{label} ({kind}; listing has no {c.attr})"
+            boost = kind.endswith("boost")
             for j, v in enumerate(m.tolist()):
                 if v > 0:
-                    out[j].append(f"{c.label()} ({kind})")
-                elif v == 0 and not kind.endswith("boost"):
-                    out[j].append(f"{c.label()} ({kind}; listing has no {c.attr})")
+                    out[j].append(yes)
+                elif v == 0 and not boost:
+                    out[j].append(missing)
         return out
 
     @staticmethod
@@ -791,7 +818,7 @@ class Index:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            new_main = _load_segment(self.root / gen_name, meta, self.config.ef_search)
+            new_main = _load_segment(self.root / gen_name, meta, self.config.ef_search, prefault=self.prefault)
             with self._write_lock:
                 later = self._log.read()[done:]
                 new_log = store.DeltaLog(self.root / gen_name / store.DELTA_LOG)

@@ -83,6 +83,33 @@ def remove_stale(root: Path, keep: str) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def prefault(arr: np.ndarray, path: Path | None = None) -> None:
+    """Bring every page of a (memory-mapped) array into this process now, so that queries do not
+    page-fault on first touch: ask the kernel to read ahead (madvise, or fadvise on `path`), then
+    read one byte per page. Pages of a mapped file stay shared with the page cache."""
+    base, mm = arr, None
+    while base is not None and mm is None:  # the np.memmap an ndarray view was taken from
+        mm = getattr(base, "_mmap", None)
+        base = getattr(base, "base", None)
+    if mm is not None and hasattr(mmap, "MADV_WILLNEED"):
+        try:
+            mm.madvise(mmap.MADV_WILLNEED)
+        except OSError:
+            pass
+    if path is not None and hasattr(os, "posix_fadvise"):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    a = np.asarray(arr)
+    if not a.size or not a.flags.c_contiguous:
+        return
+    int(a.reshape(-1).view(np.uint8)[:: mmap.PAGESIZE].sum())  # a strided view: copies nothing
+
+
 class ListingStore:
     """Listings kept as their JSON lines, read back by row through a memory map."""
 
