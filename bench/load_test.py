@@ -92,7 +92,7 @@ def run_cell(host: str, port: int, queries: list[str], concurrency: int, stages:
     deadline = time.monotonic() + time_limit
     headers = {"Content-Type": "application/json"}
     if not use_cache:
-        headers["Cache-Control"] = "no-cache"  # every search runs the whole pipeline
+        headers["Cache-Control"] = "no-cache"  # every search runs the whole pipeline, no cache at all
     cache_hits = 0
 
     def client() -> None:

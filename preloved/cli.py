@@ -138,10 +138,12 @@ def ensure_demo_index(settings) -> Path:
 
 
 def cmd_serve(args) -> int:
-    from preloved.settings import get_settings
-    from service import serve
+    from preloved.settings import get_settings, limit_library_threads
 
     settings = get_settings()
+    limit_library_threads(settings.library_threads)  # before the demo index build loads numpy
+    from service import serve
+
     index_dir = _existing_index(args.index) or ensure_demo_index(settings)
     serve(settings, host=args.host or settings.host, port=args.port or settings.port, index_dir=index_dir)
     return 0

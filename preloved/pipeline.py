@@ -71,10 +71,11 @@ class SearchPipeline:
 
     def search(self, query: str, k: int = 10, stages: str = "rerank", rerank_depth: int | None = None,
                filters: Mapping[str, object] | None = None, use_parsed: bool = True,
-               exclude: Collection[str] = ()) -> SearchResult:
+               exclude: Collection[str] = (), use_cache: bool = True) -> SearchResult:
         """Run qu, then retrieval (`stages` bm25, dense or hybrid), then the reranker when `stages` is
         "rerank". `filters` are the caller's own; `exclude` names attributes qu read that should not
-        be used (a removed chip); `use_parsed=False` ignores everything qu read."""
+        be used (a removed chip); `use_parsed=False` ignores everything qu read; `use_cache=False`
+        computes the query vector and the reranker's scores afresh (HTTP `Cache-Control: no-cache`)."""
         self.check_query(query)
         if not 1 <= k <= self.max_k:
             raise BadQueryError(f"k={k} is out of range: choose 1..{self.max_k}")
@@ -98,7 +99,7 @@ class SearchPipeline:
         n = max(k, depth) if stages == "rerank" else k
         try:
             retrieved = self.index.search(query, k=n, stage=stage, parsed=parsed if use_parsed else None,
-                                          filters=filters)
+                                          filters=filters, use_cache=use_cache)
         except ValueError as e:  # nothing to search for, or a filter that cannot apply: the caller's to fix
             raise BadQueryError(str(e)) from e
         hits = list(retrieved.hits)
@@ -109,7 +110,7 @@ class SearchPipeline:
         if stages == "rerank" and found:
             t = time.perf_counter()
             head, tail = found[:depth], found[depth:]
-            reranked = self.reranker.rerank(query, [h for h, _ in head], [x for _, x in head])
+            reranked = self.reranker.rerank(query, [h for h, _ in head], [x for _, x in head], use_cache=use_cache)
             by_id = {h.id: x for h, x in head}
             found = [(h, by_id[h.id]) for h in reranked] + tail
             timings["rerank"] = (time.perf_counter() - t) * 1000

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -30,6 +33,10 @@ class Settings(BaseSettings):
     # tokens per (query, listing) pair; None: the model folder's (32). 24 brings a top-50 rerank under
     # 100 ms p95 on 2 cores for 0.8 dev NDCG@10 points (docs/rerank.md).
     rerank_max_length: int | None = Field(None, ge=8, le=512)
+    # let the reranker's idle ONNX threads spin between operators: about 20 ms faster a rerank when one
+    # search runs at a time, but under concurrent searches the spinning takes the cores the others
+    # need (bench/load_test.py: 31 against 25 reranked searches a second at 4 clients; docs/service.md)
+    rerank_spin_threads: bool = False
     warm_up: bool = True  # `serve` runs one search through every stage before it reports ready
     # The stages a search runs when the caller names none: rerank, because the shipped reranker beats
     # hybrid on ESCI dev (+3.1 NDCG@10 points, p=0.007) and test (+1.8, p=0.021) (docs/rerank.md).
@@ -64,7 +71,32 @@ class Settings(BaseSettings):
     search_cache_size: int = 2048  # cached search results, emptied by every write; 0 = off
 
     # compute
-    threads: int | None = None  # torch threads; None = library default
+    threads: int | None = None  # model threads (torch, the reranker's ONNX session); None = library default
+    # numpy/BLAS/OpenMP (faiss, torch) threads inside one search when serving; searches already run side
+    # by side, and idle OpenMP/BLAS pools spin on the cores other requests need. None = library default
+    library_threads: int | None = 1
+
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_library_threads(n: int | None) -> None:
+    """Cap numpy's BLAS and OpenMP (faiss, torch) at `n` threads for this process, unless the
+    environment already says otherwise. Only the environment reaches threads started later (each
+    server worker thread), and only before those libraries load: call it first thing. Once they are
+    loaded it also caps what threadpoolctl can reach, and warns."""
+    if not n:
+        return
+    for var in _THREAD_VARS:
+        os.environ.setdefault(var, str(n))
+    loaded = [m for m in ("numpy", "torch", "faiss") if m in sys.modules]
+    if loaded:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=int(os.environ["OMP_NUM_THREADS"]))
+        logging.getLogger(__name__).warning(
+            "library threads limited after %s loaded: server worker threads may keep the default", ", ".join(loaded)
+        )
 
 
 @lru_cache

@@ -33,12 +33,14 @@ class RerankerNotFoundError(FileNotFoundError):
 class _OnnxScorer:
     """onnxruntime session + fast tokenizer: raw logits for (query, text) pairs, no optimum needed."""
 
-    def __init__(self, folder: Path, file_name: str, max_length: int, threads: int | None):
+    def __init__(self, folder: Path, file_name: str, max_length: int, threads: int | None, spin: bool = True):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # spinning idle pool threads answer one query faster, but burn the cores concurrent searches need
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
@@ -89,7 +91,9 @@ class CrossEncoderReranker:
     """Reranks hits with a fine-tuned cross-encoder fused with the retrieval scores (weights from the folder).
 
     `path` is a folder written by `rerank.train` (torch weights) or `rerank.export` (ONNX int8).
-    Scores are cached by (model, query, listing id, listing text) in a bounded LRU.
+    Scores are cached by (model, query, listing id, listing text) in a bounded LRU. `spin_threads`
+    lets the ONNX session's idle threads spin (onnxruntime's default, the fastest for one query at a
+    time); `load_reranker` takes it from settings.rerank_spin_threads, off for a server.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class CrossEncoderReranker:
         cache_size: int = 50_000,
         max_length: int | None = None,
         fusion_weights: dict[str, float] | None = None,
+        spin_threads: bool = True,
     ):
         self.path = Path(path)
         cfg_path = self.path / RERANKER_CONFIG
@@ -123,7 +128,7 @@ class CrossEncoderReranker:
         if backend == "onnx":
             if not onnx_file or not (self.path / onnx_file).is_file():
                 raise RerankerNotFoundError(self.path, f"ONNX file {onnx_file!r} missing")
-            self._score = _OnnxScorer(self.path, onnx_file, self.max_length, threads)
+            self._score = _OnnxScorer(self.path, onnx_file, self.max_length, threads, spin_threads)
         elif backend == "torch":
             if not has_torch:
                 raise RerankerNotFoundError(self.path, "model.safetensors missing")
@@ -178,8 +183,11 @@ class CrossEncoderReranker:
                     self._cache.popitem(last=False)
         return out
 
-    def rerank(self, query: str, hits: Sequence[Hit], listings: Sequence[Listing]) -> list[Hit]:
-        """Hits reordered by the fused score; duplicate ids keep their first (best-retrieved) occurrence."""
+    def rerank(
+        self, query: str, hits: Sequence[Hit], listings: Sequence[Listing], use_cache: bool = True
+    ) -> list[Hit]:
+        """Hits reordered by the fused score; duplicate ids keep their first (best-retrieved) occurrence.
+        `use_cache=False` scores every pair afresh (and stores nothing)."""
         if len(hits) != len(listings):
             raise ValueError(
                 f"rerank needs one listing per hit; got {len(hits)} hits and {len(listings)} listings"
@@ -195,7 +203,7 @@ class CrossEncoderReranker:
         if not pairs:
             return []
         uh = [h for h, _ in pairs]
-        ce = self.score(query, [self.text(lst) for _, lst in pairs], ids=[h.id for h in uh])
+        ce = self.score(query, [self.text(lst) for _, lst in pairs], ids=[h.id for h in uh] if use_cache else None)
         final = fuse(ce, uh, self.fusion_weights) if self.fusion_weights else ce
         order = np.argsort(-final, kind="stable")
         return [
@@ -212,4 +220,5 @@ def load_reranker(settings=None, **kwargs) -> CrossEncoderReranker:
         settings = get_settings()
     kwargs.setdefault("threads", getattr(settings, "threads", None))
     kwargs.setdefault("max_length", getattr(settings, "rerank_max_length", None))
+    kwargs.setdefault("spin_threads", getattr(settings, "rerank_spin_threads", False))
     return CrossEncoderReranker(settings.reranker_path, **kwargs)

@@ -472,7 +472,10 @@ class Index:
                     self._embedder = e
         return self._embedder
 
-    def embed_query(self, query: str) -> np.ndarray:
+    def embed_query(self, query: str, use_cache: bool = True) -> np.ndarray:
+        """The query's vector, from a small cache by normalised text unless `use_cache` is false."""
+        if not use_cache:
+            return self.embedder.encode_query(query)
         key = query.strip().lower()
         v = self._qcache.get(key)
         if v is None:
@@ -494,6 +497,7 @@ class Index:
         *,
         depth: int | None = None,
         config: SearchConfig | None = None,
+        use_cache: bool = True,
     ) -> Retrieved:
         """Rank live listings for `query` with one stage (bm25, dense) or both fused (hybrid).
 
@@ -524,7 +528,7 @@ class Index:
         )
         st = self._state
         depth = max(k, depth or cfg.depth)
-        qvec = self.embed_query(query) if stage != "bm25" else None
+        qvec = self.embed_query(query, use_cache) if stage != "bm25" else None
         segs = st.segments()
 
         while True:

@@ -3,7 +3,8 @@
 Marketplace traffic repeats its head queries; an identical request (query, k, filters, stages,
 ...) against an unchanged index gets the same answer, so it is served from memory. Every upsert
 or delete bumps the generation and empties the cache, so a cached answer never outlives a write.
-A request with `Cache-Control: no-cache` bypasses it (the load test measures both ways).
+A request with `Cache-Control: no-cache` bypasses it, and the query-vector and reranker score caches
+too: every stage runs afresh (the load test measures both ways).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from preloved.settings import Settings, get_settings
+from preloved.settings import Settings, get_settings, limit_library_threads
 
 logger = logging.getLogger(__name__)
 
@@ -17,13 +17,14 @@ def serve(settings: Settings | None = None, host: str | None = None, port: int |
     The pipeline loads before the port opens, so a missing index fails here with the loader's
     error (retrieval's IndexNotFoundError) instead of a server that answers 500s.
     """
+    settings = settings or get_settings()
+    limit_library_threads(settings.library_threads)  # before numpy, faiss and torch load
     import uvicorn
 
     from preloved.pipeline import load_pipeline
     from service._logging import configure_logging
     from service.app import create_app
 
-    settings = settings or get_settings()
     index_dir = Path(index_dir) if index_dir is not None else settings.index_dir
     if index_dir != settings.index_dir:
         settings = settings.model_copy(update={"index_dir": index_dir})

@@ -71,3 +71,18 @@ def test_an_index_can_choose_its_own_filter_attributes(tmp_path, tiny_catalogue_
     assert explicit.index.config.filter_attributes == ("size",)
     Index.build(listings, out, show_progress=False)  # a rebuild without the flag keeps the choice
     assert Index.load(out).manifest["filter_attributes"] == ["brand", "category"]
+
+
+def test_no_cache_runs_every_stage_afresh(pipeline):
+    """use_cache=False (HTTP Cache-Control: no-cache) neither reads nor fills the query-vector and
+    reranker score caches, and answers exactly what a cached search answers."""
+    q = "red wool scarf for winter"
+    fresh = pipeline.search(q, k=5, stages="rerank", use_cache=False)
+    assert q.lower() not in pipeline.index._qcache
+    assert not any(key[1] == q for key in pipeline.reranker._cache)
+    cached = pipeline.search(q, k=5, stages="rerank")
+    assert q.lower() in pipeline.index._qcache
+    assert any(key[1] == q for key in pipeline.reranker._cache)
+    again = pipeline.search(q, k=5, stages="rerank", use_cache=False)
+    assert [(h.id, h.score) for h in fresh.hits] == [(h.id, h.score) for h in cached.hits]
+    assert [(h.id, h.score) for h in again.hits] == [(h.id, h.score) for h in cached.hits]

@@ -56,13 +56,14 @@ def _facets(results: list[dict]) -> dict[str, dict[str, int]]:
 
 
 def _run_search(state: ServiceState, pipeline: SearchPipeline, req: SearchRequest, stages: str,
-                queued_at: float) -> tuple[SearchResult, float, int]:
+                queued_at: float, use_cache: bool = True) -> tuple[SearchResult, float, int]:
     waited = (time.perf_counter() - queued_at) * 1000
     drop = set(req.exclude) | set(req.filters)
     with state.lock.read():
         generation = state.cache.generation  # read under the lock: no delete can land mid-search
         result = pipeline.search(req.query, k=req.k, stages=stages, rerank_depth=req.rerank_depth,
-                                 filters=dict(req.filters) or None, use_parsed=req.use_parsed, exclude=drop)
+                                 filters=dict(req.filters) or None, use_parsed=req.use_parsed, exclude=drop,
+                                 use_cache=use_cache)
     return result, waited, generation
 
 
@@ -87,7 +88,7 @@ async def _search(request: Request, state: ServiceState, pipeline: SearchPipelin
         timings = {"cache": lookup, "total": lookup}
     else:
         result, waited, generation = await run_limited(
-            state, "/search", lambda: _run_search(state, pipeline, req, stages, start))
+            state, "/search", lambda: _run_search(state, pipeline, req, stages, start, use_cache))
         if use_cache:
             state.metrics.cache.labels(result="miss").inc()
             state.cache.put(_cache_key(req, stages, generation), result)
