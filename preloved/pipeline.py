@@ -88,6 +88,9 @@ class SearchPipeline:
             raise BadQueryError("no reranker is loaded: choose stages bm25, dense or hybrid")
 
         timings: dict[str, float] = {}
+        stage = "hybrid" if stages == "rerank" else stages
+        # the query's embedding does not depend on what qu reads: compute it while qu parses
+        qvec = self.index.embed_query_async(query, use_cache) if stage != "bm25" else None
         t = time.perf_counter()
         parsed = self.extractor.parse(query)
         if exclude:
@@ -95,11 +98,11 @@ class SearchPipeline:
         timings["qu"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        stage = "hybrid" if stages == "rerank" else stages
         n = max(k, depth) if stages == "rerank" else k
         try:
             retrieved = self.index.search(query, k=n, stage=stage, parsed=parsed if use_parsed else None,
-                                          filters=filters, use_cache=use_cache)
+                                          filters=filters, use_cache=use_cache,
+                                          query_vector=None if qvec is None else qvec.result())
         except ValueError as e:  # nothing to search for, or a filter that cannot apply: the caller's to fix
             raise BadQueryError(str(e)) from e
         hits = list(retrieved.hits)

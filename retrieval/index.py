@@ -18,6 +18,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -274,6 +275,7 @@ class Index:
         self._compact_lock = threading.Lock()
         self._compact_thread: threading.Thread | None = None
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._embed_pool: ThreadPoolExecutor | None = None  # started on the first embed_query_async
         gen = self.root / manifest["generation"]
         main = _load_segment(gen, manifest, config.ef_search, prefault=prefault)
         self._log = store.DeltaLog(gen / store.DELTA_LOG)
@@ -485,6 +487,14 @@ class Index:
                 self._qcache.popitem(last=False)
         return v
 
+    def embed_query_async(self, query: str, use_cache: bool = True) -> Future:
+        """`embed_query` in a worker thread, so a caller can parse the query meanwhile and pass the
+        result to `search(query_vector=...)`: the ONNX encoder releases the GIL while it runs."""
+        with self._embedder_lock:
+            if self._embed_pool is None:
+                self._embed_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="embed-query")
+        return self._embed_pool.submit(self.embed_query, query, use_cache)
+
     # searching -----------------------------------------------------------------------------------
 
     def search(
@@ -498,13 +508,15 @@ class Index:
         depth: int | None = None,
         config: SearchConfig | None = None,
         use_cache: bool = True,
+        query_vector: np.ndarray | None = None,
     ) -> Retrieved:
         """Rank live listings for `query` with one stage (bm25, dense) or both fused (hybrid).
 
         `parsed` (qu's reading of the query): confident attributes become filters, relaxed in
         `config.relax_order` while fewer than `config.min_results` listings pass, less confident
         ones boosts. `filters` (attribute -> value or list) are the API user's: hard, never
-        relaxed, and they override parsed values of the same attribute.
+        relaxed, and they override parsed values of the same attribute. `query_vector`: the query's
+        embedding when the caller already has it (`embed_query_async`).
         """
         cfg = config or self.config
         if stage not in STAGES:
@@ -528,7 +540,9 @@ class Index:
         )
         st = self._state
         depth = max(k, depth or cfg.depth)
-        qvec = self.embed_query(query, use_cache) if stage != "bm25" else None
+        qvec = None
+        if stage != "bm25":
+            qvec = self.embed_query(query, use_cache) if query_vector is None else np.asarray(query_vector)
         segs = st.segments()
 
         while True:

@@ -143,3 +143,14 @@ def test_load_missing_index_names_folder(tmp_path):
 def test_manifest_has_format_version(tiny_index_dir):
     man = json.loads((tiny_index_dir / "manifest.json").read_text())
     assert man["format_version"] == 1 and man["count"] == 20
+
+
+def test_a_query_vector_embedded_ahead_gives_the_same_answer(tiny_index):
+    """What SearchPipeline does: embed in a worker thread while qu parses, then pass the vector."""
+    q = "black running trainers"
+    vec = tiny_index.embed_query_async(q, use_cache=False).result()
+    assert vec == pytest.approx(tiny_index.embed_query(q, use_cache=False), abs=1e-6)
+    for stage in ("dense", "hybrid"):
+        ahead = tiny_index.search(q, k=5, stage=stage, query_vector=vec)
+        plain = tiny_index.search(q, k=5, stage=stage, use_cache=False)
+        assert [(h.id, h.score) for h in ahead.hits] == [(h.id, h.score) for h in plain.hits]
