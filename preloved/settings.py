@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     rerank_max_length: int | None = Field(None, ge=8, le=512)
     # let the reranker's idle ONNX threads spin between operators: about 20 ms faster a rerank when one
     # search runs at a time, but under concurrent searches the spinning takes the cores the others
-    # need (bench/load_test.py: 31 against 25 reranked searches a second at 4 clients; docs/service.md)
+    # need (bench/load_test.py, every cache off, 4 clients: 145 against 162 ms of CPU per reranked
+    # search, 13.3 against 12.2 searches a second; docs/service.md)
     rerank_spin_threads: bool = False
     warm_up: bool = True  # `serve` runs one search through every stage before it reports ready
     # The stages a search runs when the caller names none: rerank, because the shipped reranker beats
@@ -74,7 +75,7 @@ class Settings(BaseSettings):
     threads: int | None = None  # model threads (torch, the reranker's ONNX session); None = library default
     # numpy/BLAS/OpenMP (faiss, torch) threads inside one search when serving; searches already run side
     # by side, and idle OpenMP/BLAS pools spin on the cores other requests need. None = library default
-    library_threads: int | None = 1
+    library_threads: int | None = 1  # 0 or None: leave the libraries' defaults
 
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
