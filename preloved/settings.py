@@ -85,16 +85,19 @@ def limit_library_threads(n: int | None) -> None:
     """Cap numpy's BLAS and OpenMP (faiss, torch) at `n` threads for this process, unless the
     environment already says otherwise. Only the environment reaches threads started later (each
     server worker thread), and only before those libraries load: call it first thing. Once they are
-    loaded it also caps what threadpoolctl can reach, and warns."""
+    loaded it also caps what threadpoolctl can reach, and warns. A second call (`preloved serve`
+    calls it before building the demo index, then `serve` again) finds the environment set and
+    does nothing: the libraries read it when they loaded."""
     if not n:
         return
+    fresh = "OMP_NUM_THREADS" not in os.environ
     for var in _THREAD_VARS:
         os.environ.setdefault(var, str(n))
     loaded = [m for m in ("numpy", "torch", "faiss") if m in sys.modules]
-    if loaded:
+    if fresh and loaded:
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(limits=int(os.environ["OMP_NUM_THREADS"]))
+        threadpool_limits(limits=n)
         logging.getLogger(__name__).warning(
             "library threads limited after %s loaded: server worker threads may keep the default", ", ".join(loaded)
         )

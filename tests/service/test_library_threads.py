@@ -22,10 +22,14 @@ print(json.dumps(out))
 """
 
 
-def _pools(n, env_extra=None) -> dict:
+def _clean_env(**extra) -> dict:
+    """This process's environment without the thread caps, so each child starts from the defaults."""
     drop = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(env_extra or {})
+    return {**{k: v for k, v in os.environ.items() if k not in drop}, **extra}
+
+
+def _pools(n, env_extra=None) -> dict:
+    env = _clean_env(**(env_extra or {}))
     r = subprocess.run([sys.executable, "-c", CHECK.format(n=n)], capture_output=True, text=True, env=env, check=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -51,3 +55,16 @@ def test_importing_the_service_loads_no_numeric_library():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "True False"
+
+
+def test_a_second_call_after_the_libraries_loaded_does_not_warn():
+    """`preloved serve` caps before the demo index build loads numpy, then `serve` calls again."""
+    code = (
+        "import logging; logging.basicConfig()\n"
+        "from preloved.settings import limit_library_threads\n"
+        "limit_library_threads(1)\n"
+        "import numpy\n"
+        "limit_library_threads(1)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_clean_env(), check=True)
+    assert "limited after" not in r.stderr
