@@ -223,9 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"preloved {args.command}: error: {e}", file=sys.stderr)
         return 2
     except ValueError as e:
-        from retrieval import IndexFormatError
+        from retrieval import CatalogueError, IndexFormatError
 
-        if not isinstance(e, IndexFormatError):
+        if not isinstance(e, IndexFormatError | CatalogueError):  # e.g. the demo catalogue, read by `serve`
             raise
         print(f"preloved {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 FILTER_NAMES: tuple[str, ...] = (*LISTING_FIELDS, "price_min", "price_max")
 # qu's attributes that may become filters (a price phrase filters as price_min and price_max)
 QU_FILTER_ATTRIBUTES: tuple[str, ...] = (*LISTING_FIELDS, "price")
+# Attributes with a closed vocabulary: an explicit filter value that no listing has and that qu's
+# canonicalisation does not know either is a mistake ("colour=blurple"), and raises rather than
+# returning nothing. Brands are open: a brand with no listings just finds nothing.
+CLOSED_ATTRIBUTES: tuple[str, ...] = ("category", "colour", "size", "gender", "condition")
 # Parsed (qu) filters are dropped in this order while too few results remain.
 DEFAULT_RELAX_ORDER: tuple[str, ...] = ("size", "colour", "condition", "gender", "price", "category", "brand")
 
@@ -87,6 +91,32 @@ def _category_path(value: str) -> tuple[str, ...] | None:
     except (KeyError, ValueError):
         return None
     return tuple(p.lower() for p in path) if path else None
+
+
+@lru_cache(maxsize=4096)
+def known_value(attr: str, value: str) -> bool:
+    """Whether `value` is a known `attr` (one of CLOSED_ATTRIBUTES) by qu's canonicalisation
+    (taxonomy, colour and condition lexicons, size patterns) or this module's gender synonyms,
+    whether or not any listing has it now. Without qu only gender can be judged: others pass."""
+    if attr == "gender" and _gender_key(words(value)) in _GENDER_MATCH:
+        return True
+    try:
+        from qu.lexicon import get_lexicon, key
+        from qu.sizes import normalise_size
+        from qu.taxonomy import normalise_category
+    except ImportError:
+        return attr != "gender"
+    if attr == "category":
+        return normalise_category(value) is not None
+    if attr == "colour":
+        return get_lexicon().colour(value) is not None
+    if attr == "size":  # "m" or "42" alone are sizes only after the word "size"
+        return normalise_size(value) is not None or normalise_size(f"size {value}") is not None
+    if attr == "gender":
+        return key(value) in get_lexicon().gender_alias
+    if attr == "condition":
+        return key(value) in get_lexicon().condition_alias
+    return True
 
 
 @lru_cache(maxsize=65_536)
@@ -147,9 +177,7 @@ class AttributeColumns:
         return cls(vocabs, codes, price)
 
     def save(self, folder: Path) -> None:
-        (folder / "attr_vocabs.json").write_text(
-            json.dumps(self.vocabs, ensure_ascii=False), encoding="utf-8"
-        )
+        (folder / "attr_vocabs.json").write_text(json.dumps(self.vocabs, ensure_ascii=False), encoding="utf-8")
         for attr, arr in self.codes.items():
             np.save(folder / f"attr_{attr}.npy", arr)
         np.save(folder / "attr_price.npy", self.price)
@@ -160,6 +188,11 @@ class AttributeColumns:
         vocabs = json.loads((folder / "attr_vocabs.json").read_text(encoding="utf-8"))
         codes = {a: np.load(folder / f"attr_{a}.npy", mmap_mode=mode) for a in LISTING_FIELDS}
         return cls(vocabs, codes, np.load(folder / "attr_price.npy", mmap_mode=mode))
+
+    def knows(self, attr: str, value: str) -> bool:
+        """Whether some value in this segment's vocabulary of `attr` matches `value` (the vocabulary
+        keeps the values of listings deleted since the segment was written)."""
+        return bool(self._lut(attr, (value,))[:-1].any())
 
     def matching_codes(self, attr: str, values: Sequence[str]) -> np.ndarray:
         return np.flatnonzero(self._lut(attr, values)[:-1]).astype(np.int32)
@@ -303,9 +336,7 @@ def make_plan(
     filters = dict(filters or {})
     unknown = sorted(set(filters) - set(FILTER_NAMES))
     if unknown:
-        raise ValueError(
-            f"unknown filter(s) {', '.join(map(repr, unknown))}: allowed are {', '.join(FILTER_NAMES)}"
-        )
+        raise ValueError(f"unknown filter(s) {', '.join(map(repr, unknown))}: allowed are {', '.join(FILTER_NAMES)}")
     plan = Plan()
     for name in LISTING_FIELDS:
         if filters.get(name) is not None:

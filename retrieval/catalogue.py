@@ -43,9 +43,7 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
                 f"listing {rid!r}: 'price' must be a number, got {price!r}", path=path, line=line
             ) from None
         if not math.isfinite(p) or p < 0:
-            raise CatalogueError(
-                f"listing {rid!r}: 'price' must be >= 0, got {price!r}", path=path, line=line
-            )
+            raise CatalogueError(f"listing {rid!r}: 'price' must be >= 0, got {price!r}", path=path, line=line)
         data["price"] = p
     data["metadata"] = {k: v for k, v in row.items() if k not in _KNOWN and k != "metadata"}
     if isinstance(row.get("metadata"), dict):
@@ -56,24 +54,28 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
 def read_catalogue(path: str | Path) -> list[Listing]:
     """Read a JSONL catalogue. `id` and `title` are required; ids must be unique.
 
-    Raises CatalogueError naming the line for bad JSON, a missing id or title, or a duplicate id.
-    Blank lines are skipped.
+    Raises CatalogueError naming the line for bytes that are not UTF-8, bad JSON, a missing id or
+    title, or a duplicate id. Blank lines are skipped.
     """
     path = Path(path)
     if not path.is_file():
         raise CatalogueError("no such file", path=str(path))
     out: list[Listing] = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as f:
-        for n, raw in enumerate(f, start=1):
+    with path.open("rb") as f:
+        for n, data in enumerate(f, start=1):
+            try:
+                raw = data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise CatalogueError(
+                    f"not valid UTF-8 (byte {data[e.start]:#04x} at column {e.start + 1})", path=str(path), line=n
+                ) from None
             if not raw.strip():
                 continue
             try:
                 row = json.loads(raw)
             except json.JSONDecodeError as e:
-                raise CatalogueError(
-                    f"bad JSON ({e.msg} at column {e.colno})", path=str(path), line=n
-                ) from None
+                raise CatalogueError(f"bad JSON ({e.msg} at column {e.colno})", path=str(path), line=n) from None
             listing = listing_from_dict(row, path=str(path), line=n)
             if listing.id in seen:
                 raise CatalogueError(

@@ -207,21 +207,36 @@ class EmbeddingCache:
 
 
 def embed_cached(
-    embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache, *, show_progress: bool = False
+    embedder: Embedder,
+    texts: Sequence[str],
+    cache: EmbeddingCache,
+    *,
+    show_progress: bool = False,
+    chunk_size: int = 8192,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Embed texts, computing only those whose content hash is not cached.
 
-    Returns (vectors, hashes, number computed).
+    Texts are embedded `chunk_size` at a time and each chunk is put in the cache as soon as it is
+    done, so an interrupted build of a large catalogue keeps what it embedded: the next build
+    embeds only the rest. Returns (vectors, hashes, number computed).
     """
     hashes = content_hashes(texts, embedder.name)
     dim = embedder.dim
     found, vecs = cache.get(hashes, dim)
     todo = np.flatnonzero(~found)
     if len(todo):
+        from tqdm.auto import tqdm
+
         # embed each distinct text once
         uniq_h, first = np.unique(hashes[todo], return_index=True)
-        new = embedder.encode([texts[i] for i in todo[first]], show_progress=show_progress)
-        cache.put(uniq_h, new)
+        src = todo[first]
+        new = np.empty((len(src), dim), dtype=np.float32)
+        with tqdm(total=len(src), desc="embedding", unit="text", disable=not show_progress) as bar:
+            for s in range(0, len(src), chunk_size):
+                part = embedder.encode([texts[i] for i in src[s : s + chunk_size]])
+                cache.put(uniq_h[s : s + chunk_size], part)
+                new[s : s + len(part)] = part
+                bar.update(len(part))
         pos = np.searchsorted(uniq_h, hashes[todo])
         vecs[todo] = new[pos]
     logger.info("embedded %d of %d texts (%d cached)", len(todo), len(texts), len(texts) - len(todo))

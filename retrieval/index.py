@@ -27,11 +27,13 @@ import numpy as np
 
 from retrieval import store
 from retrieval.attributes import (
+    CLOSED_ATTRIBUTES,
     DEFAULT_RELAX_ORDER,
     QU_FILTER_ATTRIBUTES,
     AttributeColumns,
     Constraint,
     Plan,
+    known_value,
     make_plan,
 )
 from retrieval.bm25 import SparseBM25
@@ -104,9 +106,7 @@ class Segment:
         return self.store.raw(row)
 
 
-def _delta_segment(
-    items: Sequence[tuple[Listing, np.ndarray, int]], main: Segment, dim: int
-) -> Segment | None:
+def _delta_segment(items: Sequence[tuple[Listing, np.ndarray, int]], main: Segment, dim: int) -> Segment | None:
     if not items:
         return None
     listings = [x[0] for x in items]
@@ -159,7 +159,14 @@ def _write_generation(
     b: float,
     epsilon: float,
 ) -> dict:
-    """Write a full generation folder; returns the manifest fields it needs."""
+    """Write a full generation folder; returns the manifest fields it needs.
+
+    A folder already at `folder` is a temporary one left by a write that crashed before cleaning
+    up (no manifest names it): it is removed first, so the crash does not block every later write.
+    """
+    if folder.exists():
+        logger.warning("removing %s, left behind by an earlier write that did not finish", folder)
+        shutil.rmtree(folder)
     folder.mkdir(parents=True)
     t = time.perf_counter()
     bm = SparseBM25.build([tokenize(lexical_text(x)) for x in listings], k1=k1, b=b, epsilon=epsilon)
@@ -167,9 +174,7 @@ def _write_generation(
     AttributeColumns.build(listings).save(folder)
     np.save(folder / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
     np.save(folder / "hashes.npy", hashes.astype(np.uint64))
-    (folder / "ids.json").write_text(
-        json.dumps([x.id for x in listings], ensure_ascii=False), encoding="utf-8"
-    )
+    (folder / "ids.json").write_text(json.dumps([x.id for x in listings], ensure_ascii=False), encoding="utf-8")
     if raws is None:
         raws = [(x.model_dump_json(exclude_none=True) + "\n").encode("utf-8") for x in listings]
     store.ListingStore.write(folder, list(raws))
@@ -280,8 +285,7 @@ class Index:
         main = _load_segment(gen, manifest, config.ef_search, prefault=prefault)
         self._log = store.DeltaLog(gen / store.DELTA_LOG)
         self._state = _State(main=main, alive=None, delta_items={}, delta=None)
-        for rec in self._log.read():
-            self._state = self._apply(self._state, rec)
+        self._state = self._apply(self._state, self._log.read())
 
     # construction ---------------------------------------------------------------------------
 
@@ -330,9 +334,7 @@ class Index:
             if (out / store.MANIFEST).exists():
                 previous = store.read_manifest(out)
             elif any(out.iterdir()):
-                raise FileExistsError(
-                    f"{out} exists and is not a preloved index: choose an empty or new folder"
-                )
+                raise FileExistsError(f"{out} exists and is not a preloved index: choose an empty or new folder")
         if filter_attributes is None and previous is not None and "filter_attributes" in previous:
             extra_meta["filter_attributes"] = previous["filter_attributes"]  # a rebuild keeps the choice
         sources = []
@@ -351,6 +353,11 @@ class Index:
             epsilon=epsilon,
         )
         if previous is None:
+            if out.parent.is_dir():  # first builds of this folder that crashed before cleaning up
+                for p in out.parent.iterdir():
+                    if p.is_dir() and p.name.startswith(f".{out.name}.tmp-"):
+                        logger.warning("removing %s, left behind by a build that did not finish", p)
+                        shutil.rmtree(p, ignore_errors=True)
             tmp_root = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
             tmp_root.mkdir(parents=True)
             try:
@@ -434,8 +441,7 @@ class Index:
             )
         if embedder is not None and embedder.name != manifest.get("embedder"):
             raise IndexFormatError(
-                f"{root} was embedded with {manifest.get('embedder')!r}, "
-                f"but the embedder given is {embedder.name!r}"
+                f"{root} was embedded with {manifest.get('embedder')!r}, but the embedder given is {embedder.name!r}"
             )
         return cls(root, manifest, embedder, config or SearchConfig(), **kwargs)
 
@@ -539,6 +545,7 @@ class Index:
             filter_attributes=cfg.filter_attributes,
         )
         st = self._state
+        self._check_filter_values(st, plan)
         depth = max(k, depth or cfg.depth)
         qvec = None
         if stage != "bm25":
@@ -552,8 +559,7 @@ class Index:
                 n_found = len(lex[0])
             else:
                 n_found = sum(
-                    len(seg) if m is None else int(np.count_nonzero(m))
-                    for (seg, _), m in zip(segs, masks, strict=True)
+                    len(seg) if m is None else int(np.count_nonzero(m)) for (seg, _), m in zip(segs, masks, strict=True)
                 )
             if n_found >= cfg.min_results:
                 break
@@ -604,6 +610,26 @@ class Index:
             matched += explain[o]
             hits.append(Hit(id=i, score=float(score[o]), scores=scores, matched=tuple(matched)))
         return Retrieved(hits=hits, applied_filters=plan.applied(), relaxed_filters=tuple(plan.relaxed))
+
+    @staticmethod
+    def _check_filter_values(st: _State, plan: Plan) -> None:
+        """Raise ValueError for an explicit filter value of a closed vocabulary (CLOSED_ATTRIBUTES)
+        that no listing's value matches and qu does not know: a typo, not a request for nothing.
+        A known value with no listings now ("girls" in a shop without girls' clothes) passes."""
+        segs = [seg for seg, _ in st.segments()]
+        for c in plan.filters:
+            if c.source != "filter" or c.attr not in CLOSED_ATTRIBUTES:
+                continue
+            for v in c.values:
+                if any(seg.attrs.knows(c.attr, v) for seg in segs) or known_value(c.attr, v):
+                    continue
+                vocab = sorted({x for seg in segs for x in seg.attrs.vocabs[c.attr]})
+                known = (
+                    f"values in this index include {', '.join(vocab[:8])}{', ...' if len(vocab) > 8 else ''}"
+                    if vocab
+                    else f"no listing in this index has a {c.attr}"
+                )
+                raise ValueError(f"filter {c.attr!r}: unknown value {v!r} matches no {c.attr}; {known}")
 
     @staticmethod
     def _mask(seg: Segment, alive: np.ndarray | None, filters: Sequence[Constraint]) -> np.ndarray | None:
@@ -711,7 +737,7 @@ class Index:
         }
         with self._write_lock:
             self._log.append(rec)
-            self._state = self._apply(self._state, rec)
+            self._state = self._apply(self._state, [rec])
         self._maybe_compact()
         return len(items)
 
@@ -725,7 +751,7 @@ class Index:
                 return 0
             rec = {"op": "delete", "ids": present}
             self._log.append(rec)
-            self._state = self._apply(st, rec)
+            self._state = self._apply(st, [rec])
         self._maybe_compact()
         return len(present)
 
@@ -736,33 +762,35 @@ class Index:
         row = st.main.row_of.get(i)
         return row is not None and (st.alive is None or bool(st.alive[row]))
 
-    def _apply(self, st: _State, rec: dict) -> _State:
-        """A new state with one log record applied (the old state stays valid for running searches)."""
-        alive = st.alive
+    def _apply(self, st: _State, records: Sequence[dict]) -> _State:
+        """A new state with log records applied in order (the old state stays valid for running
+        searches). The delta segment is built once, after the last record: replaying a log of N
+        records at load costs one delta build, not N."""
         delta = dict(st.delta_items)
-        if rec["op"] == "upsert":
-            vecs = store.unpack_vectors(rec["vectors"], rec["dim"])
-            ids = []
-            for d, v, h in zip(rec["listings"], vecs, rec["hashes"], strict=True):
-                listing = Listing.model_validate(d)
-                ids.append(listing.id)
-                delta.pop(listing.id, None)
-                delta[listing.id] = (listing, v, int(h))
-            kill = [st.main.row_of[i] for i in ids if i in st.main.row_of]
-        elif rec["op"] == "delete":
-            kill = []
-            for i in rec["ids"]:
-                delta.pop(i, None)
-                if i in st.main.row_of:
-                    kill.append(st.main.row_of[i])
-        else:
-            raise IndexFormatError(f"unknown delta-log operation {rec['op']!r} in {self._log.path}")
+        kill: list[int] = []
+        changed = False  # whether the delta's listings changed, so its segment must be rebuilt
+        for rec in records:
+            if rec["op"] == "upsert":
+                vecs = store.unpack_vectors(rec["vectors"], rec["dim"])
+                for d, v, h in zip(rec["listings"], vecs, rec["hashes"], strict=True):
+                    listing = Listing.model_validate(d)
+                    delta.pop(listing.id, None)
+                    delta[listing.id] = (listing, v, int(h))
+                    if listing.id in st.main.row_of:
+                        kill.append(st.main.row_of[listing.id])
+                changed = True
+            elif rec["op"] == "delete":
+                for i in rec["ids"]:
+                    changed |= delta.pop(i, None) is not None
+                    if i in st.main.row_of:
+                        kill.append(st.main.row_of[i])
+            else:
+                raise IndexFormatError(f"unknown delta-log operation {rec['op']!r} in {self._log.path}")
+        alive = st.alive
         if kill:
             alive = np.ones(len(st.main), dtype=bool) if alive is None else alive.copy()
             alive[kill] = False
-        dim = st.main.vectors.vectors.shape[1] if len(st.main) else int(rec.get("dim", 384))
-        # an upsert always rewrites the delta; a delete changes it only when it removed a delta listing
-        changed = rec["op"] == "upsert" or len(delta) != len(st.delta_items)
+        dim = int(st.main.vectors.vectors.shape[1]) if len(st.main) else 384
         seg = _delta_segment(list(delta.values()), st.main, dim) if changed else st.delta
         return _State(main=st.main, alive=alive, delta_items=delta, delta=seg)
 
@@ -799,8 +827,7 @@ class Index:
             rows = np.arange(len(main)) if st.alive is None else np.flatnonzero(st.alive)
             listings = [main.listing(int(r)) for r in rows] + [x[0] for x in st.delta_items.values()]
             raws = [main.raw(int(r)) for r in rows] + [
-                (x[0].model_dump_json(exclude_none=True) + "\n").encode("utf-8")
-                for x in st.delta_items.values()
+                (x[0].model_dump_json(exclude_none=True) + "\n").encode("utf-8") for x in st.delta_items.values()
             ]
             dim = int(main.vectors.vectors.shape[1])
             dvec = [x[1] for x in st.delta_items.values()]
@@ -840,10 +867,9 @@ class Index:
             with self._write_lock:
                 later = self._log.read()[done:]
                 new_log = store.DeltaLog(self.root / gen_name / store.DELTA_LOG)
-                new_state = _State(main=new_main, alive=None, delta_items={}, delta=None)
                 for rec in later:
                     new_log.append(rec)
-                    new_state = self._apply(new_state, rec)
+                new_state = self._apply(_State(main=new_main, alive=None, delta_items={}, delta=None), later)
                 manifest = {
                     **self.manifest,
                     **meta,

@@ -21,9 +21,7 @@ def test_reads_fields_and_metadata(tiny_listings):
 
 
 def test_integer_ids_and_blank_lines(tmp_path):
-    p = write(
-        tmp_path, [json.dumps({"id": 7, "title": "Red dress"}), "", json.dumps({"id": "8", "title": "Hat"})]
-    )
+    p = write(tmp_path, [json.dumps({"id": 7, "title": "Red dress"}), "", json.dumps({"id": "8", "title": "Hat"})])
     assert [x.id for x in read_catalogue(p)] == ["7", "8"]
 
 
@@ -53,3 +51,14 @@ def test_bad_lines_name_the_line(tmp_path, lines, line, words):
 def test_missing_file(tmp_path):
     with pytest.raises(CatalogueError, match="no such file"):
         read_catalogue(tmp_path / "nope.jsonl")
+
+
+def test_bytes_that_are_not_utf8_name_the_line(tmp_path):
+    p = tmp_path / "cat.jsonl"
+    p.write_bytes(b'{"id": "1", "title": "Caf\xc3\xa9 tee"}\n{"id": "2", "title": "Caf\xe9 tee"}\n')
+    with pytest.raises(CatalogueError) as e:
+        read_catalogue(p)
+    assert e.value.line == 2
+    assert str(e.value) == f"{p}, line 2: not valid UTF-8 (byte 0xe9 at column 26)"
+    p.write_bytes(b'{"id": "1", "title": "Caf\xc3\xa9 tee"}\n')
+    assert read_catalogue(p)[0].title == "Café tee"

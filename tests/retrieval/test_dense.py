@@ -61,3 +61,27 @@ def test_query_vectors_from_onnx_equal_torch_vectors(tmp_path, embedder):
     assert not list(tmp_path.glob(".*.tmp"))
     with pytest.raises(ValueError, match="query_backend"):
         Embedder(query_backend="tf")
+
+
+def test_an_interrupted_embedding_keeps_the_chunks_it_finished(tmp_path, embedder):
+    """A big catalogue is embedded chunk by chunk, each chunk cached when done: a build that dies
+    part-way leaves those chunks behind, and the next build embeds only the rest."""
+    from retrieval.dense import embed_cached
+
+    texts = [f"vintage levis 50{i} jeans w3{i % 10}" for i in range(10)]
+
+    class DiesOnSecondChunk:
+        name, dim, calls = embedder.name, embedder.dim, 0
+
+        def encode(self, batch, **kw):
+            self.calls += 1
+            if self.calls == 2:
+                raise KeyboardInterrupt("killed mid-build")
+            return embedder.encode(batch, **kw)
+
+    with pytest.raises(KeyboardInterrupt):
+        embed_cached(DiesOnSecondChunk(), texts, EmbeddingCache(tmp_path), chunk_size=4)
+    vecs, _, computed = embed_cached(embedder, texts, EmbeddingCache(tmp_path), chunk_size=4)
+    assert computed == 6  # the first chunk of 4 survived the crash
+    np.testing.assert_allclose(vecs, embedder.encode(texts), atol=1e-5)
+    assert embed_cached(embedder, texts, EmbeddingCache(tmp_path))[2] == 0

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from qu.types import ParsedQuery
-from retrieval import EmptyQueryError, Index, IndexNotFoundError, Listing, Retrieved, SearchConfig
+from retrieval import EmptyQueryError, Index, IndexFormatError, IndexNotFoundError, Listing, Retrieved, SearchConfig
 
 
 @pytest.mark.parametrize("stage", ["bm25", "dense", "hybrid"])
@@ -54,8 +55,41 @@ def test_explicit_filters_are_hard_and_explained(tiny_index):
     assert [h.id for h in r.hits] == ["2"]
     assert r.applied_filters == {"brand": "NIKE", "gender": "women"}
     assert "brand=NIKE (filter)" in r.hits[0].matched
-    # an unknown value filters everything out rather than being ignored; explicit filters never relax
+    # brands are an open vocabulary: one with no listings finds nothing; explicit filters never relax
     assert tiny_index.search("shoes", filters={"brand": "gucci"}).hits == []
+
+
+@pytest.mark.parametrize(
+    ("filters", "words"),
+    [
+        ({"colour": "blurple"}, "filter 'colour': unknown value 'blurple' matches no colour; values in this index"),
+        ({"gender": "martian"}, "filter 'gender': unknown value 'martian'"),
+        ({"size": "enormous"}, "filter 'size': unknown value 'enormous'"),
+        ({"condition": "smelly"}, "filter 'condition': unknown value 'smelly'"),
+        ({"category": "spaceships"}, "filter 'category': unknown value 'spaceships'"),
+        ({"gender": ["women", "wimmin"]}, "unknown value 'wimmin'"),  # one bad value in a list
+    ],
+)
+def test_unknown_closed_filter_values_raise(tiny_index, filters, words):
+    with pytest.raises(ValueError) as e:
+        tiny_index.search("shoes", filters=filters)
+    assert words in str(e.value)
+    if "colour" in filters:  # a few of the index's own values are listed
+        assert "black, blue, brown" in str(e.value)
+
+
+def test_known_filter_values_without_listings_find_nothing(tiny_index):
+    # known to qu's vocabularies (or the gender synonyms) but on no listing of the tiny catalogue
+    for filters in ({"colour": "purple"}, {"size": "xl"}, {"condition": "refurbished"}, {"category": "dungarees"}):
+        assert tiny_index.search("shoes", filters=filters, stage="bm25").hits == [], filters
+    # the index's own values pass even when qu does not know them ("used - excellent")
+    r = tiny_index.search("jacket", k=20, filters={"condition": "used excellent", "gender": "mens"})
+    assert r.hits and all(tiny_index.get(h.id).condition == "used - excellent" for h in r.hits)
+    # a value qu reads from the query is never an error: it is relaxed or boosts instead
+    r = tiny_index.search(
+        "jacket", parsed=parsed("jacket", colour="blurple"), config=SearchConfig(filter_attributes=ALL)
+    )
+    assert r.hits
 
 
 def test_unisex_matches_men_and_price_range(tiny_index):
@@ -74,9 +108,7 @@ ALL = ("brand", "category", "colour", "size", "gender", "condition", "price")
 
 def test_confident_parsed_attributes_filter_and_relax_in_order(tiny_index):
     cfg = SearchConfig(min_results=1, filter_attributes=ALL)
-    r = tiny_index.search(
-        "levis w31", k=10, parsed=parsed("levis w31", brand="levis", size="w31"), config=cfg
-    )
+    r = tiny_index.search("levis w31", k=10, parsed=parsed("levis w31", brand="levis", size="w31"), config=cfg)
     assert r.relaxed_filters == ("size",)  # no W31 in stock: keep Levi's, drop the size
     assert {h.id for h in r.hits} == {"4", "5"}
     assert r.applied_filters == {"brand": "levis"}
@@ -93,9 +125,7 @@ def test_default_parsed_brand_boosts_and_size_relaxes(tiny_index):
 
 def test_relaxed_size_still_boosts_a_near_match(tiny_index):
     cfg = SearchConfig(min_results=1, filter_attributes=ALL)
-    r = tiny_index.search(
-        "levis w32", k=10, parsed=parsed("levis w32", brand="levis", size="w32"), config=cfg
-    )
+    r = tiny_index.search("levis w32", k=10, parsed=parsed("levis w32", brand="levis", size="w32"), config=cfg)
     assert r.relaxed_filters == ()
     assert [h.id for h in r.hits] == ["4"]
     assert "size=w32 (filter, from query)" in r.hits[0].matched
@@ -143,6 +173,24 @@ def test_load_missing_index_names_folder(tmp_path):
 def test_manifest_has_format_version(tiny_index_dir):
     man = json.loads((tiny_index_dir / "manifest.json").read_text())
     assert man["format_version"] == 1 and man["count"] == 20
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"format_version": 2}, "has format_version 2; this version reads 1: rebuild the index with `preloved index`"),
+        ({"format_version": None}, "has format_version None; this version reads 1"),
+        ({"format": "faiss"}, "is not a preloved retrieval index (format 'faiss')"),
+    ],
+)
+def test_an_index_of_another_format_version_is_refused(tmp_path, tiny_index_dir, embedder, change, words):
+    out = tmp_path / "index"
+    shutil.copytree(tiny_index_dir, out)
+    man = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**man, **change}))
+    with pytest.raises(IndexFormatError) as e:
+        Index.load(out, embedder=embedder)
+    assert str(e.value).startswith(f"{out / 'manifest.json'} ") and words in str(e.value)
 
 
 def test_a_query_vector_embedded_ahead_gives_the_same_answer(tiny_index):

@@ -67,29 +67,58 @@ def test_background_compaction_keeps_writes_made_meanwhile(writable_index):
 
 
 def test_concurrent_search_with_writes(writable_index):
+    """Searches in three threads while listings are added and deleted: none fails, none begun after a
+    delete returned shows the deleted listing, and none begun after an upsert returned misses the
+    new one (k is above the catalogue size, and dense search ranks every live listing, so a hybrid
+    search returns them all)."""
     idx = writable_index
-    errors = []
+    lock = threading.Condition()
+    deleted: set[str] = set()  # ids whose delete has returned
+    live = {x.id for x in idx.listings()}  # ids whose upsert has returned and whose delete has not begun
+    checked: dict[str, int] = {}  # per deleted id: searches begun after its delete returned
+    errors: list[BaseException] = []
     stop = threading.Event()
 
     def reader():
         while not stop.is_set():
+            with lock:
+                gone, there = set(deleted), set(live)
             try:
-                for h in idx.search("black jeans", k=10).hits:
-                    assert h.id != "5" or idx.get("5") is None or True
+                found = set(ids(idx.search("black jeans", k=50)))
             except Exception as e:  # noqa: BLE001 - collected and re-raised below
                 errors.append(e)
                 return
+            with lock:
+                if found & gone:
+                    errors.append(AssertionError(f"found {sorted(found & gone)} after the delete returned"))
+                missing = (there & live) - found  # still live when the search ended
+                if missing:
+                    errors.append(AssertionError(f"missed {sorted(missing)} after the upsert returned"))
+                for i in gone:
+                    checked[i] = checked.get(i, 0) + 1
+                lock.notify_all()
 
     threads = [threading.Thread(target=reader) for _ in range(3)]
     for t in threads:
         t.start()
-    for i in range(10):
-        idx.upsert([Listing(id=f"n{i}", title=f"Black jeans number {i}")])
-        idx.delete([f"n{i - 1}"] if i else ["5"])
-    stop.set()
-    for t in threads:
-        t.join()
-    assert not errors
+    try:
+        for i in range(10):
+            idx.upsert([Listing(id=f"n{i}", title=f"Black jeans number {i}")])
+            gone = f"n{i - 1}" if i else "5"
+            with lock:
+                live.add(f"n{i}")
+                live.discard(gone)
+            assert idx.delete([gone]) == 1
+            with lock:
+                deleted.add(gone)
+                # a search begun after this delete must have run before the next write
+                assert lock.wait_for(lambda g=gone: checked.get(g, 0) >= 1 or bool(errors), timeout=60)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors[:3]
+    assert all(checked[i] >= 1 for i in deleted) and len(deleted) == 10
     assert len(idx) == 20  # 20 - "5" + n9
     assert "5" not in ids(idx.search("black skinny jeans", k=20))
 
@@ -144,3 +173,78 @@ def test_upserting_an_unchanged_delta_listing_again(tmp_path, embedder):
     ix.upsert([Listing(id="a", title="red dress")])
     assert len(ix) == 3
     assert ix.search("red dress", k=1, stage="bm25").hits[0].id == "a"
+
+
+def test_a_crashed_write_does_not_block_the_next(writable_index, embedder, tiny_listings, tmp_path):
+    """A process killed mid-compaction or mid-build leaves its temporary folder behind (the cleanup
+    never ran): the index still loads, and the next compaction or build writes over it."""
+    idx = writable_index
+    root = idx.root
+    stale = root / ".gen-000002.tmp"  # the folder the next compaction writes into
+    stale.mkdir()
+    (stale / "ids.json").write_text('["half', encoding="utf-8")
+    again = Index.load(root, embedder=embedder)
+    assert len(again) == 20 and ids(again.search("nike air max", k=1)) == ["1"]
+    idx.upsert([Listing(id="21", title="Stone Island Men Khaki Overshirt")])
+    idx.delete(["3"])
+    idx.compact()
+    assert idx.manifest["generation"] == "gen-000002"
+    assert sorted(p.name for p in root.iterdir() if "gen-" in p.name) == ["gen-000002"]
+    assert ids(idx.search("stone island overshirt", k=1)) == ["21"]
+    again = Index.load(root, embedder=embedder)
+    assert len(again) == 20 and again.get("3") is None and again.get("21") is not None
+    # a rebuild (Index.build over an existing index) meets the same leftover
+    (root / ".gen-000003.tmp").mkdir()
+    rebuilt = Index.build(tiny_listings, root, embedder=embedder, show_progress=False)
+    assert rebuilt.manifest["generation"] == "gen-000003" and len(rebuilt) == 20
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]
+    # a first build killed before its rename leaves a hidden sibling of the index folder
+    left = tmp_path / ".fresh.tmp-0badf00d" / "gen-000001"
+    left.mkdir(parents=True)
+    fresh = Index.build(tiny_listings[:3], tmp_path / "fresh", embedder=embedder, show_progress=False)
+    assert len(fresh) == 3
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".fresh.tmp-")]
+
+
+def test_replaying_a_long_log_builds_the_delta_once(writable_index, embedder, monkeypatch):
+    """300 single-listing upserts and 100 deletes, then a reload: the replay builds the delta segment
+    once (not once per record), and the reloaded index answers exactly as before the reload."""
+    import retrieval.index as mod
+
+    idx = writable_index
+    colours = ("black", "red", "blue", "green", "white")
+    kinds = ("jeans", "dress", "trainers", "jacket", "hoodie", "scarf")
+    for i in range(300):
+        c, kind = colours[i % len(colours)], kinds[i % len(kinds)]
+        idx.upsert([Listing(id=f"r{i}", title=f"{c.title()} {kind} lot {i}", colour=c, size=("s", "m", "l")[i % 3])])
+        if i % 3 == 2:  # delete ten listings of the main segment, then earlier new ones
+            j = i // 3
+            assert idx.delete([str(1 + j) if j < 10 else f"r{i - 2}"]) == 1
+    idx.upsert([Listing(id="4", title="Levi's Men Blue 501 Jeans Dark Wash", brand="levi's")])  # deleted, back
+    assert idx._log.records == 401
+    queries = [
+        ("black jeans", {}),
+        ("red dress lot 7", {}),
+        ("levis 501", {}),
+        ("hoodie", {"colour": "green"}),
+        ("trainers", {"size": "m"}),
+    ]
+    before = {
+        (q, stage): [(h.id, h.score) for h in idx.search(q, k=30, stage=stage, filters=f or None).hits]
+        for q, f in queries
+        for stage in ("bm25", "dense", "hybrid")
+    }
+    builds = []
+    real = mod._delta_segment
+    monkeypatch.setattr(mod, "_delta_segment", lambda *a, **k: builds.append(1) or real(*a, **k))
+    again = Index.load(idx.root, embedder=embedder)
+    assert len(builds) == 1
+    assert len(again) == len(idx) == 20 - 10 + 300 - 90 + 1
+    assert [x.id for x in again.listings()] == [x.id for x in idx.listings()]
+    assert again.get("4").title == "Levi's Men Blue 501 Jeans Dark Wash" and again.get("r30") is None
+    after = {
+        (q, stage): [(h.id, h.score) for h in again.search(q, k=30, stage=stage, filters=f or None).hits]
+        for q, f in queries
+        for stage in ("bm25", "dense", "hybrid")
+    }
+    assert after == before
