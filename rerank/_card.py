@@ -21,6 +21,19 @@ def write_card(folder: Path, summary: dict, evaluation: dict | None = None, extr
     m = evaluation or summary.get("metrics") or {}
     untrained = summary.get("untrained_dev") or {}
     edepth = cfg.get("epoch_eval_depth") or cfg["eval_depth"]
+    pool = f"{summary['pool_products']:,}-product" if summary.get("pool_products") else "ESCI"
+    if cfg.get("distill_from"):
+        data_line = (
+            f"- pairs: every judged train pair and the top-{cfg['distill_depth']} `{summary['retriever']}` "
+            f"candidates of each train query over the {pool} pool, plus any extra pairs, all labelled by the teacher"
+        )
+        negatives = f"distill depth {cfg['distill_depth']}"
+    else:
+        data_line = (
+            f"- hard negatives: `{summary['retriever']}` top-{cfg['hard_negatives']['depth']} over the "
+            f"{pool} pool (train+dev+test products), judged products excluded"
+        )
+        negatives = f"hard negatives {json.dumps(cfg['hard_negatives'])}"
     lines = [
         "# preloved cross-encoder reranker",
         "",
@@ -34,16 +47,15 @@ def write_card(folder: Path, summary: dict, evaluation: dict | None = None, extr
         "",
         "## Data",
         "",
-        f"- hard negatives: `{summary['retriever']}` top-{cfg['hard_negatives']['depth']} over the "
-        "2,267-product ESCI pool (train+dev+test products), judged products excluded",
+        data_line,
         f"- pairs by source: {json.dumps(summary['pairs_by_source'])}; training rows: {summary['training_rows']}",
         f"- listing text: `{cfg['text_format']}` (rerank._text.listing_text), max_length {cfg['max_length']}",
         "",
         "## Parameters",
         "",
         f"epochs {cfg['epochs']}, batch {cfg['batch_size']}, lr {cfg['learning_rate']}, "
-        f"warmup {cfg['warmup_ratio']}, seed {cfg['seed']}, "
-        f"hard negatives {json.dumps(cfg['hard_negatives'])}",
+        f"warmup {cfg['warmup_ratio']}, seed {cfg['seed']}, {negatives}"
+        + (" (resumed after an interruption)" if summary.get("resumed") else ""),
         "",
     ]
     if m:
@@ -86,13 +98,12 @@ def write_card(folder: Path, summary: dict, evaluation: dict | None = None, extr
         "",
         f"Commit: {summary['commit']}; torch {summary['torch']}; training took {summary['seconds']} s.",
         "",
-        (
-            "Reproduce: train the teacher named in `distill_from` (its config in rerank/configs/gpu/), then "
-            "this student: `preloved train-reranker --config rerank/configs/gpu/student_l"
-            f"{cfg.get('num_layers') or 6}.json`; `python bench/rerank_gpu.py` runs the whole GPU recipe."
+        f"Reproduce: `preloved train-reranker --config {summary.get('config_path') or '<its config>'}`"
+        + (
+            " after training the teacher(s) named in `distill_from` (configs in rerank/configs/gpu/; "
+            "`python bench/rerank_gpu.py` runs the whole GPU recipe)."
             if cfg.get("distill_from")
-            else "Reproduce: `preloved train-reranker --config <the config above>` (or "
-            "`python -m rerank.train --config ...`)."
+            else "."
         )
         + " Then `python -m rerank.export --src <output_dir> --dst models/reranker` and "
         "`python -m rerank.evaluate --model models/reranker --retriever preloved-hybrid --write`.",

@@ -108,21 +108,30 @@ class TrainingData:
         return out
 
     def distill_rows(self, teacher_score) -> tuple[list[dict], Counter]:
-        """Distillation rows: every judged pair and the top `distill_depth` candidates of each train
-        query, labelled with the teacher's score (`teacher_score(query, texts) -> scores`)."""
+        """Distillation rows: every judged pair, the top `distill_depth` candidates of each train
+        query and every `extra_pairs` pair, labelled with the teacher's score
+        (`teacher_score(query, texts) -> scores`); an extra pair's own label is not used."""
         by_q: dict[str, list[str]] = {}
         for j in self.train_j:
             by_q.setdefault(j.query, []).append(j.product_id)
-        out: list[dict] = []
-        counts: Counter = Counter()
+        sources: dict[str, dict[str, list[str]]] = {}  # query -> source -> texts
         for q in sorted(by_q):
             judged = list(dict.fromkeys(by_q[q]))
             cands = [h.id for h in self.candidates.get(q, [])[: self.cfg.distill_depth] if h.id not in judged]
-            texts = [self.texts[p] for p in judged + cands]
-            scores = teacher_score(q, texts)
-            out += [{"query": q, "doc": t, "label": float(s)} for t, s in zip(texts, scores, strict=True)]
-            counts["esci_judged"] += len(judged)
-            counts["teacher_scored_candidates"] += len(cands)
+            sources[q] = {
+                "esci_judged": [self.texts[p] for p in judged],
+                "teacher_scored_candidates": [self.texts[p] for p in cands],
+            }
+        for name, extra in self.extra.items():
+            for q, text, _ in extra:
+                sources.setdefault(q, {}).setdefault(name, []).append(text)
+        out: list[dict] = []
+        counts: Counter = Counter()
+        for q in sorted(sources):
+            named = [(name, t) for name, texts in sources[q].items() for t in texts]
+            scores = teacher_score(q, [t for _, t in named])
+            out += [{"query": q, "doc": t, "label": float(s)} for (_, t), s in zip(named, scores, strict=True)]
+            counts.update(name for name, _ in named)
         return out, counts
 
     def rows(self) -> tuple[list[dict], Counter]:
@@ -186,12 +195,15 @@ def _make_loss(name: str, model, mini_batch_size: int | None = None):
 
 
 def _git_commit() -> str:
+    """HEAD, with "+dirty" when tracked files differ from it (the card then names no exact code)."""
     try:
-        return subprocess.run(
+        head = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=True
         ).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=ROOT, capture_output=True).returncode
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def _seed_everything(seed: int, threads: int | None) -> None:
@@ -247,8 +259,10 @@ def _scorer(model, max_length: int, batch_size: int = 64):
     return score
 
 
-def make_dev_evaluator(data: TrainingData, log: list[dict]):
-    """A CrossEncoderTrainer evaluator: exact ESCI NDCG@10 on dev, cross-encoder alone and fused."""
+def make_dev_evaluator(data: TrainingData, log: list[dict], path: Path | None = None):
+    """A CrossEncoderTrainer evaluator: exact ESCI NDCG@10 on dev, cross-encoder alone and fused.
+    Each result is appended to `log` (and written to `path`, so a resumed run keeps the epochs
+    evaluated before the interruption)."""
     from sentence_transformers.base.evaluation import BaseEvaluator
 
     from rerank._evaluate import evaluate_split, score_candidates, tune_on_dev
@@ -284,6 +298,8 @@ def make_dev_evaluator(data: TrainingData, log: list[dict]):
                 "seconds": round(time.perf_counter() - t, 1),
             }
             log.append(row)
+            if path is not None:
+                path.write_text(json.dumps(log, indent=1) + "\n")
             logger.info("dev after epoch %s: %s", epoch, row)
             metrics = {"ndcg@10": res["fused"], "ndcg@10_cross_encoder": res["cross_encoder"]}
             metrics = self.prefix_name_to_metrics(metrics, self.name)
@@ -293,8 +309,13 @@ def make_dev_evaluator(data: TrainingData, log: list[dict]):
     return DevNDCG()
 
 
-def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
-    """Run the whole recipe; returns the final metrics (also written to the output folder)."""
+def train(
+    cfg: TrainConfig, *, show_progress: bool = True, config_path: str | None = None, callbacks: tuple = ()
+) -> dict:
+    """Run the whole recipe; returns the final metrics (also written to the output folder).
+
+    An interrupted run resumes from its last epoch checkpoint in `output_dir/checkpoints` when run
+    again with the same config. `callbacks`: extra transformers TrainerCallbacks (logging, say)."""
     import torch
     from datasets import Dataset
     from sentence_transformers.cross_encoder import (
@@ -333,8 +354,10 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
             raise ConfigError(f"num_layers={cfg.num_layers} but the base model has only {len(enc.layer)}")
         enc.layer = enc.layer[: cfg.num_layers]
         model.model.config.num_hidden_layers = cfg.num_layers
-    log: list[dict] = []
-    evaluator = make_dev_evaluator(data, log)
+    resume = any((out / "checkpoints").glob("checkpoint-*"))
+    log_path = out / "epochs_log.json"
+    log: list[dict] = json.loads(log_path.read_text()) if resume and log_path.is_file() else []
+    evaluator = make_dev_evaluator(data, log, log_path)
     untrained = evaluator(model, epoch=0) if cfg.eval_untrained else None  # the fresh head, for the record
     args = CrossEncoderTrainingArguments(
         output_dir=str(out / "checkpoints"),
@@ -357,7 +380,7 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
         dataloader_num_workers=0,
         disable_tqdm=not show_progress,
     )
-    callbacks = []
+    callbacks = list(callbacks)
     if cfg.early_stopping_patience:
         from transformers import EarlyStoppingCallback
 
@@ -370,7 +393,6 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
         evaluator=evaluator,
         callbacks=callbacks,
     )
-    resume = any((out / "checkpoints").glob("checkpoint-*"))
     if resume:
         logger.info("resuming from the last checkpoint in %s", out / "checkpoints")
     trainer.train(resume_from_checkpoint=True if resume else None)
@@ -397,7 +419,11 @@ def train(cfg: TrainConfig, *, show_progress: bool = True) -> dict:
         "pairs_by_source": dict(counts),
         "training_rows": len(rows),
         "untrained_dev": untrained,
-        "epochs_log": log,
+        # one row per epoch: a resumed run re-evaluates the untrained head and maybe its last epoch
+        "epochs_log": sorted({r["epoch"]: r for r in log}.values(), key=lambda r: r["epoch"]),
+        "resumed": resume,
+        "pool_products": len(data.pool),
+        "config_path": config_path,
         "trainer_log": trainer.state.log_history,
         "metrics": metrics,
         "seconds": round(time.time() - t0, 1),
@@ -456,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
             rows, counts = data.rows()
             print(json.dumps({"rows": len(rows), "pairs_by_source": dict(counts)}))
             return 0
-        summary = train(cfg, show_progress=not args.no_progress)
+        summary = train(cfg, show_progress=not args.no_progress, config_path=args.config)
     except (ConfigError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -99,6 +99,9 @@ def test_distilled_student_learns_the_teachers_scores(tmp_path, tiny_base):
     train = _esci(tmp_path / "train.jsonl", TRAIN)
     dev = _esci(tmp_path / "dev.jsonl", DEV)
     out = tmp_path / "student"
+    extra = tmp_path / "extra.jsonl"
+    extra_pair = {"query": "vintage levis 501", "text": "Levi's 501 jeans W32 light wash", "label": 1.0}
+    extra.write_text(json.dumps(extra_pair))
     raw = {
         "base_model": str(tiny_base),
         "num_layers": 1,
@@ -117,6 +120,7 @@ def test_distilled_student_learns_the_teachers_scores(tmp_path, tiny_base):
         "eval_untrained": False,
         "final_eval": False,
         "threads": 1,
+        "extra_pairs": [{"name": "catalogue", "path": str(extra)}],
     }
     (tmp_path / "cfg.json").write_text(json.dumps(raw))
     cfg = load_config(tmp_path / "cfg.json")
@@ -124,6 +128,12 @@ def test_distilled_student_learns_the_teachers_scores(tmp_path, tiny_base):
     teacher = CrossEncoder(str(tiny_base), max_length=24, device="cpu")
     rows, counts = data.distill_rows(_scorer(teacher, 24))
     assert counts["esci_judged"] == len(TRAIN)
+    # extra pairs are distilled too: the teacher's score, not the file's label
+    assert counts["catalogue"] == 1
+    (extra_row,) = [r for r in rows if r["doc"] == "Levi's 501 jeans W32 light wash"]
+    assert extra_row["label"] == pytest.approx(
+        float(_scorer(teacher, 24)("vintage levis 501", [extra_row["doc"]])[0]), abs=1e-5
+    )
     assert 0 < counts["teacher_scored_candidates"] <= 3 * len({q for q, _, _ in TRAIN})
     q, doc, label = rows[0]["query"], rows[0]["doc"], rows[0]["label"]
     assert label == pytest.approx(float(_scorer(teacher, 24)(q, [doc])[0]), abs=1e-5)
@@ -163,3 +173,55 @@ def test_an_ensemble_of_teachers_labels_with_the_mean_standardised_score(tiny_ba
     z = (raw - raw.mean()) / (raw.std() + 1e-6)
     assert both == pytest.approx(z, abs=1e-4)
     assert not np.allclose(raw, z)
+
+
+def test_an_interrupted_run_resumes_to_the_model_an_uninterrupted_run_trains(tmp_path, tiny_base):
+    """Killed after its first epoch's checkpoint, a run started again with the same config resumes
+    there and ends with the same model and dev metrics as a run never interrupted (and the same seed
+    gives the same model twice: deterministic)."""
+    from sentence_transformers.cross_encoder import CrossEncoder
+    from transformers import TrainerCallback
+
+    from rerank.config import load_config
+    from rerank.train import train
+
+    train_f, dev = _esci(tmp_path / "train.jsonl", TRAIN), _esci(tmp_path / "dev.jsonl", DEV)
+
+    def cfg(out):
+        raw = {
+            "base_model": str(tiny_base),
+            "train": [train_f],
+            "dev": dev,
+            "test": None,
+            "pool": [train_f, dev],
+            "hard_negatives": {"per_query": 2, "depth": 5},
+            "loss": "bce",
+            "epochs": 2,
+            "batch_size": 2,
+            "max_length": 24,
+            "seed": 5,
+            "output_dir": str(tmp_path / out),
+            "eval_depth": 5,
+            "threads": 1,
+        }
+        (tmp_path / f"{out}.json").write_text(json.dumps(raw))
+        return load_config(tmp_path / f"{out}.json")
+
+    class KilledAfterFirstCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            raise KeyboardInterrupt("killed")
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg("resumed"), show_progress=False, callbacks=(KilledAfterFirstCheckpoint(),))
+    assert len(list((tmp_path / "resumed" / "checkpoints").glob("checkpoint-*"))) == 1
+    resumed = train(cfg("resumed"), show_progress=False)
+    whole = train(cfg("whole"), show_progress=False)
+    assert resumed["resumed"] and not whole["resumed"]
+    assert [r["epoch"] for r in resumed["epochs_log"]] == [0, 1, 2] == [r["epoch"] for r in whole["epochs_log"]]
+    for a, b in zip(resumed["epochs_log"], whole["epochs_log"], strict=True):
+        assert a["dev_ndcg@10_fused"] == pytest.approx(b["dev_ndcg@10_fused"], abs=1e-3)
+    pairs = [("black trainers", "Nike Air Max 90"), ("red scarf", "Wool overcoat")]
+    p_resumed = CrossEncoder(str(tmp_path / "resumed")).predict(pairs)
+    p_whole = CrossEncoder(str(tmp_path / "whole")).predict(pairs)
+    assert p_resumed == pytest.approx(p_whole, abs=1e-4)
+    assert "resumed after an interruption" in (tmp_path / "resumed" / "README.md").read_text()
