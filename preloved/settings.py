@@ -65,7 +65,10 @@ class Settings(BaseSettings):
     # service
     host: str = "127.0.0.1"
     port: int = 8000
-    api_key: str | None = None  # required for write endpoints when set
+    # the key write endpoints (PUT /listings, DELETE /listings/{id}) require; with none set, writes are
+    # refused (401) unless allow_open_writes, which opens them to anyone (local experiments only)
+    api_key: str | None = None
+    allow_open_writes: bool = False
     max_body_bytes: int = 10_000_000
     request_timeout_s: float = 10.0
     max_concurrent_searches: int | None = None  # searches run at once in worker threads; None = cores

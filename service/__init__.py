@@ -1,8 +1,8 @@
 """The HTTP service: the search API, the demo page, health checks and metrics.
 
-`create_app(settings, pipeline)` builds the FastAPI app; `serve(...)` loads the pipeline and
-runs it under uvicorn (what `preloved serve` calls). `create_app` is imported on first use, so
-that `serve` can cap the numeric libraries' threads before they load.
+`create_app(settings, pipeline)` builds the FastAPI app; `serve(...)` runs it under uvicorn while
+the pipeline loads in the background (what `preloved serve` calls). `create_app` is imported on
+first use, so that `serve` can cap the numeric libraries' threads before they load.
 """
 
 from __future__ import annotations

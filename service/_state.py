@@ -25,6 +25,7 @@ def _max_concurrent_searches(settings: Settings) -> int:
 class ServiceState:
     settings: Settings
     pipeline: SearchPipeline | None = None
+    load_error: str | None = None  # why loading the pipeline failed (then /readyz and searches answer 503)
     lock: RWLock = field(default_factory=RWLock)
     metrics: Metrics = field(init=False)
     search_limiter: anyio.CapacityLimiter = field(init=False)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -22,30 +23,57 @@ logger = logging.getLogger(__name__)
 DESCRIPTION = """Search second-hand fashion listings: query understanding, hybrid retrieval, reranking.
 
 Reads are open. Writes (`PUT /listings`, `DELETE /listings/{id}`) need the API key from settings in
-the `X-API-Key` header when one is configured. Errors are JSON: `{"detail", "code", "request_id"}`.
+the `X-API-Key` header; with no key configured they answer 401 (unless settings.allow_open_writes).
+Errors are JSON: `{"detail", "code", "request_id"}`.
 """
 
 
-def create_app(settings: Settings | None = None, pipeline: SearchPipeline | None = None) -> FastAPI:
-    """Build the app. With no `pipeline`, the lifespan loads one from `settings.index_dir`."""
+def create_app(settings: Settings | None = None, pipeline: SearchPipeline | None = None,
+               loader: Callable[[Settings], SearchPipeline] | None = None) -> FastAPI:
+    """Build the app. Given a `pipeline`, it is ready once started. Without one, the app answers
+    `/healthz` at once and loads one in a background thread at startup (`loader`, default:
+    `load_pipeline(settings, settings.index_dir)`); until it is loaded (and warmed up), `/readyz` and
+    the routes that need it answer 503, and with the error when loading failed."""
     settings = settings or get_settings()
     state = ServiceState(settings)
     if pipeline is not None:
         state.attach(pipeline)
+    loading: threading.Thread | None = None
+
+    def load() -> None:
+        logger.info("loading models and index", extra={"index_dir": str(settings.index_dir)})
+        try:
+            if loader is None:
+                from preloved.pipeline import load_pipeline
+
+                loaded = load_pipeline(settings, settings.index_dir)
+            else:
+                loaded = loader(settings)
+            if settings.warm_up:
+                logger.info("warmed up", extra={"warm_up_ms": round(loaded.warm_up(), 1)})
+        except Exception as e:  # the process stays up and says why, on /readyz and in the log
+            state.load_error = f"{type(e).__name__}: {e}"
+            logger.exception("loading the models and index failed")
+            return
+        state.attach(loaded)
+        logger.info("ready", extra={"index_size": int(state.index_size())})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if state.pipeline is None:
-            from preloved.pipeline import load_pipeline
-
-            logger.info("loading models and index", extra={"index_dir": str(settings.index_dir)})
-            state.attach(await anyio.to_thread.run_sync(load_pipeline, settings, settings.index_dir))
-        if settings.warm_up and state.pipeline is not None:
-            ms = await anyio.to_thread.run_sync(state.pipeline.warm_up)
-            logger.info("warmed up", extra={"warm_up_ms": round(ms, 1)})
+        nonlocal loading
         if settings.api_key is None:
-            logger.warning("no API key configured (PRELOVED_API_KEY): write endpoints are open")
-        logger.info("ready", extra={"index_size": int(state.index_size())})
+            if settings.allow_open_writes:
+                logger.warning("no API key configured and allow_open_writes: write endpoints are open to anyone")
+            else:
+                logger.warning("no API key configured (PRELOVED_API_KEY): write endpoints answer 401")
+        if state.pipeline is not None:
+            if settings.warm_up:
+                ms = await anyio.to_thread.run_sync(state.pipeline.warm_up)
+                logger.info("warmed up", extra={"warm_up_ms": round(ms, 1)})
+            logger.info("ready", extra={"index_size": int(state.index_size())})
+        elif loading is None:  # once per app, however often it is started
+            loading = threading.Thread(target=load, name="preloved-load", daemon=True)
+            loading.start()
         yield
 
     app = FastAPI(title="preloved", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

@@ -6,10 +6,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from preloved.settings import Settings
 from qu.types import ATTRIBUTES
+from retrieval.attributes import FILTER_NAMES as RETRIEVAL_FILTER_NAMES
 
 Stages = Literal["bm25", "dense", "hybrid", "rerank"]
-FILTER_NAMES: tuple[str, ...] = ATTRIBUTES
+DEFAULT_STAGES = Settings.model_fields["default_stages"].default
+# What retrieval can filter on; qu's `style` is not among them (no listing field): only a boost.
+FILTER_NAMES: tuple[str, ...] = tuple(a for a in ATTRIBUTES if a in RETRIEVAL_FILTER_NAMES)
 EXCLUDE_NAMES: tuple[str, ...] = (*ATTRIBUTES, "price")
 MAX_K = 100
 
@@ -22,7 +26,9 @@ def check_filter_names(filters: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(filters) - set(FILTER_NAMES))
     if unknown:
         names = ", ".join(map(repr, unknown))
-        raise ValueError(f"unknown filter {names}: choose from {', '.join(FILTER_NAMES)}")
+        boosts = [n for n in unknown if n in ATTRIBUTES]
+        note = f" ({', '.join(boosts)}: read from the query as a boost only, never a filter)" if boosts else ""
+        raise ValueError(f"unknown filter {names}: choose from {', '.join(FILTER_NAMES)}{note}")
     for name in ("price_min", "price_max"):
         if name in filters and not isinstance(filters[name], int | float):
             raise ValueError(f"filter {name} takes a number, got {filters[name]!r}")
@@ -52,7 +58,7 @@ class SearchRequest(_Strict):
         default_factory=list, max_length=len(EXCLUDE_NAMES),
         description="Attributes read from the query to ignore (a removed chip on the demo page).")
     stages: Stages | None = Field(None, description="Stop after this stage; default: settings.default_stages "
-                                                    "(hybrid); rerank needs a loaded reranker")
+                                                    f"({DEFAULT_STAGES}); rerank needs a loaded reranker")
     rerank_depth: int | None = Field(None, ge=1, le=1000, description="How many hits the reranker rescores")
     debug: bool = Field(False, description="Return per-stage scores and matched attributes per result")
     use_parsed: bool = Field(True, description="Use the attributes read from the query as filters and boosts")
@@ -89,12 +95,19 @@ class ListingIn(BaseModel):
     description: Annotated[str, Field(max_length=20_000)] | None = None
 
 
+class RerankListingIn(ListingIn):
+    """A listing given in full to `/rerank`: only scored, never stored, so a long title is accepted
+    and truncated by the reranker (to its model's token limit) rather than refused."""
+
+    title: Annotated[str, Field(min_length=1)]
+
+
 class RerankRequest(_Strict):
     query: QueryText
     ids: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
-        None, min_length=1, max_length=200, description="Ids of indexed listings to score")
-    listings: list[ListingIn] | None = Field(
-        None, min_length=1, max_length=200, description="Listings to score, given in full")
+        None, max_length=200, description="Ids of indexed listings to score (empty: nothing to score)")
+    listings: list[RerankListingIn] | None = Field(
+        None, max_length=200, description="Listings to score, given in full (a repeated id keeps its first)")
 
 
 class RerankedItem(BaseModel):

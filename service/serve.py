@@ -1,4 +1,4 @@
-"""`serve`: load the pipeline, then run the app under uvicorn (what `preloved serve` calls)."""
+"""`serve`: run the app under uvicorn, loading the pipeline in the background (what `preloved serve` calls)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,15 @@ def serve(settings: Settings | None = None, host: str | None = None, port: int |
           index_dir: str | Path | None = None, log_level: str = "INFO") -> None:
     """Serve the API over the index at `index_dir` (default: settings.index_dir) until stopped.
 
-    The pipeline loads before the port opens, so a missing index fails here with the loader's
-    error (retrieval's IndexNotFoundError) instead of a server that answers 500s.
+    The port opens at once (`/healthz` answers) and the app loads the pipeline in a background
+    thread; `/readyz` answers 503 until it is loaded. A missing index still fails here, before the
+    port opens, with retrieval's IndexNotFoundError, instead of a server that is never ready.
     """
     settings = settings or get_settings()
     limit_library_threads(settings.library_threads)  # before numpy, faiss and torch load
     import uvicorn
 
-    from preloved.pipeline import load_pipeline
+    from retrieval.store import read_manifest
     from service._logging import configure_logging
     from service.app import create_app
 
@@ -29,8 +30,7 @@ def serve(settings: Settings | None = None, host: str | None = None, port: int |
     if index_dir != settings.index_dir:
         settings = settings.model_copy(update={"index_dir": index_dir})
     configure_logging(log_level)
-    logger.info("loading models and index", extra={"index_dir": str(index_dir)})
-    pipeline = load_pipeline(settings, index_dir)
-    app = create_app(settings, pipeline)
+    read_manifest(index_dir)  # cheap: the index is there and readable, or IndexNotFoundError now
+    app = create_app(settings)  # loads the pipeline in the background once the server starts
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_config=None,
                 access_log=False, timeout_graceful_shutdown=5, server_header=False)

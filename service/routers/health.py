@@ -17,18 +17,20 @@ async def healthz() -> dict:
 
 
 @router.get("/readyz", summary="Models and index are loaded",
-            responses={503: {"description": "still loading"}})
+            responses={503: {"description": "still loading, or loading failed (with the error)"}})
 def readyz(state: StateDep) -> Response:
     pipeline = state.pipeline
     if pipeline is None:
-        return JSONResponse({"status": "loading"}, status_code=503)
+        if state.load_error is not None:
+            return JSONResponse({"status": "failed", "error": state.load_error}, status_code=503)
+        return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "1"})
     extractor = pipeline.extractor
     return JSONResponse({
         "status": "ready",
         "index_size": int(state.index_size()),
         "extractor": type(extractor).__name__,
         "reranker": type(pipeline.reranker).__name__ if pipeline.reranker is not None else None,
-        "writes_need_api_key": state.settings.api_key is not None,
+        "writes_need_api_key": not (state.settings.api_key is None and state.settings.allow_open_writes),
     })
 
 

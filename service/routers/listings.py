@@ -18,6 +18,7 @@ router = APIRouter(prefix="/listings", tags=["listings"],
                    responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}})
 
 UPSERT_CHUNK = 256  # listings per delta-log record: bounded memory per write, progress on a crash
+# Routed as `{listing_id:path}`: an id may contain "/" (PUT takes any id), sent raw or as %2F.
 ListingId = Annotated[str, Path(min_length=1, max_length=256)]
 _Scalar = str | int | float | bool | None
 
@@ -85,11 +86,12 @@ def parse_listings(body: bytes) -> list[Listing]:
     return list(listings.values())
 
 
+# ListingIn's schema inline: no route declares ListingIn itself, so a `$ref` to it would dangle
+# (schemathesis then finds no usable body for this route).
 _UPSERT_BODY = {
     "required": True,
     "content": {
-        "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/ListingIn"},
-                                        "minItems": 1}},
+        "application/json": {"schema": {"type": "array", "items": ListingIn.model_json_schema(), "minItems": 1}},
         "application/x-ndjson": {"schema": {"type": "string", "description": "one listing object per line"}},
     },
 }
@@ -121,7 +123,7 @@ async def upsert(request: Request, state: StateDep, pipeline: PipelineDep) -> Up
                           index_size=int(state.index_size()))
 
 
-@router.get("/{listing_id}", response_model=dict, summary="One indexed listing")
+@router.get("/{listing_id:path}", response_model=dict, summary="One indexed listing")
 def get_listing(listing_id: ListingId, state: StateDep, pipeline: PipelineDep) -> dict:
     with state.lock.read():
         try:
@@ -133,7 +135,7 @@ def get_listing(listing_id: ListingId, state: StateDep, pipeline: PipelineDep) -
     return listing.model_dump(mode="json")
 
 
-@router.delete("/{listing_id}", response_model=DeleteResponse, dependencies=[WriteAccess],
+@router.delete("/{listing_id:path}", response_model=DeleteResponse, dependencies=[WriteAccess],
                responses={401: {"model": ErrorResponse}},
                summary="Remove a listing (sold); searches after the answer never return it")
 def delete_listing(listing_id: ListingId, state: StateDep, pipeline: PipelineDep) -> DeleteResponse:

@@ -181,7 +181,8 @@ async def rerank(state: StateDep, pipeline: PipelineDep, body: RerankRequest) ->
                     listings.append(found)
         else:
             try:
-                listings = list({x.id: to_listing(x) for x in body.listings}.values())
+                first = {x.id: x for x in reversed(body.listings)}  # a repeated id keeps its first
+                listings = [to_listing(first[i]) for i in dict.fromkeys(x.id for x in body.listings)]
             except ValueError as e:
                 raise HTTPException(422, str(e)) from None
         hits = [Hit(id=x.id, score=0.0) for x in listings]
@@ -193,7 +194,7 @@ async def rerank(state: StateDep, pipeline: PipelineDep, body: RerankRequest) ->
     state.metrics.observe_stages({"rerank": ms})
     titles = {}
     if body.listings is not None:
-        titles = {x.id: x.title for x in body.listings}
+        titles = {x.id: x.title for x in reversed(body.listings)}
     else:
         titles = {h.id: getattr(_get_listing(pipeline, h.id), "title", None) for h in hits}
     return RerankResponse(query=body.query, timings_ms={"rerank": round(ms, 3)},

@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from svc_support import free_port
 
+from preloved.settings import Settings
 from service import create_app
 
 
@@ -62,6 +63,17 @@ def test_explicit_filters_override_what_was_read(client):
     assert body["filters"] == {"brand": "adidas"}
 
 
+def test_explicit_filters_add_to_what_was_read(service_settings, strict_pipeline):
+    with TestClient(create_app(service_settings, strict_pipeline)) as c:
+        read = c.post("/search", json={"query": "jackets", "k": 10}).json()
+        added = c.post("/search", json={"query": "jackets", "k": 10, "filters": {"gender": "women"}}).json()
+    assert read["applied_filters"].get("category") and "gender" not in read["applied_filters"]
+    assert {row["id"] for row in read["results"]} == {"6", "10", "19"}  # the three jackets, men's and women's
+    assert added["parsed"]["category"] == "jackets"  # the read category is kept, not overridden
+    assert set(added["applied_filters"]) >= {"category", "gender"}
+    assert [row["id"] for row in added["results"]] == ["19"]  # the only women's jacket: both filters hold
+
+
 def test_get_search_takes_filters_as_name_value(client):
     r = client.get("/search", params=[("q", "jacket"), ("filter", "brand:carhartt"), ("k", "5")])
     assert r.status_code == 200, r.text
@@ -107,6 +119,24 @@ def test_rerank_scores_given_listings(needs_reranker, client):
     assert sorted(x["id"] for x in r.json()["results"]) == ["a", "b"]
 
 
+def test_rerank_answers_empty_lists_long_texts_and_repeated_ids(needs_reranker, client):
+    for empty in ({"ids": []}, {"listings": []}):
+        r = client.post("/rerank", json={"query": "boots", **empty})
+        assert r.status_code == 200 and r.json()["results"] == [], r.text
+    long_title = "Red floral midi dress " + "with a very long description " * 700  # ~20k characters
+    r = client.post("/rerank", json={"query": "red dress", "listings": [
+        {"id": "a", "title": "Blue denim jeans"},
+        {"id": "b", "title": long_title},
+        {"id": "a", "title": "Red floral midi dress"}]})  # a repeated id: the first one counts
+    assert r.status_code == 200, r.text
+    results = {x["id"]: x for x in r.json()["results"]}
+    assert sorted(results) == ["a", "b"]
+    assert results["a"]["title"] == "Blue denim jeans" and results["b"]["title"] == long_title
+    assert results["b"]["score"] > results["a"]["score"]  # the long one was scored on its (cut) text
+    r = client.post("/rerank", json={"query": "black leather boots", "ids": ["1", "7", "1"]})
+    assert r.status_code == 200 and [x["id"] for x in r.json()["results"]].count("1") == 1
+
+
 def test_rerank_unknown_id_is_404(needs_reranker, client):
     r = client.post("/rerank", json={"query": "boots", "ids": ["nope"]})
     assert r.status_code == 404 and "nope" in r.json()["detail"]
@@ -126,6 +156,49 @@ def test_health_ready_metrics(needs_reranker, client):
     assert "preloved_llm_calls_total" in text and "preloved_llm_cache_hits_total" in text
 
 
+def _poll_ready(c, timeout: float = 60.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (r := c.get("/readyz")).status_code == 503 and r.json()["status"] == "loading":
+        assert time.monotonic() < deadline, "still loading"
+        time.sleep(0.05)
+    return r
+
+
+def test_readyz_is_503_while_loading_in_the_background_then_200(service_settings, pipeline):
+    import threading
+
+    release = threading.Event()
+
+    def slow_loader(settings):  # the real pipeline, once the test lets it through
+        assert release.wait(60)
+        return pipeline
+
+    with TestClient(create_app(service_settings, loader=slow_loader)) as c:
+        assert c.get("/healthz").json() == {"status": "ok"}  # up before the models are
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json() == {"status": "loading"}
+        r = c.get("/search", params={"q": "black nike trainers"})
+        assert r.status_code == 503 and r.json()["code"] == "not_ready" and "loading" in r.json()["detail"]
+        release.set()
+        r = _poll_ready(c)
+        assert r.status_code == 200 and r.json()["status"] == "ready" and r.json()["index_size"] == 20
+        r = c.get("/search", params={"q": "black nike trainers", "stages": "hybrid"})
+        assert r.status_code == 200 and r.json()["results"][0]["brand"] == "nike"
+
+
+def test_readyz_says_why_loading_failed(service_settings, tmp_path):
+    settings = service_settings.model_copy(update={"index_dir": tmp_path / "nowhere"})
+    with TestClient(create_app(settings)) as c:  # the default loader: load_pipeline(settings.index_dir)
+        r = _poll_ready(c)
+        assert r.status_code == 503 and r.json()["status"] == "failed"
+        assert "IndexNotFoundError" in r.json()["error"] and "nowhere" in r.json()["error"]
+        r = c.post("/search", json={"query": "nike"})
+        assert r.status_code == 503 and "failed to load" in r.json()["detail"]
+        assert c.get("/healthz").status_code == 200
+
+
 def test_request_id_is_echoed_when_sane(client):
     assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
     rid = client.get("/healthz", headers={"X-Request-ID": "<bad id>"}).headers["x-request-id"]
@@ -137,6 +210,8 @@ def test_docs_and_openapi(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/search", "/parse", "/rerank", "/listings", "/listings/{listing_id}", "/healthz", "/readyz",
             "/metrics"} <= set(paths)
+    stages = client.get("/openapi.json").json()["components"]["schemas"]["SearchRequest"]["properties"]["stages"]
+    assert f"({Settings.model_fields['default_stages'].default})" in stages["description"]  # rerank
 
 
 def test_demo_page_is_served_with_a_strict_csp(client):

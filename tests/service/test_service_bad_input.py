@@ -35,6 +35,18 @@ def test_too_long_query_message_names_the_limit(client):
     assert r.status_code == 422 and "512" in r.json()["detail"]
 
 
+def test_style_is_not_a_filter_and_the_422_lists_the_valid_names(client):
+    """qu reads a style (a boost), but listings have no style field to filter on."""
+    for r in (client.post("/search", json={"query": "dress", "filters": {"style": "vintage"}}),
+              client.get("/search", params={"q": "dress", "filter": "style:vintage"})):
+        assert_clear_4xx(r, 422)
+        detail = r.json()["detail"]
+        assert r.json()["code"] == "invalid_request" and "'style'" in detail and "boost" in detail
+        assert "brand, category, size, colour, gender, condition, price_min, price_max" in detail
+    r = client.post("/search", json={"query": "vintage dress", "exclude": ["style"], "stages": "hybrid"})
+    assert r.status_code == 200, r.text  # dropping the style read from a query (a chip) still works
+
+
 @pytest.mark.parametrize("body", [
     {"query": ""}, {"query": " "}, {"query": "nike", "k": 0}, {"query": "nike", "k": 10**9},
     {"query": "nike", "k": 1.5}, {"query": "nike", "k": True}, {"query": 42}, {"query": None},
@@ -82,7 +94,6 @@ def test_parse_and_rerank_bad_input(client):
     assert_clear_4xx(client.post("/parse", json={"query": "x" * 600}))
     assert_clear_4xx(client.post("/parse", json={}))
     assert_clear_4xx(client.post("/rerank", json={"query": "nike"}))
-    assert_clear_4xx(client.post("/rerank", json={"query": "nike", "ids": []}))
     both = {"query": "nike", "ids": ["1"], "listings": [{"id": "a", "title": "t"}]}
     assert_clear_4xx(client.post("/rerank", json=both))
     assert_clear_4xx(client.post("/rerank", json={"query": "nike", "ids": ["x"] * 201}))

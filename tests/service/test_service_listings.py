@@ -78,15 +78,44 @@ def test_delete_then_search_never_returns_it(client, auth):
         assert client.post("/rerank", json={"query": "nike", "ids": ["1"]}).status_code == 404
 
 
-def test_open_writes_when_no_key_is_configured(service_settings, pipeline):
+def test_writes_are_refused_when_no_key_is_configured(service_settings, pipeline):
     from fastapi.testclient import TestClient
 
     from service import create_app
 
     settings = service_settings.model_copy(update={"api_key": None})
     with TestClient(create_app(settings, pipeline)) as c:
+        for r in (c.put("/listings", json=NEW), c.put("/listings", json=NEW, headers={"X-API-Key": "anything"}),
+                  c.delete("/listings/1")):
+            assert r.status_code == 401, r.text
+            assert "PRELOVED_API_KEY" in r.json()["detail"] and "ALLOW_OPEN_WRITES" in r.json()["detail"]
+        assert c.get("/listings/n1").status_code == 404 and c.get("/listings/1").status_code == 200
+        assert c.get("/readyz").json()["writes_need_api_key"] is True
+
+
+def test_open_writes_only_when_explicitly_allowed(service_settings, pipeline):
+    from fastapi.testclient import TestClient
+
+    from service import create_app
+
+    settings = service_settings.model_copy(update={"api_key": None, "allow_open_writes": True})
+    with TestClient(create_app(settings, pipeline)) as c:
         assert c.put("/listings", json=NEW).status_code == 200
         assert c.get("/readyz").json()["writes_need_api_key"] is False
+
+
+def test_ids_with_a_slash_can_be_fetched_and_deleted(client, auth):
+    listing = {"id": "shop/42/a b", "title": "Barbour Green Waxed Jacket", "brand": "barbour"}
+    assert client.put("/listings", json=[listing], headers=auth).status_code == 200
+    r = client.get("/listings/shop/42/a b")
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == "shop/42/a b" and r.json()["title"] == listing["title"]
+    assert client.get("/listings/shop%2F42%2Fa%20b").json()["id"] == "shop/42/a b"  # encoded works too
+    assert client.get("/listings/shop/42").status_code == 404  # a prefix is not the listing
+    r = client.delete("/listings/shop/42/a b", headers=auth)
+    assert r.status_code == 200 and r.json() == {"deleted": "shop/42/a b"}
+    assert client.get("/listings/shop/42/a b").status_code == 404
+    assert client.delete("/listings/shop/42/a b", headers=auth).status_code == 404
 
 
 def test_upserting_the_same_listings_twice_is_idempotent(client, auth):
