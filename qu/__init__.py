@@ -2,7 +2,8 @@
 gender, condition and price attributes, with the spans that carry them.
 
     from qu import load_extractor
-    extractor = load_extractor()          # lexicons, spaCy patterns and the trained tagger, loaded once
+    extractor = load_extractor()          # lexicons (n-gram gazetteer, regex size/price grammar) and the
+                                          # trained tagger, loaded once
     parsed = extractor.parse("vintage levis 501 w32 l30 light wash")
 """
 

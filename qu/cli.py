@@ -2,7 +2,7 @@
 
     qu "vintage levis 501 w32 l30 light wash"     one JSON object
     qu --input FILE                                 one JSON object per line (FILE "-" is stdin)
-    qu eval [--split test|dev] [--layers rules,tagger,llm]
+    qu eval [--split test|dev] [--layers rules,tagger,llm] [--limit N]
     qu train-tagger [--epochs 14] [--init sm|blank]
     qu train-baseline                               the plain fine-tuned MiniLM tagger (baseline)
     qu export-tagger                                that MiniLM as int8 ONNX in models/qu/minilm
@@ -62,9 +62,7 @@ def _parse_main(argv: list[str]) -> int:
         "as JSON. Subcommands: " + ", ".join(SUBCOMMANDS) + " (qu SUBCOMMAND --help).",
     )
     ap.add_argument("query", nargs="?", help="one query (omit with --input)")
-    ap.add_argument(
-        "--input", help="file with one query per line, or JSON lines with a 'query' key; '-' for stdin"
-    )
+    ap.add_argument("--input", help="file with one query per line, or JSON lines with a 'query' key; '-' for stdin")
     ap.add_argument("--layers", default="rules,tagger,llm", help="comma-separated subset of rules,tagger,llm")
     ap.add_argument("--llm-backend", help="override PRELOVED_LLM_BACKEND (e.g. openai, gguf, fake)")
     ap.add_argument("--batch-size", type=int, default=256)
@@ -120,32 +118,39 @@ def _eval_main(argv: list[str]) -> int:
     ap.add_argument(
         "--layers",
         default=None,
-        help="one layer combination, e.g. rules,tagger,llm (default: rules, tagger, rules+tagger)",
+        help="one layer combination in any order, e.g. tagger,rules (default: rules, tagger, rules+tagger)",
     )
     ap.add_argument("--llm-backend", help="override PRELOVED_LLM_BACKEND")
+    ap.add_argument("--limit", type=int, default=None, help="score only the first N queries of each split")
     ap.add_argument("--json", dest="json_out", help="also write the full results to this file")
     args = ap.parse_args(argv)
-    from qu.evaluation import evaluate
+    from qu._data import SCORED
+    from qu.evaluation import evaluate, layer_set
     from qu.extractor import build_extractor
 
     layer_sets = None
-    if args.layers:
-        layer_sets = ["+".join(x.strip() for x in args.layers.split(",") if x.strip())]
-    ext = build_extractor(_settings(args))
-    res = evaluate(ext, args.split, layer_sets)
-    print(
-        f"{'split':<14} {'layers':<18} {'micro-F1':>8} "
-        + " ".join(f"{a:>9}" for a in ("brand", "colour", "category", "gender", "size"))
-        + "   q/s"
-    )
+    try:
+        if args.layers:
+            layer_sets = [layer_set(args.layers)]
+        if args.limit is not None and args.limit < 1:
+            raise ValueError(f"--limit must be at least 1, got {args.limit}")
+        settings = _settings(args)
+        if layer_sets and "llm" in layer_sets[0].split("+") and not settings.llm_backend:
+            raise ValueError("the llm layer needs a backend: --llm-backend NAME or PRELOVED_LLM_BACKEND")
+        ext = build_extractor(settings)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"qu eval: error: {e}", file=sys.stderr)
+        return 2
+    res = evaluate(ext, args.split, layer_sets, limit=args.limit)
+    print(f"{'split':<14} {'layers':<18} {'attribute':<9} {'precision':>9} {'recall':>7} {'F1':>6}   q/s")
     for name, per in res["layers"].items():
         for ls, v in per.items():
-            pa = v["per_attribute"]
-            print(
-                f"{name:<14} {ls:<18} {v['micro']['f1']:>8.3f} "
-                + " ".join(f"{pa[a]['f1']:>9.3f}" for a in ("brand", "colour", "category", "gender", "size"))
-                + f"   {v['queries'] / max(v['seconds'], 1e-9):.0f}"
-            )
+            rows = [("micro", v["micro"])] + [(a, v["per_attribute"][a]) for a in SCORED]
+            for i, (attr, sc) in enumerate(rows):
+                qps = f"   {v['queries'] / max(v['seconds'], 1e-9):.0f}" if i == 0 else ""
+                print(
+                    f"{name:<14} {ls:<18} {attr:<9} {sc['precision']:>9.3f} {sc['recall']:>7.3f} {sc['f1']:>6.3f}" + qps
+                )
     if ext.llm is not None:
         res["llm_stats"] = ext.llm.stats()
         print("llm:", json.dumps(res["llm_stats"]))
@@ -197,9 +202,7 @@ def _export_main(argv: list[str]) -> int:
         description="Export the fine-tuned MiniLM tagger "
         "(qu train-baseline) to int8 ONNX for the fast path (settings.qu_tagger).",
     )
-    ap.add_argument(
-        "--source", default=None, help="fine-tuned model folder (default .cache/qu/minilm_tagger)"
-    )
+    ap.add_argument("--source", default=None, help="fine-tuned model folder (default .cache/qu/minilm_tagger)")
     ap.add_argument("--output", default=None, help="default models/qu/minilm")
     args = ap.parse_args(argv)
     from qu.baseline_transformer import DEFAULT_BASELINE_PATH

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from qu._data import LABEL_TO_ATTRIBUTE, SCORED, load_split, norm
 
-__all__ = ["LAYER_SETS", "Scores", "evaluate", "gold_sets", "score_sets"]
+__all__ = ["LAYERS", "LAYER_SETS", "Scores", "evaluate", "gold_sets", "layer_set", "score_sets"]
+
+LAYERS: tuple[str, ...] = ("rules", "tagger", "llm")
 
 LAYER_SETS: dict[str, tuple[str, ...]] = {
     "rules": ("rules",),
@@ -46,6 +48,15 @@ class Scores:
         return {a: self._prf(*v) for a, v in self.per.items()}
 
 
+def layer_set(spec: str) -> str:
+    """The canonical name of a layer combination given in any order: "tagger,rules" -> "rules+tagger"."""
+    parts = [x.strip() for x in spec.replace("+", ",").split(",") if x.strip()]
+    bad = [x for x in parts if x not in LAYERS]
+    if bad or not parts:
+        raise ValueError(f"unknown layer(s) {', '.join(map(repr, bad or [spec]))}; choose from {', '.join(LAYERS)}")
+    return "+".join(x for x in LAYERS if x in parts)
+
+
 def gold_sets(rows: list[dict]) -> list[set[tuple[str, str]]]:
     return [
         {
@@ -73,23 +84,22 @@ def pred_sets(parsed) -> list[set]:
     return [{(s.attribute, norm(s.text)) for s in p.spans if s.attribute in SCORED} for p in parsed]
 
 
-def evaluate(extractor, split: str = "test", layer_sets: list[str] | None = None) -> dict:
-    """Scores of each layer combination on one QueryNER split (and its fashion subset when it has one)."""
+def evaluate(extractor, split: str = "test", layer_sets: list[str] | None = None, limit: int | None = None) -> dict:
+    """Scores of each layer combination on one QueryNER split (and its fashion subset when it has one).
+
+    `layer_sets` name combinations in any order ("tagger+rules", "rules,llm"); `limit` scores only the
+    first N queries of each split (quick checks; published figures use whole splits)."""
     out: dict = {"split": split, "layers": {}}
     names = [split] + ([f"fashion_{split}"] if not split.startswith("fashion_") else [])
     for name in names:
-        rows = load_split(name)
+        rows = load_split(name)[:limit] if limit else load_split(name)
         gold = gold_sets(rows)
         queries = [r["query"] for r in rows]
         res = {}
-        default = ["rules", "tagger", "rules+tagger"] + (
-            ["rules+tagger+llm"] if extractor.llm is not None else []
-        )
-        for ls in layer_sets or default:
-            if ls not in LAYER_SETS:
-                raise ValueError(f"unknown layer set {ls!r}; choose from {', '.join(LAYER_SETS)}")
+        default = ["rules", "tagger", "rules+tagger"] + (["rules+tagger+llm"] if extractor.llm is not None else [])
+        for ls in map(layer_set, layer_sets or default):
             t0 = time.perf_counter()
-            parsed = extractor.parse_batch(queries, layers=LAYER_SETS[ls])
+            parsed = extractor.parse_batch(queries, layers=tuple(ls.split("+")))
             secs = time.perf_counter() - t0
             sc = score_sets(pred_sets(parsed), gold)
             res[ls] = {

@@ -18,7 +18,8 @@ from qu.types import Span
 Policy = Literal["tagger", "rules", "tagger_first", "rules_first"]
 POLICIES: tuple[str, ...] = ("tagger", "rules", "tagger_first", "rules_first")
 
-# Chosen on QueryNER dev by `qu eval --split dev --tune-merge` (see docs/qu.md); never on test.
+# Chosen by hand on QueryNER dev: alternatives were compared by editing this table and rerunning
+# `qu eval --split dev` (there is no automatic tuning command; see docs/qu.md); never on test.
 DEFAULT_POLICY: dict[str, Policy] = {
     "brand": "tagger_first",
     "category": "tagger_first",
@@ -90,8 +91,7 @@ def merge_spans(
         primary = [
             sp
             for sp in primary
-            if sp.source != "tagger"
-            or not any(_overlaps(sp, r) and r.attribute != sp.attribute for r in strong)
+            if sp.source != "tagger" or not any(_overlaps(sp, r) and r.attribute != sp.attribute for r in strong)
         ]
         primary = [r for r in strong if not any(_overlaps(r, p) for p in primary)] + primary
     kept: list[Span] = []
@@ -105,9 +105,7 @@ def merge_spans(
     out: list[Span] = []
     for sp in kept:
         if sp.source == "tagger" and sp.value is None:
-            same = [
-                r for r in rules if r.attribute == sp.attribute and _overlaps(r, sp) and r.value is not None
-            ]
+            same = [r for r in rules if r.attribute == sp.attribute and _overlaps(r, sp) and r.value is not None]
             if same:
                 sp = sp.model_copy(
                     update={"value": same[0].value, "confidence": max(sp.confidence, same[0].confidence)}

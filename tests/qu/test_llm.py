@@ -1,6 +1,9 @@
 """The LLM layer against a registered fake backend and an OpenAI-compatible server (httpx.MockTransport)."""
 
 import json
+import logging
+import threading
+import time
 
 import httpx
 import pytest
@@ -14,9 +17,8 @@ def with_llm(extractor, tmp_path):
 
     def attach(client, **kw):
         kw.setdefault("policy", "always")
-        extractor.llm = LLMLayer(
-            client, cache_dir=tmp_path / "cache", timeout_s=kw.pop("timeout_s", 2.0), **kw
-        )
+        kw.setdefault("cache_dir", tmp_path / "cache")
+        extractor.llm = LLMLayer(client, timeout_s=kw.pop("timeout_s", 2.0), **kw)
         return extractor
 
     yield attach
@@ -41,9 +43,7 @@ def test_prompt_is_versioned_and_examples_validated(tmp_path):
     with pytest.raises(ValueError, match="unknown prompt"):
         load_prompt("extract_attributes.v999")
     (tmp_path / "bad.v1.txt").write_text("{examples} {query}")
-    (tmp_path / "bad.v1.examples.jsonl").write_text(
-        json.dumps({"query": "nike", "output": {"brand": ["gucci"]}})
-    )
+    (tmp_path / "bad.v1.examples.jsonl").write_text(json.dumps({"query": "nike", "output": {"brand": ["gucci"]}}))
     with pytest.raises(ValueError, match="not in the query"):
         load_prompt("bad.v1", directory=tmp_path)
 
@@ -118,6 +118,114 @@ def test_timeout_falls_back_and_is_counted(with_llm):
     p = ext.parse("addidas trainers uk 8 rare thing")
     assert p.brand == "adidas" and "llm" not in p.extra
     assert ext.llm.stats()["timeouts"] == 1
+
+
+def test_slow_backend_never_queues_queries(with_llm):
+    """A call past its deadline keeps the only worker; later queries skip the LLM at once ("busy")
+    instead of queueing behind it, so no query waits more than about one timeout."""
+    fake = FakeClient({"addidas": {"style": ["rare"]}}, delay_s=1.0)
+    ext = with_llm(fake, timeout_s=0.2)
+    q = "addidas trainers uk 8 rare thing"
+    fast = ext.parse(q, layers=("rules",)).contract()
+    took = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        p = ext.parse(q, layers=("rules", "llm"))
+        took.append(time.perf_counter() - t0)
+        assert p.contract() == fast  # the fast layers' answer stands
+    assert took[0] >= 0.2 and max(took) < 0.2 + 0.3
+    assert sum(took) < 0.2 * 2.5  # queued calls would take 5 x 0.2 s
+    st = ext.llm.stats()
+    assert (st["calls"], st["timeouts"], st["busy"], st["in_flight"]) == (1, 1, 4, 1)
+    assert fake.calls == 1  # nothing was queued behind the slow call
+    deadline = time.monotonic() + 5
+    while ext.llm.stats()["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ext.parse(q, layers=("rules", "llm"))  # the worker is free again: the next query calls the LLM
+    st = ext.llm.stats()
+    assert (st["calls"], st["timeouts"], st["busy"]) == (2, 2, 4) and fake.calls == 2
+
+
+def test_counters_under_threads(with_llm):
+    fake = FakeClient({"zorblax": {"colour": ["teal"]}}, delay_s=0.01)
+    ext = with_llm(fake, cache_dir=None, max_inflight=2)
+    n_threads, per = 8, 30
+    errors = []
+
+    def work(t):
+        try:
+            for i in range(per):
+                p = ext.parse(f"zorblax teal thing {t} {i}", layers=("rules", "llm"))
+                assert p.colour == "teal"
+        except Exception as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    st = ext.llm.stats()
+    assert st["calls"] + st["busy"] == n_threads * per  # every query counted exactly once
+    assert st["busy"] > 0  # 8 threads on 2 workers
+    assert st["calls"] == len(ext.llm.latencies_ms)
+    assert st.get("timeouts", 0) == st.get("errors", 0) == st.get("malformed", 0) == 0
+    assert st["in_flight"] == 0
+    with pytest.raises(ValueError, match="at least 1"):
+        LLMLayer(fake, max_inflight=-1)
+
+
+def test_html_query_phrases_inside_tags_are_rejected(with_llm):
+    # "nike" occurs only inside the tag; the fast layers never read it, and neither may the LLM
+    ext = with_llm(FakeClient({"zorblax": {"brand": ["nike"], "colour": ["teal"]}}))
+    q = '<a href="/nike">zorblax</a> teal wibble'
+    p = ext.parse(q, layers=("rules", "llm"))
+    assert p.brand is None
+    assert {"attribute": "brand", "text": "nike", "why": "not in the query"} in p.extra["llm_rejected"]
+    assert p.residual == "zorblax wibble"
+    assert "<" not in p.residual and "href" not in p.residual
+    for s in p.spans:
+        assert p.query[s.start : s.end] == s.text
+
+
+def test_llm_price_bounds_carry_span_and_source(with_llm):
+    ext = with_llm(FakeClient({"zorblax": {"price_max": 25, "price_min": 99}}))
+    p = ext.parse("zorblax jacket 25 quid", layers=("rules", "llm"))
+    assert p.price_max == 25.0 and p.price_min is None  # 99 is not in the query
+    (sp,) = [s for s in p.spans if s.attribute == "price_max"]
+    assert (sp.text, sp.start, sp.end, sp.source, sp.confidence) == ("25", 15, 17, "llm", 0.5)
+    assert p.sources["price_max"] == "llm" and p.confidence["price_max"] == 0.5
+    assert "25" not in p.residual
+    assert {"attribute": "price_min", "text": "99.0", "why": "not in the query"} in p.extra["llm_rejected"]
+    # numbers json.loads accepts but no query holds are rejected, not a crash
+    ext = with_llm(FakeClient({"zorblax": '{"price_max": Infinity, "price_min": NaN}'}), cache_dir=None)
+    p = ext.parse("zorblax jacket 25 quid", layers=("rules", "llm"))
+    assert p.price_max is None and p.price_min is None
+    assert {r["attribute"] for r in p.extra["llm_rejected"]} == {"price_min", "price_max"}
+    # a price the rules read stands
+    p = ext.parse("zorblax jacket under £30", layers=("rules", "llm"))
+    assert p.price_max == 30.0 and p.sources["price_max"] == "rules"
+
+
+def test_llm_failures_are_logged(with_llm, caplog):
+    ext = with_llm(FakeClient({"addidas": "{not json"}))
+    with caplog.at_level(logging.WARNING, logger="qu.llm.layer"):
+        p = ext.parse("addidas trainers uk 8 rare thing")
+    assert p.brand == "adidas"
+    (rec,) = [r for r in caplog.records if r.name == "qu.llm.layer"]
+    assert rec.levelno == logging.WARNING and "malformed JSON" in rec.getMessage()
+    assert "addidas trainers uk 8 rare thing" in rec.getMessage()
+    caplog.clear()
+
+    def down(request):
+        raise httpx.ConnectError("connection refused")
+
+    ext = with_llm(OpenAIClient(url="http://llm.test/v1", transport=httpx.MockTransport(down)))
+    with caplog.at_level(logging.WARNING, logger="qu.llm.layer"):
+        ext.parse("addidas trainers uk 8 rare wibble")
+    msgs = [r.getMessage() for r in caplog.records if r.name == "qu.llm.layer"]
+    assert len(msgs) == 1 and "failed (ConnectError: connection refused)" in msgs[0]
 
 
 def test_cache_by_prompt_model_query(with_llm):

@@ -1,0 +1,84 @@
+"""merge_spans on hand-made spans: each policy, the overrides, relabelling, value borrowing."""
+
+import pytest
+
+from qu.merge import DEFAULT_POLICY, POLICIES, merge_spans
+from qu.types import Span
+
+Q = "carhart navy jacket light wash"
+
+
+def sp(attribute, text, source, confidence=1.0, value=None):
+    start = Q.index(text)
+    return Span(
+        attribute=attribute,
+        text=text,
+        start=start,
+        end=start + len(text),
+        value=value,
+        source=source,
+        confidence=confidence,
+    )
+
+
+def got(spans):
+    return [(s.attribute, s.text, s.source) for s in spans]
+
+
+def test_tagger_and_rules_policies_keep_one_layer():
+    rules = [sp("category", "jacket", "rules", 0.9, "jackets")]
+    tagger = [sp("category", "navy jacket", "tagger", 0.8)]
+    assert got(merge_spans(rules, tagger, {"category": "tagger"})) == [("category", "navy jacket", "tagger")]
+    assert got(merge_spans(rules, tagger, {"category": "rules"})) == [("category", "jacket", "rules")]
+    # "tagger" ignores a rule span even where the tagger found nothing
+    assert merge_spans(rules, [], {"category": "tagger"}) == []
+
+
+def test_tagger_first_fills_gaps_with_confident_rules_only():
+    tagger = [sp("colour", "navy", "tagger", 0.7)]
+    confident = sp("colour", "light wash", "rules", 0.9, "light wash")
+    weak = sp("colour", "light wash", "rules", 0.5, "light wash")
+    overlapping = sp("colour", "navy", "rules", 0.9, "navy blue")
+    out = merge_spans([confident, overlapping], tagger, {"colour": "tagger_first"})
+    assert got(out) == [("colour", "navy", "tagger"), ("colour", "light wash", "rules")]
+    # the tagger span borrows the canonical value and the higher confidence of the rule span it covers
+    assert (out[0].value, out[0].confidence) == ("navy blue", 0.9)
+    assert got(merge_spans([weak], tagger, {"colour": "tagger_first"})) == [("colour", "navy", "tagger")]
+    assert got(merge_spans([weak], tagger, {"colour": "tagger_first"}, fill_min=0.4))[1:] == [
+        ("colour", "light wash", "rules")
+    ]
+
+
+def test_rules_first_keeps_rules_and_fills_with_tagger():
+    rules = [sp("condition", "light wash", "rules", 0.5, "used")]
+    tagger = [sp("condition", "wash", "tagger", 0.9), sp("condition", "navy", "tagger", 0.9)]
+    out = merge_spans(rules, tagger, {"condition": "rules_first"}, overrides={})
+    assert got(out) == [("condition", "navy", "tagger"), ("condition", "light wash", "rules")]
+
+
+def test_overrides_let_exact_lexicon_hits_beat_another_attribute():
+    rules = [sp("brand", "carhart", "rules", 0.95, "carhartt")]
+    tagger = [sp("style", "carhart", "tagger", 0.9)]
+    out = merge_spans(rules, tagger)  # default overrides: brand from 0.9
+    assert got(out) == [("brand", "carhart", "rules")] and out[0].value == "carhartt"
+    # without overrides the tagger's reading stands (brand is tagger_first; the rule span overlaps)
+    assert got(merge_spans(rules, tagger, overrides={})) == [("style", "carhart", "tagger")]
+    # below the override threshold the tagger's reading stands too
+    assert got(merge_spans(rules, tagger, overrides={"brand": 0.99})) == [("style", "carhart", "tagger")]
+
+
+def test_unknown_tagger_category_is_relabelled_by_the_rules():
+    rules = [sp("colour", "light wash", "rules", 0.8, "light wash")]
+    tagger = [sp("category", "light wash", "tagger", 0.9)]
+    assert got(merge_spans(rules, tagger)) == [("category", "light wash", "tagger")]
+    out = merge_spans(rules, tagger, is_known=lambda attribute, text: False)
+    assert got(out) == [("colour", "light wash", "rules")]
+    assert got(merge_spans(rules, tagger, is_known=lambda attribute, text: True)) == [
+        ("category", "light wash", "tagger")
+    ]
+
+
+def test_invalid_policy_is_a_clear_error():
+    assert set(DEFAULT_POLICY.values()) <= set(POLICIES)
+    with pytest.raises(ValueError, match="merge policy for 'brand' is 'llm_first'; choose from tagger, rules"):
+        merge_spans([], [], {"brand": "llm_first"})
