@@ -28,7 +28,7 @@ chromium:
 test: $(STAMP) chromium
 	$(VENV)/bin/python -m pytest -q
 
-# the slow tests too (training, 1M-scale, durability under kill -9)
+# the slow tests too (the bigger kill -9 durability case, long concurrency and schema-fuzzing runs)
 test-all: $(STAMP) chromium
 	$(VENV)/bin/python -m pytest -q -m "not external"
 
