@@ -67,11 +67,14 @@ def cmd_index(args) -> int:
         listings = read_catalogue(path)
     except CatalogueError as e:
         raise CLIError(str(e)) from e
+    from preloved.pipeline import index_options
     from preloved.settings import get_settings
 
+    settings = get_settings()
     try:
         index = Index.build(listings, Path(args.out), show_progress=not args.quiet,
-                            cache_dir=get_settings().cache_dir / "embeddings", filter_attributes=args.filter_attributes)
+                            cache_dir=settings.cache_dir / "embeddings", filter_attributes=args.filter_attributes,
+                            **index_options(settings))
     except ValueError as e:
         raise CLIError(str(e)) from e
     print(json.dumps({"index": str(args.out), "listings": len(index)}))
@@ -132,8 +135,11 @@ def ensure_demo_index(settings) -> Path:
         logger.info("building the demo catalogue from %s", settings.data_dir)
         build_catalogue(settings.data_dir, settings.catalogue_path.parent)
     logger.info("indexing the demo catalogue into %s (first run only)", settings.index_dir)
+    from preloved.pipeline import index_options
+
     Index.build(read_catalogue(settings.catalogue_path), settings.index_dir, show_progress=True,
-                cache_dir=settings.cache_dir / "embeddings", filter_attributes=DEMO_FILTER_ATTRIBUTES)
+                cache_dir=settings.cache_dir / "embeddings", filter_attributes=DEMO_FILTER_ATTRIBUTES,
+                **index_options(settings))
     return settings.index_dir
 
 

@@ -127,6 +127,12 @@ class SearchPipeline:
                             relaxed_filters=tuple(retrieved.relaxed_filters))
 
 
+def index_options(settings) -> dict:
+    """The settings that shape an index when it is built or rewritten (compaction)."""
+    return {"ann_threshold": settings.ann_threshold, "hnsw_m": settings.hnsw_m,
+            "ef_construction": settings.hnsw_ef_construction, "auto_compact_at": settings.auto_compact_at}
+
+
 def load_pipeline(settings=None, index_dir=None, with_reranker: bool = True) -> SearchPipeline:
     """Load qu, the index at `index_dir` (default: settings.index_dir) and the reranker, once."""
     from preloved.settings import get_settings
@@ -136,8 +142,8 @@ def load_pipeline(settings=None, index_dir=None, with_reranker: bool = True) -> 
     settings = settings or get_settings()
     config = SearchConfig(fusion=settings.fusion, dense_weight=settings.fusion_dense_weight,
                           min_results=settings.retrieval_min_results, filter_confidence=settings.filter_confidence,
-                          filter_attributes=tuple(settings.qu_filter_attributes))
-    index = Index.load(index_dir or settings.index_dir, config=config)
+                          filter_attributes=tuple(settings.qu_filter_attributes), ef_search=settings.hnsw_ef_search)
+    index = Index.load(index_dir or settings.index_dir, config=config, **index_options(settings))
     own = index.manifest.get("filter_attributes")  # the catalogue's choice, set by `preloved index`
     if own is not None and "qu_filter_attributes" not in settings.model_fields_set:
         index.config = replace(config, filter_attributes=tuple(own))

@@ -250,7 +250,7 @@ class VectorSearch:
     (`exact_below`), the masked rows are scanned exactly instead.
     """
 
-    def __init__(self, vectors: np.ndarray, hnsw=None, *, ef_search: int = 256, exact_below: int = 20_000):
+    def __init__(self, vectors: np.ndarray, hnsw=None, *, ef_search: int = 768, exact_below: int = 20_000):
         self.vectors = vectors
         self.hnsw = hnsw
         self.ef_search = ef_search
@@ -261,7 +261,7 @@ class VectorSearch:
         return int(self.vectors.shape[0])
 
     @staticmethod
-    def build_hnsw(vectors: np.ndarray, *, m: int = 16, ef_construction: int = 128):
+    def build_hnsw(vectors: np.ndarray, *, m: int = 32, ef_construction: int = 200):
         import faiss
 
         index = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)

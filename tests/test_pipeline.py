@@ -86,3 +86,25 @@ def test_no_cache_runs_every_stage_afresh(pipeline):
     again = pipeline.search(q, k=5, stages="rerank", use_cache=False)
     assert [(h.id, h.score) for h in fresh.hits] == [(h.id, h.score) for h in cached.hits]
     assert [(h.id, h.score) for h in again.hits] == [(h.id, h.score) for h in cached.hits]
+
+
+def test_index_shape_settings_reach_the_index(tmp_path, tiny_catalogue_path):
+    """ann_threshold and hnsw_m (PRELOVED_* in the environment) shape what `preloved index` builds;
+    hnsw_ef_search and auto_compact_at what the pipeline loads."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from retrieval import Index
+
+    out = tmp_path / "idx"
+    env = {**os.environ, "PRELOVED_ANN_THRESHOLD": "10", "PRELOVED_HNSW_M": "8"}
+    r = subprocess.run([str(Path(sys.executable).parent / "preloved"), "index", "--catalog", str(tiny_catalogue_path),
+                        "--out", str(out), "--quiet"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    p = load_pipeline(Settings(hnsw_ef_search=40, auto_compact_at=7), index_dir=out, with_reranker=False)
+    hnsw = p.index._state.main.vectors.hnsw
+    assert hnsw is not None and hnsw.hnsw.nb_neighbors(1) == 8  # the graph was built, with M=8
+    assert p.index._state.main.vectors.ef_search == 40 and p.index.auto_compact_at == 7
+    assert Index.load(out)._state.main.vectors.hnsw is not None
