@@ -181,8 +181,11 @@ def phase_build(n: int, ann_threshold: int, vectors: str = "real") -> dict:
         "make_catalogue_s": round(gen_s, 1),
         "build_s": round(build_s, 1),
         "embedded_in_build": index.last_build["embedded"],
-        "embedding_titles_per_s_measured": round(rate, 1),
-        "embedding_s_estimated": round(n / rate, 1),
+        **(
+            {}
+            if vectors == "real"
+            else {"embedding_titles_per_s_measured": round(rate, 1), "embedding_s_estimated": round(n / rate, 1)}
+        ),
         "index_disk_mb": round(size_mb, 1),
         "build_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
