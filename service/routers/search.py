@@ -23,6 +23,7 @@ from service.schemas import (
     ErrorResponse,
     ParseRequest,
     RerankedItem,
+    RerankListingIn,
     RerankRequest,
     RerankResponse,
     SearchRequest,
@@ -170,7 +171,7 @@ async def rerank(state: StateDep, pipeline: PipelineDep, body: RerankRequest) ->
     if pipeline.reranker is None:
         raise HTTPException(422, "no reranker is loaded in this server")
 
-    def work() -> tuple[list[Hit], float]:
+    def work() -> tuple[list[Hit], float, dict[str, str]]:
         if body.ids is not None:
             with state.lock.read():
                 listings = []
@@ -180,23 +181,20 @@ async def rerank(state: StateDep, pipeline: PipelineDep, body: RerankRequest) ->
                         raise HTTPException(404, f"no listing with id {id_!r} in the index")
                     listings.append(found)
         else:
+            first: dict[str, RerankListingIn] = {}
+            for x in body.listings:
+                first.setdefault(x.id, x)  # a repeated id keeps its first
             try:
-                first = {x.id: x for x in reversed(body.listings)}  # a repeated id keeps its first
-                listings = [to_listing(first[i]) for i in dict.fromkeys(x.id for x in body.listings)]
+                listings = [to_listing(x) for x in first.values()]
             except ValueError as e:
                 raise HTTPException(422, str(e)) from None
         hits = [Hit(id=x.id, score=0.0) for x in listings]
         t = time.perf_counter()
         out = pipeline.reranker.rerank(body.query, hits, listings)
-        return out, (time.perf_counter() - t) * 1000
+        return out, (time.perf_counter() - t) * 1000, {x.id: x.title for x in listings}
 
-    hits, ms = await run_limited(state, "/rerank", work)
+    hits, ms, titles = await run_limited(state, "/rerank", work)
     state.metrics.observe_stages({"rerank": ms})
-    titles = {}
-    if body.listings is not None:
-        titles = {x.id: x.title for x in reversed(body.listings)}
-    else:
-        titles = {h.id: getattr(_get_listing(pipeline, h.id), "title", None) for h in hits}
     return RerankResponse(query=body.query, timings_ms={"rerank": round(ms, 3)},
                           results=[RerankedItem(id=h.id, score=_finite(round(float(h.score), 6)),
                                                 title=titles.get(h.id)) for h in hits])
