@@ -769,10 +769,8 @@ class Index:
         delta = dict(st.delta_items)
         kill: list[int] = []
         changed = False  # whether the delta's listings changed, so its segment must be rebuilt
-        dim = int(st.main.vectors.vectors.shape[1]) if len(st.main) else None
         for rec in records:
             if rec["op"] == "upsert":
-                dim = dim or int(rec["dim"])
                 vecs = store.unpack_vectors(rec["vectors"], rec["dim"])
                 for d, v, h in zip(rec["listings"], vecs, rec["hashes"], strict=True):
                     listing = Listing.model_validate(d)
@@ -792,7 +790,9 @@ class Index:
         if kill:
             alive = np.ones(len(st.main), dtype=bool) if alive is None else alive.copy()
             alive[kill] = False
-        if dim is None:  # an empty main segment: the vectors' own width
+        if len(st.main):
+            dim = int(st.main.vectors.vectors.shape[1])
+        else:  # an empty main segment: the delta vectors' own width
             dim = len(next(iter(delta.values()))[1]) if delta else 384
         seg = _delta_segment(list(delta.values()), st.main, dim) if changed else st.delta
         return _State(main=st.main, alive=alive, delta_items=delta, delta=seg)
