@@ -107,7 +107,7 @@ class TrainingData:
                 break
         return out
 
-    def distill_rows(self, teacher_score) -> tuple[list[dict], Counter]:
+    def distill_rows(self, teacher_score, *, show_progress: bool = False) -> tuple[list[dict], Counter]:
         """Distillation rows: every judged pair, the top `distill_depth` candidates of each train
         query and every `extra_pairs` pair, labelled with the teacher's score
         (`teacher_score(query, texts) -> scores`); an extra pair's own label is not used."""
@@ -125,9 +125,11 @@ class TrainingData:
         for name, extra in self.extra.items():
             for q, text, _ in extra:
                 sources.setdefault(q, {}).setdefault(name, []).append(text)
+        from tqdm.auto import tqdm
+
         out: list[dict] = []
         counts: Counter = Counter()
-        for q in sorted(sources):
+        for q in tqdm(sorted(sources), desc="teacher labels", unit="query", disable=not show_progress):
             named = [(name, t) for name, texts in sources[q].items() for t in texts]
             scores = teacher_score(q, [t for _, t in named])
             out += [{"query": q, "doc": t, "label": float(s)} for (_, t), s in zip(named, scores, strict=True)]
@@ -334,7 +336,7 @@ def train(
     bf16 = cfg.bf16 and device == "cuda"
     data = TrainingData(cfg, show_progress=show_progress)
     if cfg.distill_from:
-        rows, counts = data.distill_rows(_teacher_scorer(cfg.distill_from, device))
+        rows, counts = data.distill_rows(_teacher_scorer(cfg.distill_from, device), show_progress=show_progress)
     else:
         rows, counts = data.rows()
     logger.info("training rows: %d (%s pairs by source: %s)", len(rows), cfg.loss, dict(counts))
