@@ -6,6 +6,12 @@ The destination holds no torch weights (too big to commit): the tokenizer, confi
 (about 23 MB for 6 layers), preloved_reranker.json (text format, max length, fusion weights), the model
 card and the training log. It loads with `CrossEncoderReranker(dst)` (onnxruntime directly) or with
 `CrossEncoder(dst, backend="onnx", model_kwargs={"file_name": "onnx/model_qint8.onnx"})`.
+
+    python -m rerank.export --dequantise --src models/reranker --dst .cache/rerank/runs/gpu-student-l3
+
+goes back: a torch folder whose weights are the int8 export's, dequantised, for further training
+(a student fine-tuned at another length, or a teacher to distil from) where the original torch
+weights were not kept.
 """
 
 from __future__ import annotations
@@ -99,6 +105,72 @@ def export(src: Path, dst: Path, *, keep_fp32: bool = False, config: Path | None
     return dst
 
 
+def dequantise(src: Path, dst: Path) -> Path:
+    """A torch folder (model.safetensors) rebuilt from an int8 export's `onnx/model_qint8.onnx`.
+
+    Every weight comes from the ONNX initialisers: fp32 ones by name, int8 ones dequantised
+    ((q - zero_point) * scale). The exporter renames the encoder's matmul weights
+    (`onnx::MatMul_448`), so each is named after the bias its output is added to."""
+    import numpy as np
+    import onnx
+    import torch
+    from onnx import numpy_helper
+    from safetensors.torch import save_file
+
+    src, dst = Path(src), Path(dst)
+    rc = src / "preloved_reranker.json"
+    cfg = json.loads(rc.read_text()) if rc.is_file() else {}
+    onnx_file = src / (cfg.get("onnx_file") or "onnx/model_qint8.onnx")
+    if not onnx_file.is_file():
+        raise FileNotFoundError(f"{src} has no {onnx_file.relative_to(src)}: not an exported reranker folder")
+    graph = onnx.load(str(onnx_file)).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def bias_after(tensor: str) -> str:
+        frontier, seen = [tensor], set()
+        while frontier:
+            nxt = []
+            for t in frontier:
+                for node in consumers.get(t, []):
+                    if node.name in seen:
+                        continue
+                    seen.add(node.name)
+                    if node.op_type == "Add":
+                        bias = [x for x in node.input if x.startswith("m.") and x.endswith(".bias")]
+                        if bias:
+                            return bias[0]
+                    nxt += list(node.output)
+            frontier = nxt
+        raise ValueError(f"{onnx_file}: no bias follows {tensor}, cannot name its weight")
+
+    state = {}
+    for name, arr in inits.items():
+        if name.startswith("m.") and not name.endswith(("_scale", "_zero_point", "_quantized")):
+            state[name[2:]] = torch.tensor(arr)
+        elif name.endswith("_quantized"):
+            base = name[: -len("_quantized")]
+            zero, scale = inits[base + "_zero_point"].astype(np.float32), inits[base + "_scale"]
+            w = (arr.astype(np.float32) - zero) * scale
+            if base.startswith("m."):  # embeddings are stored as torch has them, linear weights transposed
+                key = base[2:]
+                state[key] = torch.tensor(w if ".embeddings." in key else w.T.copy())
+            else:
+                user = consumers[name][0]
+                state[bias_after(user.output[0])[2:-5] + ".weight"] = torch.tensor(w.T.copy())
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in (*COPY, "README.md"):
+        if (src / name).is_file():
+            shutil.copy2(src / name, dst / name)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(dst / "model.safetensors"))
+    cfg.update({"backend": "torch", "onnx_file": None, "dequantised_from": str(onnx_file)})
+    (dst / "preloved_reranker.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    return dst
+
+
 def main(argv: list[str] | None = None) -> int:
     from rerank.config import ROOT
 
@@ -109,16 +181,25 @@ def main(argv: list[str] | None = None) -> int:
         "--config", help="training config, for a checkpoint folder without preloved_reranker.json"
     )
     ap.add_argument("--keep-fp32", action="store_true", help="also keep onnx/model.onnx (fp32)")
+    ap.add_argument(
+        "--dequantise",
+        action="store_true",
+        help="the reverse: rebuild torch weights in --dst from the int8 export in --src",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     try:
+        if args.dequantise:
+            out = dequantise(Path(args.src), Path(args.dst))
+            print(json.dumps({"dequantised": str(out)}))
+            return 0
         out = export(
             Path(args.src),
             Path(args.dst),
             keep_fp32=args.keep_fp32,
             config=Path(args.config) if args.config else None,
         )
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps({"exported": str(out)}))

@@ -80,3 +80,32 @@ def test_onnx_int8_export_agrees_with_torch(tiny_reranker_dir, tmp_path, reranke
     q, texts = "black nike trainers", [reranker.text(x) for x in LISTINGS]
     a, b = reranker.score(q, texts), onnx.score(q, texts)
     assert abs(a - b).max() < 0.05
+
+
+def test_dequantised_export_scores_like_the_int8_model(tiny_reranker_dir, tmp_path):
+    from safetensors.numpy import load_file
+
+    from rerank.export import dequantise, export
+
+    shipped = export(tiny_reranker_dir, tmp_path / "shipped")
+    back = dequantise(shipped, tmp_path / "back")
+    assert (back / "model.safetensors").is_file()
+    torch_again = CrossEncoderReranker(back, threads=1)
+    assert torch_again.backend == "torch"
+    q, texts = "black nike trainers", [torch_again.text(x) for x in LISTINGS]
+    original = CrossEncoderReranker(tiny_reranker_dir, threads=1).score(q, texts)
+    again = torch_again.score(q, texts)
+    assert abs(again - CrossEncoderReranker(shipped, threads=1).score(q, texts)).max() < 0.05
+    assert abs(again - original).max() < 0.05
+    # every weight came back under its own name, within the int8 step of the original
+    before, after = load_file(tiny_reranker_dir / "model.safetensors"), load_file(back / "model.safetensors")
+    assert set(after) == {k for k in before if not k.endswith("position_ids")}
+    for k, w in after.items():
+        assert w.shape == before[k].shape, k
+        assert abs(w - before[k]).max() <= abs(before[k]).max() / 100 + 1e-6, k
+
+
+def test_dequantise_names_a_folder_without_an_export(tmp_path):
+    from rerank.export import main
+
+    assert main(["--dequantise", "--src", str(tmp_path), "--dst", str(tmp_path / "out")]) == 2
