@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from rerank._data import DataError, read_esci
-from rerank.config import ConfigError, load_config
+from rerank.config import ROOT, ConfigError, load_config
 from rerank.train import TrainingData, main
 
 ROW = {
@@ -45,6 +46,17 @@ def test_default_config_is_valid():
     cfg = load_config("rerank/configs/default.json")
     assert cfg.loss in ("bce", "lambda", "listnet", "plistmle", "ranknet", "mnrl")
     assert cfg.train[0].is_file()
+
+
+@pytest.mark.parametrize(
+    "path", sorted(str(p) for p in (ROOT / "rerank" / "configs").rglob("*.json")), ids=lambda p: p.split("configs/")[1]
+)
+def test_every_committed_config_validates(path):
+    """The schema holds for every recipe in the repo (the teachers they name need not exist yet)."""
+    from rerank.config import TrainConfig
+
+    cfg = TrainConfig.model_validate(json.loads(Path(path).read_text()))
+    assert (cfg.distill_from is None) == (cfg.loss != "mse")
 
 
 def test_missing_config_file(tmp_path):
