@@ -26,6 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 M = ROOT / "models"
+RUNS = ROOT / ".cache" / "rerank" / "runs"
 # name -> (folder, backend, max_length or None for the folder's, measure NDCG too)
 VARIANTS: dict[str, tuple[Path, str, int | None, bool]] = {
     "L6 teacher onnx int8, 32 tok": (
@@ -37,6 +38,10 @@ VARIANTS: dict[str, tuple[Path, str, int | None, bool]] = {
     "L3 distilled student onnx int8, 32 tok (shipped)": (M / "reranker", "onnx", 32, True),
     "L3 distilled student onnx int8, 24 tok": (M / "reranker", "onnx", 24, True),
     "L3 distilled student onnx int8, 48 tok": (M / "reranker", "onnx", 48, True),
+    # the shipped student trained further at 24 tokens on the CPU (rerank/configs/cpu/student_l3_len24.json)
+    "L3 student tuned at 24 tok, onnx int8": (RUNS / "cpu-student-l3-len24-onnx", "onnx", None, True),
+    # the teacher's first 2 layers distilled on the CPU (rerank/configs/gpu/student_l2.json, device cpu)
+    "L2 student onnx int8, 32 tok": (RUNS / "cpu-student-l2-onnx", "onnx", 32, True),
 }
 
 
