@@ -69,7 +69,8 @@ def write_card(folder: Path, summary: dict, evaluation: dict | None = None, extr
                 if evaluation
                 else ""
             )
-            + f"Fusion weights (tuned on dev only): {json.dumps(m['dev']['weights'])}.",
+            + f"Fusion weights (fitted on dev only, {(evaluation or {}).get('fusion_tuner', 'pairwise')} tuner): "
+            + f"{json.dumps(m['dev']['weights'])}.",
             "",
             "| split | hybrid | cross-encoder alone | fused (default) | fused - hybrid, 95% CI, p |",
             "|---|---|---|---|---|",

@@ -2,6 +2,12 @@
 
 score = z(cross-encoder) + sum_k w_k * z(hit.scores[k]); the weights are tuned on dev and stored in
 the model folder's preloved_reranker.json, so the pipeline stays qu -> retrieval -> rerank.
+
+Two tuners: `fit_pairwise` (the default) fits a pairwise logistic regression over every pair of
+candidates whose judged gains differ, a smooth objective; `tune_weights` searches a grid for the best
+dev NDCG@10, a step function that 170 dev queries overfit. In 5-fold cross-validation on ESCI dev
+(10 shuffles, the shipped model's scores) the pairwise fit scored 0.797 against the grid's 0.793,
+better in 8 of 10 shuffles (docs/rerank.md).
 """
 
 from __future__ import annotations
@@ -42,6 +48,39 @@ def fuse(ce: np.ndarray, hits: Sequence[Hit], weights: Mapping[str, float]) -> n
         if w:
             out = out + w * zscore(feature(hits, key))
     return out
+
+
+def fit_pairwise(
+    lists: Sequence[tuple[np.ndarray, Sequence[Hit]]],
+    gains: Sequence[np.ndarray],
+    keys: Sequence[str],
+    l2: float = 1e-3,
+) -> dict[str, float]:
+    """Weights of a pairwise logistic regression (RankNet's loss on the linear fused score): for every
+    candidate pair (i, j) of a list with gain_i > gain_j, minimise log(1 + exp(-(f_i - f_j) . w)) over
+    the z-scored cross-encoder and retrieval features, with a small L2 penalty on the retrieval
+    weights; then scaled so that the cross-encoder's weight is 1, as `fuse` takes them."""
+    from scipy.optimize import minimize
+
+    diffs = []
+    for (ce, hits), g in zip(lists, gains, strict=True):
+        f = np.stack([zscore(ce), *(zscore(feature(hits, k)) for k in keys)], axis=1)
+        g = np.asarray(g, dtype=np.float64)
+        i, j = np.nonzero(g[:, None] > g[None, :])
+        diffs.append(f[i] - f[j])
+    x = np.concatenate(diffs) if diffs else np.zeros((0, len(keys) + 1))
+    if not len(x):
+        return {k: 0.0 for k in keys}
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = x @ w
+        sig = 0.5 * (1 - np.tanh(z / 2))  # = 1 / (1 + exp(z)), without overflow
+        reg = np.concatenate([[0.0], w[1:]])
+        return float(np.mean(np.logaddexp(0, -z)) + l2 * reg @ reg), -(x.T @ sig) / len(x) + 2 * l2 * reg
+
+    w = minimize(loss, np.array([1.0] + [0.0] * len(keys)), jac=True, method="L-BFGS-B").x
+    scale = max(float(w[0]), 1e-3)  # a cross-encoder that hurts keeps weight 1 against huge others
+    return {k: round(float(v) / scale, 4) for k, v in zip(keys, w[1:], strict=True)}
 
 
 GRID: tuple[float, ...] = (*[round(0.1 * i, 1) for i in range(11)], 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0)

@@ -26,6 +26,7 @@ def evaluate_folder(
     write: bool = False,
     threads: int | None = None,
     keys: list[str] | None = None,
+    tuner: str = "pairwise",
 ) -> dict:
     from rerank._evaluate import evaluate_split, tune_on_dev
     from rerank.reranker import RERANKER_CONFIG, CrossEncoderReranker
@@ -44,7 +45,7 @@ def evaluate_folder(
         ]
 
     dev_q, dev_ce = ce_scores(data.dev_qrels)
-    weights, _ = tune_on_dev(dev_ce, dev_q, data.candidates, data.dev_qrels, keys)
+    weights, _ = tune_on_dev(dev_ce, dev_q, data.candidates, data.dev_qrels, keys, tuner)
     res = {
         "model": str(model_dir),
         "backend": rr.backend,
@@ -52,6 +53,7 @@ def evaluate_folder(
         "retriever": data.retriever or __import__("rerank._candidates", fromlist=["x"]).retriever_name(),
         "eval_depth": cfg.eval_depth,
         "fusion_keys": list(keys),
+        "fusion_tuner": tuner,
         "dev": evaluate_split(dev_ce, dev_q, data.candidates, data.dev_qrels, weights),
     }
     if data.test_qrels:
@@ -61,7 +63,9 @@ def evaluate_folder(
         cpath = model_dir / RERANKER_CONFIG
         c = json.loads(cpath.read_text())
         c["fusion_weights"] = weights
-        c["fusion_tuned_on"] = f"ESCI dev, {res['retriever']} top-{cfg.eval_depth}, {rr.backend} scores"
+        c["fusion_tuned_on"] = (
+            f"ESCI dev, {res['retriever']} top-{cfg.eval_depth}, {rr.backend} scores, {tuner} tuner"
+        )
         cpath.write_text(json.dumps(c, indent=2) + "\n")
         (model_dir / "eval_metrics.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
         log = model_dir / "training_log.json"
@@ -91,12 +95,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--keys", nargs="*", help="fusion keys (default: the config's fusion_keys)")
     ap.add_argument("--threads", type=int)
+    ap.add_argument(
+        "--tuner",
+        choices=["pairwise", "grid"],
+        default="pairwise",
+        help="fusion weights by pairwise logistic regression on dev (default) or by grid search of dev NDCG@10",
+    )
     ap.add_argument("--write", action="store_true", help="store the dev-tuned weights in the folder")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         res = evaluate_folder(
-            Path(args.model), Path(args.config), args.retriever, args.write, args.threads, args.keys
+            Path(args.model), Path(args.config), args.retriever, args.write, args.threads, args.keys, args.tuner
         )
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
