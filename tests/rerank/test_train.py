@@ -53,29 +53,45 @@ def _esci(path, rows):
     return str(path)
 
 
-def test_tiny_fine_tune_writes_a_loadable_folder(tmp_path, tiny_base):
-    train = _esci(tmp_path / "train.jsonl", TRAIN)
-    dev = _esci(tmp_path / "dev.jsonl", DEV)
-    out = tmp_path / "model"
-    cfg = {
+def _tiny_config(tmp_path, tiny_base, name, **overrides):
+    """A tiny training config over TRAIN and DEV, written to tmp_path/<name>.json, training into
+    tmp_path/<name>; `overrides` replace or add keys."""
+    train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
+    if not train.is_file():
+        _esci(train, TRAIN)
+        _esci(dev, DEV)
+    raw = {
         "base_model": str(tiny_base),
-        "train": [train],
-        "dev": dev,
-        "test": dev,
-        "pool": [train, dev],
-        "hard_negatives": {"per_query": 2, "depth": 5},
-        "loss": "lambda",
-        "loss_mini_batch_size": 0,  # the whole batch in one forward pass, as the GPU configs train
-        "epochs": 1,
-        "batch_size": 4,
+        "train": [str(train)],
+        "dev": str(dev),
+        "test": None,
+        "pool": [str(train), str(dev)],
         "max_length": 24,
-        "seed": 3,
-        "output_dir": str(out),
+        "output_dir": str(tmp_path / name),
         "eval_depth": 5,
         "threads": 1,
+        **overrides,
     }
-    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    assert main(["--config", str(tmp_path / "cfg.json"), "--no-progress"]) == 0
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def test_tiny_fine_tune_writes_a_loadable_folder(tmp_path, tiny_base):
+    out = tmp_path / "model"
+    cfg = _tiny_config(
+        tmp_path,
+        tiny_base,
+        "model",
+        test=str(tmp_path / "dev.jsonl"),
+        hard_negatives={"per_query": 2, "depth": 5},
+        loss="lambda",
+        loss_mini_batch_size=0,  # the whole batch in one forward pass, as the GPU configs train
+        epochs=1,
+        batch_size=4,
+        seed=3,
+    )
+    assert main(["--config", str(cfg), "--no-progress"]) == 0
     log = json.loads((out / "training_log.json").read_text())
     assert log["pairs_by_source"]["esci_judged"] == len(TRAIN)
     assert log["pairs_by_source"]["hybrid_hard_negatives"] > 0
@@ -96,34 +112,25 @@ def test_distilled_student_learns_the_teachers_scores(tmp_path, tiny_base):
     from rerank.config import load_config
     from rerank.train import TrainingData, _scorer
 
-    train = _esci(tmp_path / "train.jsonl", TRAIN)
-    dev = _esci(tmp_path / "dev.jsonl", DEV)
     out = tmp_path / "student"
     extra = tmp_path / "extra.jsonl"
     extra_pair = {"query": "vintage levis 501", "text": "Levi's 501 jeans W32 light wash", "label": 1.0}
     extra.write_text(json.dumps(extra_pair))
-    raw = {
-        "base_model": str(tiny_base),
-        "num_layers": 1,
-        "distill_from": str(tiny_base),
-        "loss": "mse",
-        "distill_depth": 3,
-        "train": [train],
-        "dev": dev,
-        "test": None,
-        "pool": [train, dev],
-        "epochs": 1,
-        "batch_size": 8,
-        "max_length": 24,
-        "output_dir": str(out),
-        "eval_depth": 5,
-        "eval_untrained": False,
-        "final_eval": False,
-        "threads": 1,
-        "extra_pairs": [{"name": "catalogue", "path": str(extra)}],
-    }
-    (tmp_path / "cfg.json").write_text(json.dumps(raw))
-    cfg = load_config(tmp_path / "cfg.json")
+    cfg_path = _tiny_config(
+        tmp_path,
+        tiny_base,
+        "student",
+        num_layers=1,
+        distill_from=str(tiny_base),
+        loss="mse",
+        distill_depth=3,
+        epochs=1,
+        batch_size=8,
+        eval_untrained=False,
+        final_eval=False,
+        extra_pairs=[{"name": "catalogue", "path": str(extra)}],
+    )
+    cfg = load_config(cfg_path)
     data = TrainingData(cfg, show_progress=False)
     teacher = CrossEncoder(str(tiny_base), max_length=24, device="cpu")
     rows, counts = data.distill_rows(_scorer(teacher, 24))
@@ -139,7 +146,7 @@ def test_distilled_student_learns_the_teachers_scores(tmp_path, tiny_base):
     assert label == pytest.approx(float(_scorer(teacher, 24)(q, [doc])[0]), abs=1e-5)
     assert all(np.isfinite(r["label"]) for r in rows)
 
-    assert main(["--config", str(tmp_path / "cfg.json"), "--no-progress"]) == 0
+    assert main(["--config", str(cfg_path), "--no-progress"]) == 0
     log = json.loads((out / "training_log.json").read_text())
     assert log["pairs_by_source"] == dict(counts)
     assert "distilled from" in (out / "README.md").read_text()
@@ -185,27 +192,19 @@ def test_an_interrupted_run_resumes_to_the_model_an_uninterrupted_run_trains(tmp
     from rerank.config import load_config
     from rerank.train import train
 
-    train_f, dev = _esci(tmp_path / "train.jsonl", TRAIN), _esci(tmp_path / "dev.jsonl", DEV)
-
     def cfg(out):
-        raw = {
-            "base_model": str(tiny_base),
-            "train": [train_f],
-            "dev": dev,
-            "test": None,
-            "pool": [train_f, dev],
-            "hard_negatives": {"per_query": 2, "depth": 5},
-            "loss": "bce",
-            "epochs": 2,
-            "batch_size": 2,
-            "max_length": 24,
-            "seed": 5,
-            "output_dir": str(tmp_path / out),
-            "eval_depth": 5,
-            "threads": 1,
-        }
-        (tmp_path / f"{out}.json").write_text(json.dumps(raw))
-        return load_config(tmp_path / f"{out}.json")
+        return load_config(
+            _tiny_config(
+                tmp_path,
+                tiny_base,
+                out,
+                hard_negatives={"per_query": 2, "depth": 5},
+                loss="bce",
+                epochs=2,
+                batch_size=2,
+                seed=5,
+            )
+        )
 
     class KilledAfterFirstCheckpoint(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
