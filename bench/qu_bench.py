@@ -117,7 +117,8 @@ def main() -> int:
             "cores_visible": os.cpu_count(),
             "threads": 1,
             "python": platform.python_version(),
-            "note": "2 cores shared with other jobs",
+            "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+            "tagger": getattr(ext, "tagger_kind", "?"),
         },
         "load_s": round(load_s, 2),
         "f1": {},
@@ -132,11 +133,10 @@ def main() -> int:
     base = ROOT / ".cache" / "qu" / "minilm_tagger" / "scores.json"
     if base.exists():
         res["baseline_minilm"] = json.loads(base.read_text())
-    tagger_report = ROOT / "models" / "qu" / "tagger" / "training.json"
-    if tagger_report.exists():
-        res["tagger_training"] = {
-            k: v for k, v in json.loads(tagger_report.read_text()).items() if k != "history"
-        }
+    for key, folder in (("tagger_training", "tagger"), ("minilm_training", "minilm")):
+        report = ROOT / "models" / "qu" / folder / "training.json"
+        if report.exists():
+            res[key] = {k: v for k, v in json.loads(report.read_text()).items() if k != "history"}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2))
 

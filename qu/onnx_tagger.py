@@ -1,10 +1,11 @@
-"""Layer 2, transformer flavour: the fine-tuned MiniLM token classifier exported to ONNX, int8
+"""Layer 2, transformer flavour: a fine-tuned MiniLM token classifier exported to ONNX, int8
 (dynamic, per-channel: on dev it scores as the fp32 model does, where per-tensor int8 lost 1.6 points).
 
-`qu train-baseline` fine-tunes the packaged MiniLM on QueryNER train (best epoch on dev);
-`qu export-tagger` writes `model.int8.onnx` + tokenizer to models/qu/minilm (about 23 MB, not in
-git: the set-up builds it). Words are the query's whitespace tokens (QueryNER's tokenisation);
-each word takes the label of its first sub-token; BIO runs become spans.
+The shipped tagger (models/qu/minilm, tracked in git) is the packaged MiniLM cut to its first 3
+layers and fine-tuned on QueryNER train with all 17 labels (`qu train-baseline --labels all
+--layers 3 --lr 1e-4 --epochs 6`, best epoch on dev), then `qu export-tagger`. Words are the
+query's whitespace tokens (QueryNER's tokenisation); each word reads its first sub-token; tags are
+decoded under the BIO constraints (Viterbi) and QueryNER labels are read as attributes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from pathlib import Path
 
 from qu._data import ROOT
+from qu.baseline_transformer import decode_words, tag_attribute
 from qu.types import Span
 
 DEFAULT_ONNX_PATH = ROOT / "models" / "qu" / "minilm"
@@ -59,13 +61,15 @@ def export_onnx(
     (out_dir / "labels.json").write_text(
         json.dumps([model.config.id2label[i] for i in range(model.config.num_labels)])
     )
+    if (Path(model_dir) / "training.json").is_file():  # how it was trained: the dev curve, labels, layers
+        (out_dir / "training.json").write_text((Path(model_dir) / "training.json").read_text())
     return final
 
 
 class OnnxTagger:
     """The exported MiniLM tagger read as attribute spans (brand, colour, category, gender, size)."""
 
-    def __init__(self, path: Path = DEFAULT_ONNX_PATH, threads: int = 1):
+    def __init__(self, path: Path = DEFAULT_ONNX_PATH, threads: int = 1, viterbi: bool = True):
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -82,6 +86,7 @@ class OnnxTagger:
         )
         self.tok = AutoTokenizer.from_pretrained(path)
         self.labels = json.loads((path / "labels.json").read_text())
+        self.viterbi = viterbi
 
     def pipe(self, queries: list[str], batch_size: int = 1) -> list[list[Span]]:
         """One query per forward pass whatever `batch_size` says: with dynamic int8 quantisation the
@@ -108,27 +113,24 @@ class OnnxTagger:
             return_tensors="np",
         )
         logits = self.session.run(None, {k: enc[k].astype("int64") for k in _INPUTS})[0]
-        pred = logits.argmax(-1)
         for row, i in enumerate(keep):
-            tags, prev = ["O"] * len(words[i]), None
-            for k, w in enumerate(enc.word_ids(row)):
-                if w is not None and w != prev:
-                    tags[w] = self.labels[int(pred[row][k])]
-                prev = w
+            tags = decode_words(logits[row], enc.word_ids(row), len(words[i]), self.labels, self.viterbi)
             result[i] = self._spans(queries[i], words[i], tags)
         return result
 
     @staticmethod
     def _spans(query: str, words: list[tuple[int, int]], tags: list[str]) -> list[Span]:
-        out, start, end, attr = [], None, None, None
+        """BIO word tags -> spans; a tagger trained on QueryNER's own labels ("B-creator") is read
+        through `LABEL_TO_ATTRIBUTE`, and runs of labels qu does not read are dropped."""
+        out, start, end, label = [], None, None, None
         n = len(query)
         # a closing "O" flushes the last open span
         for (s, e), t in zip([*words, (n, n)], [*tags, "O"], strict=True):
-            if t.startswith("I-") and attr == t[2:]:
+            if t.startswith("I-") and label == t[2:]:
                 end = e
                 continue
-            if attr is not None:
+            if label is not None and (attr := tag_attribute(f"B-{label}")) is not None:
                 out.append(Span(attribute=attr, text=query[start:end], start=start, end=end, source="tagger",
                                 confidence=0.8))
-            attr, start, end = (t[2:], s, e) if t != "O" else (None, None, None)
+            label, start, end = (t[2:], s, e) if t != "O" else (None, None, None)
         return out

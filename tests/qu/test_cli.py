@@ -60,3 +60,10 @@ def test_input_lines_stay_aligned():
     assert rows[4]["query"] == "{not json"
     assert rows[5]["size"] == "uk 8"
     assert all(KEYS <= set(r) for r in rows)
+
+
+def test_train_baseline_rejects_bad_options_before_training():
+    r = run(["train-baseline", "--layers", "9", "--no-test"])
+    assert r.returncode == 2 and "--layers must be in 1..6" in r.stderr and "Traceback" not in r.stderr
+    r = run(["train-baseline", "--labels", "some"])
+    assert r.returncode == 2 and "invalid choice" in r.stderr
