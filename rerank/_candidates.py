@@ -1,7 +1,9 @@
 """Candidate lists for training (hard negatives) and evaluation: preloved's own hybrid retriever.
 
 Candidates are mined once per (pool, queries, depth, retriever) and cached as JSON, so every
-training run and every evaluation reranks the same lists. When `retrieval.Index` is not
+training run and every evaluation reranks the same lists. preloved's retriever filters and boosts
+on what qu reads, so each cached list also records a digest of its query's parse: when qu reads a
+query differently (a new tagger, new lexicons), that query is mined again. When `retrieval.Index` is not
 importable (a partial checkout), a stand-in hybrid (rank-bm25 + packaged MiniLM, reciprocal rank
 fusion k=60, top-200 each: the BASELINES.md recipe) is used and the cache records which one ran.
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 from retrieval.types import Hit, Listing
 
 logger = logging.getLogger(__name__)
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def _fingerprint(pool: Mapping[str, Listing], depth: int, retriever: str) -> str:
@@ -29,22 +31,32 @@ def _fingerprint(pool: Mapping[str, Listing], depth: int, retriever: str) -> str
     return h.hexdigest()[:16]
 
 
+def _parses(queries: Sequence[str]) -> dict:
+    """qu's reading of each query, as the pipeline's: its attributes filter and boost retrieval."""
+    from preloved.settings import get_settings
+    from qu import load_extractor
+
+    extractor = load_extractor(get_settings())
+    return {q: extractor.parse(q) for q in queries}
+
+
+def _digest(parsed) -> str:
+    return hashlib.sha1(json.dumps(parsed.contract(), sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _hits_preloved(
-    pool: Mapping[str, Listing], queries: Sequence[str], depth: int, show_progress: bool
+    pool: Mapping[str, Listing], parsed: Mapping[str, object], depth: int, show_progress: bool
 ) -> dict[str, list[Hit]]:
     from tqdm.auto import tqdm
 
-    from preloved.settings import get_settings
-    from qu import load_extractor
     from retrieval import Index
 
-    extractor = load_extractor(get_settings())  # as the pipeline does: qu's attributes filter and boost
     with tempfile.TemporaryDirectory() as tmp:
         Index.build(list(pool.values()), Path(tmp) / "idx", show_progress=show_progress)
         index = Index.load(Path(tmp) / "idx")
         out = {}
-        for q in tqdm(queries, desc="mining candidates", disable=not show_progress):
-            out[q] = list(index.search(q, k=depth, stage="hybrid", parsed=extractor.parse(q)).hits)
+        for q in tqdm(list(parsed), desc="mining candidates", disable=not show_progress):
+            out[q] = list(index.search(q, k=depth, stage="hybrid", parsed=parsed[q]).hits)
     return out
 
 
@@ -94,17 +106,22 @@ def retriever_name() -> str:
     return "preloved-hybrid"  # qu -> retrieval.Index hybrid, as `preloved search --stages hybrid`
 
 
-def _load(path: Path) -> dict[str, list[Hit]]:
+def _load(path: Path) -> tuple[dict[str, list[Hit]], dict[str, str]]:
+    """The cached hits per query, and the digest of the parse each was mined with."""
     raw = json.loads(path.read_text())
-    return {q: [Hit(h["id"], h["score"], h["scores"]) for h in hits] for q, hits in raw["hits"].items()}
+    hits = {q: [Hit(h["id"], h["score"], h["scores"]) for h in hs] for q, hs in raw["hits"].items()}
+    return hits, raw.get("parsed", {})
 
 
-def _save(path: Path, hits: Mapping[str, Sequence[Hit]], retriever: str, depth: int) -> None:
+def _save(
+    path: Path, hits: Mapping[str, Sequence[Hit]], digests: Mapping[str, str], retriever: str, depth: int
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = {
         "version": CACHE_VERSION,
         "retriever": retriever,
         "depth": depth,
+        "parsed": dict(digests),
         "hits": {
             q: [{"id": h.id, "score": h.score, "scores": dict(h.scores)} for h in hs]
             for q, hs in hits.items()
@@ -125,16 +142,21 @@ def mine(
     retriever: str | None = None,
 ) -> dict[str, list[Hit]]:
     """Top-`depth` hybrid hits for each query over `pool`; cached per (pool, depth, retriever) under
-    `cache_dir`, only queries missing from the cache are mined."""
+    `cache_dir`. Only queries missing from the cache, or that qu now parses differently from when
+    they were mined, are mined."""
     retriever = retriever or retriever_name()
     queries = sorted(set(queries))
+    preloved = retriever == "preloved-hybrid"
+    parsed = _parses(queries) if preloved else {}
+    digests = {q: _digest(p) for q, p in parsed.items()}
     cached: dict[str, list[Hit]] = {}
+    cached_digests: dict[str, str] = {}
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / f"candidates-{retriever}-{_fingerprint(pool, depth, retriever)}.json"
         if path.is_file():
-            cached = _load(path)
-    todo = [q for q in queries if q not in cached]
+            cached, cached_digests = _load(path)
+    todo = [q for q in queries if q not in cached or cached_digests.get(q) != digests.get(q)]
     if todo:
         logger.info(
             "mining top-%d candidates for %d queries over %d products with %s",
@@ -143,8 +165,11 @@ def mine(
             len(pool),
             retriever,
         )
-        fn = _hits_preloved if retriever == "preloved-hybrid" else _hits_standin
-        cached.update(fn(pool, todo, depth, show_progress))
+        if preloved:
+            cached.update(_hits_preloved(pool, {q: parsed[q] for q in todo}, depth, show_progress))
+        else:
+            cached.update(_hits_standin(pool, todo, depth, show_progress))
+        cached_digests.update(digests)
         if path is not None:
-            _save(path, cached, retriever, depth)
+            _save(path, cached, cached_digests, retriever, depth)
     return {q: cached[q] for q in queries}
