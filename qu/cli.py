@@ -189,6 +189,7 @@ def _baseline_main(argv: list[str]) -> int:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--labels", choices=("five", "all"), default="five",
                     help="tag our five attributes, or all 17 QueryNER labels (read as attributes)")
     ap.add_argument("--layers", type=int, default=None, help="keep the first N encoder layers (default all 6)")
@@ -200,8 +201,8 @@ def _baseline_main(argv: list[str]) -> int:
     if args.layers is not None and not 1 <= args.layers <= 6:
         ap.error(f"--layers must be in 1..6 (the packaged MiniLM has 6), got {args.layers}")
     out = Path(args.output) if args.output else DEFAULT_BASELINE_PATH
-    rep = train(output=out, epochs=args.epochs, lr=args.lr, threads=args.threads, labels=args.labels,
-                layers=args.layers)
+    rep = train(output=out, epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads,
+                labels=args.labels, layers=args.layers)
     scores = {"best_dev_f1": rep["best_dev_f1"], **({} if args.no_test else evaluate_baseline(out))}
     (out / "scores.json").write_text(json.dumps(scores, indent=1))
     print(json.dumps(scores, indent=1))
