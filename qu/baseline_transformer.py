@@ -119,24 +119,26 @@ def _encode(tok, rows: list[dict], tags: list[str], labels: str, max_len: int = 
     return enc, targets
 
 
+def bio_runs(tags: list[str]) -> list[tuple[str, int, int]]:
+    """(label, first word, end word) of each run of BIO word tags. An I- tag continues a run of
+    its own label; a B- tag, or an I- tag of another label, opens a new run; O closes it."""
+    runs: list[tuple[str, int, int]] = []
+    label, start = None, 0
+    for k, t in enumerate([*tags, "O"]):
+        if t.startswith("I-") and label == t[2:]:
+            continue
+        if label is not None:
+            runs.append((label, start, k))
+        label, start = (t[2:], k) if t != "O" else (None, k)
+    return runs
+
+
 def _decode(tok_words: list[str], word_tags: list[str]) -> set[tuple[str, str]]:
     """Scored (attribute, normalised text) spans of BIO word tags; a run of one label is one span."""
-    runs, cur, label = [], [], None
-    for w, t in zip(tok_words, word_tags, strict=False):
-        if t.startswith("B-") or (t.startswith("I-") and label != t[2:]):
-            if cur:
-                runs.append((label, cur))
-            cur, label = [w], t[2:]
-        elif t.startswith("I-"):
-            cur.append(w)
-        else:
-            if cur:
-                runs.append((label, cur))
-            cur, label = [], None
-    if cur:
-        runs.append((label, cur))
     return {
-        (a, norm(" ".join(ws))) for lab, ws in runs if (a := label_attribute(lab)) in SCORED
+        (a, norm(" ".join(tok_words[s:e])))
+        for lab, s, e in bio_runs(word_tags)
+        if (a := label_attribute(lab)) in SCORED
     }
 
 
@@ -144,6 +146,7 @@ def predict(model, tok, rows: list[dict], batch_size: int = 64, viterbi: bool = 
     import torch
 
     out = []
+    tags = [model.config.id2label[i] for i in range(model.config.num_labels)]
     model.eval()
     with torch.inference_mode():
         for i in range(0, len(rows), batch_size):
@@ -157,7 +160,6 @@ def predict(model, tok, rows: list[dict], batch_size: int = 64, viterbi: bool = 
                 return_tensors="pt",
             )
             logits = model(**enc).logits.float().numpy()
-            tags = [model.config.id2label[i] for i in range(model.config.num_labels)]
             for j, r in enumerate(chunk):
                 wt = decode_words(logits[j], enc.word_ids(j), len(r["tokens"]), tags, viterbi)
                 out.append(_decode(r["tokens"], wt))

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from qu._data import ROOT
-from qu.baseline_transformer import decode_words, label_attribute
+from qu.baseline_transformer import bio_runs, decode_words, label_attribute
 from qu.types import Span
 
 DEFAULT_ONNX_PATH = ROOT / "models" / "qu" / "minilm"
@@ -69,7 +69,7 @@ def export_onnx(
 class OnnxTagger:
     """The exported MiniLM tagger read as attribute spans (brand, colour, category, gender, size)."""
 
-    def __init__(self, path: Path = DEFAULT_ONNX_PATH, threads: int = 1, viterbi: bool = True):
+    def __init__(self, path: Path = DEFAULT_ONNX_PATH, threads: int = 1):
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
@@ -86,7 +86,6 @@ class OnnxTagger:
         )
         self.tok = AutoTokenizer.from_pretrained(path)
         self.labels = json.loads((path / "labels.json").read_text())
-        self.viterbi = viterbi
 
     def pipe(self, queries: list[str], batch_size: int = 1) -> list[list[Span]]:
         """One query per forward pass whatever `batch_size` says: with dynamic int8 quantisation the
@@ -114,7 +113,7 @@ class OnnxTagger:
         )
         logits = self.session.run(None, {k: enc[k].astype("int64") for k in _INPUTS})[0]
         for row, i in enumerate(keep):
-            tags = decode_words(logits[row], enc.word_ids(row), len(words[i]), self.labels, self.viterbi)
+            tags = decode_words(logits[row], enc.word_ids(row), len(words[i]), self.labels)
             result[i] = self._spans(queries[i], words[i], tags)
         return result
 
@@ -122,15 +121,10 @@ class OnnxTagger:
     def _spans(query: str, words: list[tuple[int, int]], tags: list[str]) -> list[Span]:
         """BIO word tags -> spans; a tagger trained on QueryNER's own labels ("B-creator") is read
         through `LABEL_TO_ATTRIBUTE`, and runs of labels qu does not read are dropped."""
-        out, start, end, label = [], None, None, None
-        n = len(query)
-        # a closing "O" flushes the last open span
-        for (s, e), t in zip([*words, (n, n)], [*tags, "O"], strict=True):
-            if t.startswith("I-") and label == t[2:]:
-                end = e
-                continue
-            if label is not None and (attr := label_attribute(label)) is not None:
+        out = []
+        for label, s, e in bio_runs(tags):
+            if (attr := label_attribute(label)) is not None:
+                start, end = words[s][0], words[e - 1][1]
                 out.append(Span(attribute=attr, text=query[start:end], start=start, end=end, source="tagger",
                                 confidence=0.8))
-            label, start, end = (t[2:], s, e) if t != "O" else (None, None, None)
         return out

@@ -3,9 +3,9 @@
 Candidates are mined once per (pool, queries, depth, retriever) and cached as JSON, so every
 training run and every evaluation reranks the same lists. preloved's retriever filters and boosts
 on what qu reads, so each cached list also records a digest of its query's parse: when qu reads a
-query differently (a new tagger, new lexicons), that query is mined again. When `retrieval.Index` is not
-importable (a partial checkout), a stand-in hybrid (rank-bm25 + packaged MiniLM, reciprocal rank
-fusion k=60, top-200 each: the BASELINES.md recipe) is used and the cache records which one ran.
+query differently (a new tagger, new lexicons), that query is mined again. When `retrieval.Index`
+is not importable (a partial checkout), a stand-in hybrid (rank-bm25 + packaged MiniLM, reciprocal
+rank fusion k=60, top-200 each: the BASELINES.md recipe) is used and the cache records which one ran.
 """
 
 from __future__ import annotations
