@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -67,9 +68,13 @@ def _parse_main(argv: list[str]) -> int:
     ap.add_argument("--layers", default="rules,tagger,llm", help="comma-separated subset of rules,tagger,llm")
     ap.add_argument("--llm-backend", help="override PRELOVED_LLM_BACKEND (e.g. openai, gguf, fake)")
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="threads parsing an --input file side by side (default: this machine's cores)")
     args = ap.parse_args(argv)
     if (args.query is None) == (args.input is None):
         ap.error("give exactly one of QUERY or --input FILE")
+    if args.workers < 1 or args.batch_size < 1:
+        ap.error("--workers and --batch-size take a whole number >= 1")
     layers = tuple(x.strip() for x in args.layers.split(",") if x.strip())
     bad = [x for x in layers if x not in ("rules", "tagger", "llm")]
     if bad:
@@ -99,7 +104,8 @@ def _parse_main(argv: list[str]) -> int:
     parsed = {}
     for b in range(0, len(good), args.batch_size):
         idx = good[b : b + args.batch_size]
-        for i, p in zip(idx, ext.parse_batch([lines[i] for i in idx], layers=layers), strict=False):
+        batch = ext.parse_batch([lines[i] for i in idx], layers=layers, workers=args.workers)
+        for i, p in zip(idx, batch, strict=True):
             parsed[i] = p
     out = sys.stdout
     for i, q in enumerate(lines):

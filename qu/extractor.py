@@ -60,9 +60,25 @@ class QUExtractor:
         return self.parse_batch([query], layers=layers)[0]
 
     def parse_batch(
-        self, queries: list[str], layers: tuple[str, ...] | None = None, batch_size: int = 256
+        self,
+        queries: list[str],
+        layers: tuple[str, ...] | None = None,
+        batch_size: int = 256,
+        workers: int = 1,
     ) -> list[ParsedQuery]:
-        """Parse many queries; `layers` picks a subset of ("rules", "tagger", "llm") for ablations."""
+        """Parse many queries; `layers` picks a subset of ("rules", "tagger", "llm") for ablations.
+
+        `workers` > 1 splits the queries into that many contiguous parts parsed in threads. The
+        tagger reads one query per forward pass and onnxruntime releases the GIL while it runs, so
+        two workers use both cores for the model. Results are the same, in the same order."""
+        if workers > 1 and len(queries) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            size = -(-len(queries) // workers)
+            parts = [queries[i : i + size] for i in range(0, len(queries), size)]
+            with ThreadPoolExecutor(len(parts), thread_name_prefix="qu") as pool:
+                done = pool.map(lambda part: self.parse_batch(part, layers, batch_size), parts)
+                return [p for part in done for p in part]
         layers = layers or ("rules", "tagger", "llm")
         texts = []
         for q in queries:

@@ -83,6 +83,18 @@ def merge_spans(
             else t
             for t in primary
         ]
+    # a garment name the taxonomy knows as a whole beats the tagger's pieces of it: "baby tee" and
+    # "mom jeans" are categories, not a gender (or a second category) followed by one
+    for r in rules:
+        if r.attribute != "category" or len(r.text.split()) < 2:
+            continue
+        pieces = [t for t in primary if t.source == "tagger" and _overlaps(t, r)]
+        if (
+            len(pieces) >= 2
+            and all(r.start <= t.start and t.end <= r.end for t in pieces)
+            and any(t.attribute == "category" for t in pieces)
+        ):
+            primary = [t for t in primary if t not in pieces] + [r]
     # exact lexicon hits (confidence >= the attribute's override) beat a tagger span of another attribute
     # they overlap: "carhart" is a brand and "uk 8" a size whatever the tagger guessed
     overrides = OVERRIDES if overrides is None else overrides

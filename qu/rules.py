@@ -110,6 +110,24 @@ _AMBIGUOUS_COLOURS = {
 
 
 _SYSTEMS = {"uk", "eu", "us", "fr", "it", "waist", "one size"}
+LETTER_IN_CONTEXT = 0.9  # a letter size beside a garment or a fashion brand: "nike hoodie xs", not "iphone xs"
+
+
+def _letter_sizes_in_context(spans: list[Span]) -> list[Span]:
+    """A bare letter size ("xs", "large") is weak evidence alone (0.7: "iphone xs", "large print"),
+    but beside a garment the rules know or a curated fashion brand it is the shopper's size."""
+    context = any(
+        (sp.attribute == "category" and sp.confidence >= 0.85) or (sp.attribute == "brand" and sp.confidence >= 0.9)
+        for sp in spans
+    )
+    if not context:
+        return spans
+    return [
+        sp.model_copy(update={"confidence": LETTER_IN_CONTEXT})
+        if sp.attribute == "size" and sp.confidence < LETTER_IN_CONTEXT
+        else sp
+        for sp in spans
+    ]
 # gender words often part of a title or a product ("wonder woman", "american girl doll", "baby shampoo")
 _AMBIGUOUS_GENDER = {
     "girl",
@@ -295,4 +313,4 @@ class RuleMatcher:
             )
             taken.append((s, e))
             i += n
-        return sorted(out, key=lambda sp: sp.start)
+        return sorted(_letter_sizes_in_context(out), key=lambda sp: sp.start)

@@ -49,7 +49,7 @@ def test_single_query_and_empty_query():
 
 def test_input_lines_stay_aligned():
     stdin = 'nike air max\n\n   \n{"query": "levis 501 w32"}\n{not json\nuk 8 dress\n'
-    r = run(["--input", "-"], stdin)
+    r = run(["--input", "-", "--workers", "2"], stdin)
     assert r.returncode == 0, r.stderr
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert len(rows) == 6
@@ -67,3 +67,8 @@ def test_train_baseline_rejects_bad_options_before_training():
     assert r.returncode == 2 and "--layers must be in 1..6" in r.stderr and "Traceback" not in r.stderr
     r = run(["train-baseline", "--labels", "some"])
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_bad_workers_is_a_usage_error():
+    r = run(["--input", "-", "--workers", "0"], "nike\n")
+    assert r.returncode == 2 and "--workers" in r.stderr and "Traceback" not in r.stderr

@@ -117,6 +117,22 @@ def test_batch_equals_single(extractor):
     assert [p.contract() for p in extractor.parse_batch(qs)] == [extractor.parse(q).contract() for q in qs]
 
 
+def test_shoppers_letter_sizes_and_garment_names(extractor):
+    p = extractor.parse("y2k baby tee pink xs")
+    assert (p.style, p.category, p.colour, p.size, p.gender) == ("y2k", "t-shirts", "pink", "xs", None)
+    assert extractor.parse("nike hoodie xs").size == "xs"
+    assert extractor.parse("mom jeans").category == "jeans"
+    # a letter size with no garment or fashion brand beside it stays weak: not a size here
+    assert extractor.parse("iphone xs").size is None
+
+
+def test_workers_give_the_same_results_in_order(extractor):
+    qs = ["nike air max", "uk 10 dress", "levis 501", "y2k baby tee pink", "carhart jacket", "bnwt zara", "w32 l30"]
+    one = [p.contract() for p in extractor.parse_batch(qs)]
+    assert [p.contract() for p in extractor.parse_batch(qs, workers=3)] == one
+    assert [p.contract() for p in extractor.parse_batch(qs[:1], workers=4)] == one[:1]
+
+
 def test_layer_ablation(extractor):
     rules_only = extractor.parse("addidas trainers uk 8", layers=("rules",))
     assert rules_only.brand == "adidas" and rules_only.size == "uk 8"

@@ -82,3 +82,21 @@ def test_invalid_policy_is_a_clear_error():
     assert set(DEFAULT_POLICY.values()) <= set(POLICIES)
     with pytest.raises(ValueError, match="merge policy for 'brand' is 'llm_first'; choose from tagger, rules"):
         merge_spans([], [], {"brand": "llm_first"})
+
+
+def test_a_garment_name_beats_the_taggers_pieces_of_it():
+    q = "y2k baby tee"
+
+    def at(attribute, text, source, value=None):
+        start = q.index(text)
+        return Span(attribute=attribute, text=text, start=start, end=start + len(text), value=value,
+                    source=source, confidence=0.85)
+
+    rules = [at("style", "y2k", "rules", "y2k"), at("category", "baby tee", "rules", "t-shirts")]
+    pieces = [at("gender", "baby", "tagger"), at("category", "tee", "tagger")]
+    assert got(merge_spans(rules, pieces)) == [("style", "y2k", "rules"), ("category", "baby tee", "rules")]
+    # one tagger span inside the phrase is not "pieces": the tagger's reading stands
+    assert got(merge_spans(rules, pieces[1:])) == [("style", "y2k", "rules"), ("category", "tee", "tagger")]
+    # a tagger span reaching past the phrase: the tagger's reading stands
+    wider = [at("style", "y2k baby", "tagger"), at("category", "tee", "tagger")]
+    assert got(merge_spans(rules, wider)) == [("style", "y2k baby", "tagger"), ("category", "tee", "tagger")]

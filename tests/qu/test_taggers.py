@@ -35,7 +35,7 @@ def test_ensemble_reads_category_from_minilm():
     ext = build_extractor(Settings(qu_tagger="ensemble"))
     assert ext.tagger_kind == "ensemble"
     p = ext.parse("carhart jacket mens xl uk 8")
-    assert p.brand == "carhartt" and p.size == "uk 8" and p.gender == "men"
+    assert p.brand == "carhartt" and p.size == ["xl", "uk 8"] and p.gender == "men"
     for s in p.spans:
         assert p.query[s.start : s.end] == s.text
     queries = ["nike air max", "womens floral dress size 10", "\u30ca\u30a4\u30ad"]
