@@ -37,10 +37,22 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a.start < b.end and b.start < a.end
 
 
+def _both_bounds(a: Span, b: Span) -> bool:
+    """The two bounds of one price range ("20-40") share their text: both are kept."""
+    return {a.attribute, b.attribute} == {"price_min", "price_max"} and (a.start, a.end) == (b.start, b.end)
+
+
 # Which exact lexicon hits beat an overlapping tagger span of another attribute, and from what confidence.
 # Chosen on dev: brand/style/condition overrides cost nothing there and fix fashion queries the tagger
 # never saw ("uk 8" read as a department); colour and gender overrides cost F1, so they are not used.
-OVERRIDES: dict[str, float] = {"brand": 0.9, "size": 0.95, "style": 0.8, "condition": 0.9}
+OVERRIDES: dict[str, float] = {
+    "brand": 0.9,
+    "size": 0.95,
+    "style": 0.8,
+    "condition": 0.9,
+    "price_min": 0.9,  # "under 30", "20-40", "<20" are prices, not the sizes the tagger reads
+    "price_max": 0.9,
+}
 
 
 def merge_spans(
@@ -73,15 +85,25 @@ def merge_spans(
         # a tagger category or brand that is exactly a rule phrase of another attribute, and that the
         # taxonomy / brand lexicon does not know ("light wash" as a category, "navy" as a brand), is
         # read as the rule says
-        relabel = {(r.start, r.end): r for r in rules if r.attribute not in ("category", "brand")}
+        relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand"}
         primary = [
             relabel[(t.start, t.end)]
             if t.source == "tagger"
             and t.attribute in ("category", "brand")
             and (t.start, t.end) in relabel
+            and relabel[(t.start, t.end)].attribute != t.attribute
             and not is_known(t.attribute, t.text)
             else t
             for t in primary
+        ]
+    # where the rules read an explicit size ("size 9", "uk 6"), a tagger size the rules do not back is a
+    # model number ("air force 1", "new balance 550"), not a second size
+    sizes = [r for r in rules if r.attribute == "size"]
+    if any(r.confidence >= 0.9 for r in sizes):
+        primary = [
+            t
+            for t in primary
+            if not (t.source == "tagger" and t.attribute == "size" and not any(_overlaps(t, r) for r in sizes))
         ]
     # a garment name the taxonomy knows as a whole beats the tagger's pieces of it: "baby tee" and
     # "mom jeans" are categories, not a gender (or a second category) followed by one
@@ -107,11 +129,8 @@ def merge_spans(
         ]
         primary = [r for r in strong if not any(_overlaps(r, p) for p in primary)] + primary
     kept: list[Span] = []
-    for sp in primary:
-        if not any(_overlaps(sp, k) for k in kept):
-            kept.append(sp)
-    for sp in secondary:
-        if not any(_overlaps(sp, k) for k in kept):
+    for sp in (*primary, *secondary):
+        if not any(_overlaps(sp, k) and not _both_bounds(sp, k) for k in kept):
             kept.append(sp)
     # a tagger span borrows the value (and confidence) of a rule span of the same attribute it covers
     out: list[Span] = []

@@ -110,24 +110,42 @@ _AMBIGUOUS_COLOURS = {
 
 
 _SYSTEMS = {"uk", "eu", "us", "fr", "it", "waist", "one size"}
-LETTER_IN_CONTEXT = 0.9  # a letter size beside a garment or a fashion brand: "nike hoodie xs", not "iphone xs"
+SIZE_IN_CONTEXT = 0.9  # a letter size beside a garment or a fashion brand: "nike hoodie xs", not "iphone xs"
+SIZE_STRONG = 0.95  # beats the tagger's other reading: a letter size ending the query, a kids' age
+_BARE_LETTERS = ("s", "m", "l")
 
 
-def _letter_sizes_in_context(spans: list[Span]) -> list[Span]:
-    """A bare letter size ("xs", "large") is weak evidence alone (0.7: "iphone xs", "large print"),
-    but beside a garment the rules know or a curated fashion brand it is the shopper's size."""
+def _sizes_in_context(query: str, spans: list[Span], systems: dict[tuple[int, int], str]) -> list[Span]:
+    """Sizes read with the rest of the query. A bare letter size ("xs", "large") is weak evidence
+    alone (0.7: "iphone xs", "large print"), but beside a garment the rules know or a curated
+    fashion brand it is the shopper's size. As the query's last word it is the size even against
+    the tagger's reading, and "s", "m" and "l" count too: shoppers end a query with the size
+    ("zara dress m", "north face puffer womens s"). A kids' age beside a garment ("joggers age 7-8")
+    is the size too, not the department the tagger reads."""
     context = any(
         (sp.attribute == "category" and sp.confidence >= 0.85) or (sp.attribute == "brand" and sp.confidence >= 0.9)
         for sp in spans
     )
     if not context:
         return spans
-    return [
-        sp.model_copy(update={"confidence": LETTER_IN_CONTEXT})
-        if sp.attribute == "size" and sp.confidence < LETTER_IN_CONTEXT
-        else sp
-        for sp in spans
-    ]
+    last = list(_TOKEN.finditer(query))[-1]  # a category or brand span means there are words
+
+    def conf(sp: Span) -> float:
+        system = systems.get((sp.start, sp.end)) if sp.attribute == "size" else None
+        if system == "age":
+            return SIZE_STRONG
+        if system == "letter":
+            return SIZE_STRONG if sp.end == last.end() else SIZE_IN_CONTEXT
+        return sp.confidence
+
+    out = [sp if conf(sp) == sp.confidence else sp.model_copy(update={"confidence": conf(sp)}) for sp in spans]
+    word = last.group(0).lower()
+    if word in _BARE_LETTERS and not any(sp.start < last.end() and last.start() < sp.end for sp in spans):
+        out.append(Span(attribute="size", text=last.group(0), start=last.start(), end=last.end(),
+                        value=word, source="rules", confidence=SIZE_STRONG))
+    return out
+
+
 # gender words often part of a title or a product ("wonder woman", "american girl doll", "baby shampoo")
 _AMBIGUOUS_GENDER = {
     "girl",
@@ -257,7 +275,9 @@ class RuleMatcher:
     def spans(self, query: str) -> list[Span]:
         out: list[Span] = []
         taken: list[tuple[int, int]] = []
+        systems = {}
         for m in find_sizes(query):
+            systems[(m.start, m.end)] = m.system
             conf = (
                 0.95 if m.system in _SYSTEMS else 0.9 if m.system not in ("letter", "measure", "fit") else 0.7
             )
@@ -313,4 +333,4 @@ class RuleMatcher:
             )
             taken.append((s, e))
             i += n
-        return sorted(_letter_sizes_in_context(out), key=lambda sp: sp.start)
+        return sorted(_sizes_in_context(query, out, systems), key=lambda sp: sp.start)

@@ -72,6 +72,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         ),
     ),
     ("age", re.compile(r"\b(?:age[sd]?\s*)?(\d{1,2})\s?(years?|yrs?|months?|mos?)(?:\s+old)?\b", re.I)),
+    ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\s?(?:-|to)\s?(\d{1,2})\b", re.I)),  # "age 7-8"
     ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\b", re.I)),
     ("age", re.compile(r"\b(\d)\s?t\b", re.I)),
     ("letter", re.compile(rf"\b(?:size\s+|sz\s*)({_LETTER_RE})\b", re.I)),

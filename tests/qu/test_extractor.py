@@ -126,6 +126,26 @@ def test_shoppers_letter_sizes_and_garment_names(extractor):
     assert extractor.parse("iphone xs").size is None
 
 
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("zara dress m", {"brand": "zara", "category": "dresses", "size": "m", "style": None}),
+        ("stone island jumper medium", {"category": "jumpers", "size": "m", "style": None}),
+        ("north face puffer womens s", {"size": "s", "gender": "women"}),
+        ("nike air force 1 size 7.5", {"brand": "nike", "size": "7.5"}),  # "1" is the model, not a size
+        ("new balance 550 size 9", {"size": "9"}),
+        ("tracksuit bottoms kids age 7-8", {"category": "joggers", "size": "age 7-8"}),
+        ("puffer gilet womens", {"brand": None, "gender": "women"}),  # garments, not brands
+        ("under 30 jeans", {"category": "jeans", "size": None, "price_min": None, "price_max": 30.0}),
+        ("20-40 dress", {"size": None, "price_min": 20.0, "price_max": 40.0}),
+        ("nike <20", {"brand": "nike", "size": None, "price_max": 20.0}),
+    ],
+)
+def test_shoppers_sizes_prices_and_garments(extractor, query, expected):
+    p = extractor.parse(query)
+    assert {k: getattr(p, k) for k in expected} == expected
+
+
 def test_workers_give_the_same_results_in_order(extractor):
     qs = ["nike air max", "uk 10 dress", "levis 501", "y2k baby tee pink", "carhart jacket", "bnwt zara", "w32 l30"]
     one = [p.contract() for p in extractor.parse_batch(qs)]

@@ -16,6 +16,7 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("size 8 heels", "size 8", "8", "numeric"),
         ("girls dress 3t", "3t", "age 3", "age"),
         ("kids coat 2-3 years", "2-3 years", "age 2-3", "age"),
+        ("joggers age 7-8", "age 7-8", "age 7-8", "age"),
         ("38mm watch", "38mm", "38 mm", "measure"),
         ("plus size jeans", "plus size", "plus size", "fit"),
         ("XXL hoodie", "XXL", "xxl", "letter"),
