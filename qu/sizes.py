@@ -64,6 +64,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("waist", re.compile(r"\bw\s?(\d{2})(?:\s*[/x]?\s*l\s?(\d{2}))?\b", re.I)),
     ("waist", re.compile(r"\b(\d{2})\s?w\s*(?:[/x]?\s*(\d{2})\s?l)?\b", re.I)),
     ("waist", re.compile(r"\b(\d{2})\s?x\s?(\d{2})\b", re.I)),
+    # "30/32": jeans waist / leg, only in waist and leg ranges ("36/38" stays an EU dress size pair)
+    ("waist", re.compile(r"\b(2[4-9]|3\d|4[0-4])\s?/\s?(2[6-9]|3[0-6])\b")),
     ("system", re.compile(rf"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it)\s?({_NUM})\b", re.I)),
     (
         "age",

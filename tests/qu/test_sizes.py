@@ -8,6 +8,7 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
     [
         ("vintage levis 501 w32 l30 light wash", "w32 l30", "w32 l30", "waist"),
         ("jeans 32x30", "32x30", "w32 l30", "waist"),
+        ("tommy hilfiger jeans 30/32", "30/32", "w30 l32", "waist"),
         ("uk 8 dress", "uk 8", "uk 8", "uk"),
         ("boots eu 38", "eu 38", "eu 38", "eu"),
         ("us 10 shoes", "us 10", "us 10", "us"),
