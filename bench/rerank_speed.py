@@ -36,7 +36,8 @@ VARIANTS: dict[str, tuple[Path, str, int | None, bool]] = {
         True,
     ),
     "L3 distilled student onnx int8, 32 tok (shipped)": (M / "reranker", "onnx", 32, True),
-    # the same weights as exported before session 7: the last layer computed for every token, not [CLS] alone
+    # the same weights as exported before session 7, the last layer computed for every token, not [CLS] alone
+    # (models/reranker as of commit 12a63ba, checked out into this folder)
     "L3 student onnx int8, 32 tok, full last layer": (RUNS / "l3-full-last-layer-onnx", "onnx", 32, True),
     "L3 distilled student onnx int8, 24 tok": (M / "reranker", "onnx", 24, True),
     "L3 distilled student onnx int8, 48 tok": (M / "reranker", "onnx", 48, True),
