@@ -19,12 +19,6 @@ from pathlib import Path
 from rerank.config import ROOT, ConfigError, load_config
 
 
-def _stored_tuner(config: dict) -> str:
-    """The tuner named in a folder's `fusion_tuned_on` ("..., pairwise tuner"), for weights kept as stored."""
-    words = str(config.get("fusion_tuned_on", "")).split()
-    return words[-2] if len(words) >= 2 and words[-1] == "tuner" else "stored"
-
-
 def evaluate_folder(
     model_dir: Path,
     config: Path,
@@ -64,7 +58,7 @@ def evaluate_folder(
         "retriever": data.retriever or __import__("rerank._candidates", fromlist=["x"]).retriever_name(),
         "eval_depth": cfg.eval_depth,
         "fusion_keys": list(keys),
-        "fusion_tuner": tuner if tuner != "keep" else _stored_tuner(rr.config),
+        "fusion_tuner": tuner if tuner != "keep" else rr.config.get("fusion_tuner", "unrecorded"),
         "dev": evaluate_split(dev_ce, dev_q, data.candidates, data.dev_qrels, weights),
     }
     if data.test_qrels:
@@ -75,6 +69,7 @@ def evaluate_folder(
         c = json.loads(cpath.read_text())
         if tuner != "keep":
             c["fusion_weights"] = weights
+            c["fusion_tuner"] = tuner
             c["fusion_tuned_on"] = (
                 f"ESCI dev, {res['retriever']} top-{cfg.eval_depth}, {rr.backend} scores, {tuner} tuner"
             )
