@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from qu.lexicon import Lexicon, get_lexicon, key
 from qu.merge import merge_spans
+from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
 from qu.rules import RuleMatcher
 from qu.sizes import convert_dress_size, convert_shoe_size, normalise_size
 from qu.taxonomy import Taxonomy, get_taxonomy
@@ -51,6 +52,7 @@ class QUExtractor:
     llm: LLMLayer | None = None
     lexicon: Lexicon = field(default_factory=get_lexicon)
     taxonomy: Taxonomy = field(default_factory=get_taxonomy)
+    product_lines: ProductLines = field(default_factory=get_product_lines)
     max_chars: int = 512
     policy: dict[str, str] | None = None
     tagger_kind: str = "spacy"
@@ -97,14 +99,44 @@ class QUExtractor:
         policy = self.policy if use_tagger else {a: "rules" for a in ATTRIBUTES}
         out = []
         for q, t, rs, ts in zip(queries, texts, rule_spans, tag_spans, strict=False):
+            lines: list[ProductLine] = []
+            if "rules" in layers:
+                named = {self.lexicon.brand(sp.text, fuzzy=False) for sp in [*rs, *ts] if sp.attribute == "brand"}
+                lines = self.product_lines.find(t, named - {None})
+                if lines:
+                    rs, ts = self._around_lines(t, rs, lines), self._around_lines(t, ts, lines)
             spans = merge_spans(rs, ts, policy, is_known=self._is_known)
             # a span over blanked HTML ("<<< >>>" read as "<<   >>") is not the shopper's text: drop it
             spans = [s for s in spans if q[s.start : s.end] == s.text]
-            parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t)
+            parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t, lines=lines)
             if "llm" in layers and self.llm is not None:
                 parsed = self.llm.refine(parsed, self)
             out.append(parsed)
         return out
+
+    _LINE_SIZE = re.compile(r"\s+(3[5-9]|4[0-8])(?:\.5)?\b")
+
+    def _around_lines(self, text: str, spans: list[Span], lines: list[ProductLine]) -> list[Span]:
+        """A layer's spans with a product line's name in the query: spans over the name go (the
+        line's own brand stays: "jordan" in "jordan 1"), a letter size right after it is the size
+        ("nuptse 700 xl"), and so is a bare 35-48 after a footwear line ("arizona 39": eu 39)."""
+        out = []
+        for sp in spans:
+            over = [ln for ln in lines if sp.start < ln.end and ln.start < sp.end]
+            if over:
+                if not (sp.attribute == "brand" and self.lexicon.brand(sp.text, fuzzy=False) == over[0].brand):
+                    continue
+            elif sp.attribute == "size" and sp.source == "rules" and any(0 < sp.start - ln.end <= 1 for ln in lines):
+                sp = sp.model_copy(update={"confidence": max(sp.confidence, 0.9)})
+            out.append(sp)
+        if spans and spans[0].source == "rules":
+            for ln in lines:
+                path = self.taxonomy.path(ln.category) if ln.category else ()
+                m = self._LINE_SIZE.match(text, ln.end) if path and path[0] == "shoes" else None
+                if m and not any(sp.start < m.end() and m.start(1) < sp.end for sp in out):
+                    out.append(Span(attribute="size", text=m.group(0).strip(), start=m.start(1), end=m.end(),
+                                    value=f"eu {m.group(0).strip()}", source="rules", confidence=0.9))
+        return sorted(out, key=lambda sp: sp.start)
 
     def _is_known(self, attribute: str, text: str) -> bool:
         if attribute == "category":
@@ -177,7 +209,12 @@ class QUExtractor:
         return None
 
     def _build(
-        self, query: str, spans: list[Span], truncated: bool = False, masked: str | None = None
+        self,
+        query: str,
+        spans: list[Span],
+        truncated: bool = False,
+        masked: str | None = None,
+        lines: list[ProductLine] = (),
     ) -> ParsedQuery:
         values: dict[str, list[str]] = {}
         conf: dict[str, float] = {}
@@ -207,6 +244,13 @@ class QUExtractor:
             if sp.confidence >= conf.get(sp.attribute, -1.0):
                 conf[sp.attribute], sources[sp.attribute] = sp.confidence, sp.source
         extra: dict[str, object] = {}
+        for ln in lines:  # a product line's brand and category, where the query names neither
+            for attr, v in (("brand", ln.brand), ("category", ln.category)):
+                if v is not None and attr not in values:
+                    values[attr] = [v]
+                    conf[attr], sources[attr] = IMPLIED_CONFIDENCE, "rules"
+        if lines:
+            extra["product_lines"] = [ln.as_dict() for ln in lines]
         cats = [c for c in values.get("category", []) if c in self.taxonomy.parents]
         if cats:
             extra["category_path"] = list(self.taxonomy.path(cats[0]))

@@ -15,7 +15,7 @@ import logging
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -34,8 +34,11 @@ QU_FILTER_ATTRIBUTES: tuple[str, ...] = (*LISTING_FIELDS, "price")
 # canonicalisation does not know either is a mistake ("colour=blurple"), and raises rather than
 # returning nothing. Brands are open: a brand with no listings just finds nothing.
 CLOSED_ATTRIBUTES: tuple[str, ...] = ("category", "colour", "size", "gender", "condition")
-# Parsed (qu) filters are dropped in this order while too few results remain.
-DEFAULT_RELAX_ORDER: tuple[str, ...] = ("size", "colour", "condition", "gender", "price", "category", "brand")
+# Parsed (qu) filters are dropped in this order while too few results remain. What a listing is
+# (its category) outlasts who made it: "tommy hilfiger jeans" with no Tommy jeans in stock shows
+# other jeans, Tommy's boosted, not Tommy watches; ESCI's judges grade it so too (a substitute
+# of another brand is partly relevant, another kind of product is not).
+DEFAULT_RELAX_ORDER: tuple[str, ...] = ("size", "colour", "condition", "gender", "price", "brand", "category")
 
 _GENDER = {
     "men": "men",
@@ -274,6 +277,14 @@ class Plan:
     filters: list[Constraint] = field(default_factory=list)  # applied now
     boosts: list[Constraint] = field(default_factory=list)
     relaxed: list[str] = field(default_factory=list)
+
+    def relax_unknown(self, known: Callable[[Constraint], bool]) -> None:
+        """Drop the parsed filters whose value no listing has (`known` says): such a filter would
+        only keep the listings that lack the field ("gucci bag" in a shop without Gucci would show
+        unbranded bags), and a model name qu read as a category ("adidas gazelle") would empty
+        the results until it is relaxed anyway."""
+        for c in [c for c in self.filters if c.source == "parsed" and c.attr != "price" and not known(c)]:
+            self.relax(c)
 
     def relaxable(self, order: Sequence[str]) -> Constraint | None:
         for attr in order:

@@ -518,8 +518,9 @@ class Index:
     ) -> Retrieved:
         """Rank live listings for `query` with one stage (bm25, dense) or both fused (hybrid).
 
-        `parsed` (qu's reading of the query): confident attributes become filters, relaxed in
-        `config.relax_order` while fewer than `config.min_results` listings pass, less confident
+        `parsed` (qu's reading of the query): confident attributes become filters (not a value
+        no listing has: that one is relaxed at once), relaxed in `config.relax_order` while fewer
+        than `config.min_results` listings pass, less confident
         ones boosts. `filters` (attribute -> value or list) are the API user's: hard, never
         relaxed, and they override parsed values of the same attribute. `query_vector`: the query's
         embedding when the caller already has it (`embed_query_async`).
@@ -551,6 +552,7 @@ class Index:
         if stage != "bm25":
             qvec = self.embed_query(query, use_cache) if query_vector is None else np.asarray(query_vector)
         segs = st.segments()
+        plan.relax_unknown(lambda c: any(seg.attrs.knows(c.attr, v) for seg, _ in segs for v in c.values))
 
         while True:
             masks = [self._mask(seg, alive, plan.filters) for seg, alive in segs]

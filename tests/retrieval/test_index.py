@@ -131,6 +131,38 @@ def test_relaxed_size_still_boosts_a_near_match(tiny_index):
     assert "size=w32 (filter, from query)" in r.hits[0].matched
 
 
+def test_the_brand_is_relaxed_before_the_category(tiny_index):
+    # no Carhartt boots in stock: show boots (Carhartt boosted), not Carhartt's jacket
+    cfg = SearchConfig(min_results=1, filter_attributes=ALL)
+    q = "carhartt boots"
+    r = tiny_index.search(q, k=5, parsed=parsed(q, brand="carhartt", category="boots"), config=cfg)
+    assert r.relaxed_filters == ("brand",) and r.applied_filters == {"category": "boots"}
+    assert [h.id for h in r.hits] == ["7"]
+
+
+def test_a_parsed_value_no_listing_has_is_relaxed_at_once(tmp_path, embedder):
+    # one listing lacks a brand: the brand filter would pass it, and only it, so enough results
+    # "pass" and nothing would be relaxed; a value no listing has is relaxed before counting
+    listings = [
+        Listing(id="a", title="Brown leather bag", brand="baggit", category="bags"),
+        Listing(id="b", title="Black tote bag", category="bags"),
+        Listing(id="c", title="Red silk scarf", brand="gucci", category="scarves"),
+    ]
+    idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
+    cfg = SearchConfig(min_results=1, filter_attributes=ALL)
+    q = "prada bag"
+    r = idx.search(q, parsed=parsed(q, brand="prada", category="bags"), config=cfg)
+    assert r.relaxed_filters == ("brand",) and r.applied_filters == {"category": "bags"}
+    assert {h.id for h in r.hits} == {"a", "b"}
+    # a model name read as a category ("gucci horsebit"): the category goes, the brand stays
+    q = "gucci horsebit"
+    r = idx.search(q, parsed=parsed(q, brand="gucci", category="horsebit"), config=cfg)
+    assert r.relaxed_filters == ("category",) and r.applied_filters == {"brand": "gucci"}
+    assert r.hits[0].id == "c" and "a" not in {h.id for h in r.hits}  # b lacks a brand: it passes
+    # the API's explicit filters are never relaxed, known or not
+    assert idx.search("bag", filters={"brand": "prada"}).applied_filters == {"brand": "prada"}
+
+
 def test_less_confident_attributes_only_boost(tiny_index):
     p = parsed("jacket", conf=0.5, colour="blue")
     r = tiny_index.search("jacket", k=20, parsed=p)

@@ -1,0 +1,56 @@
+import pytest
+
+from qu.product_lines import ProductLines, get_product_lines
+from qu.taxonomy import get_taxonomy
+
+ATTRS = ("brand", "category", "size", "colour", "style", "gender", "condition")
+
+
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        # the tagger read "old" as a style and "skool" as a category, "gazelle" as a category
+        ("vans old skool", {"brand": "vans", "category": "trainers"}),
+        ("adidas gazelle", {"brand": "adidas", "category": "trainers"}),
+        # the line names its brand when the query does not
+        ("samba uk 6", {"brand": "adidas", "category": "trainers", "size": "uk 6"}),
+        ("yeezy 350", {"brand": "adidas", "category": "trainers"}),
+        # a bare 35-48 after a footwear line is its EU size; a letter size after a line is the size
+        ("birkenstock arizona 39", {"brand": "birkenstock", "category": "sandals", "size": "eu 39"}),
+        ("north face nuptse 700 xl", {"brand": "the north face", "category": "jackets", "size": "xl"}),
+        # the query's own category wins over the line's
+        ("carhartt detroit jacket", {"brand": "carhartt", "category": "jackets"}),
+        ("stan smith white", {"brand": "adidas", "category": "trainers", "colour": "white"}),
+    ],
+)
+def test_a_product_line_implies_its_brand_and_category(extractor, query, expected):
+    p = extractor.parse(query)
+    assert {a: getattr(p, a) for a in ATTRS} == {a: expected.get(a) for a in ATTRS}
+    (line,) = p.extra["product_lines"]
+    assert line["text"] in p.residual  # the name stays for lexical matching
+    # implied values carry no span: no word of the query was read as them
+    assert not any(s.start < line["end"] and line["start"] < s.end for s in p.spans if s.attribute != "brand")
+
+
+@pytest.mark.parametrize(
+    "query", ["arizona iced tea", "550 size 9 bolts", "kelly green dress", "boston red sox cap", "alma mater hoodie"]
+)
+def test_a_common_word_or_number_is_a_line_only_beside_its_brand(extractor, query):
+    p = extractor.parse(query)
+    assert "product_lines" not in p.extra
+    assert p.brand not in {"birkenstock", "new balance", "hermes", "louis vuitton"}
+
+
+def test_lines_do_not_overlap_and_the_longest_wins():
+    lines = get_product_lines()
+    found = lines.find("nike air max 90 and air force 1", {"nike"})
+    assert [(f.text, f.start) for f in found] == [("air max 90", 5), ("air force 1", 20)]
+    assert lines.find("levis 501", set()) == []  # "501" needs its brand
+    assert [f.text for f in lines.find("levis 501", {"levi's"})] == ["501"]
+
+
+def test_every_line_names_a_taxonomy_leaf_and_a_valid_pattern():
+    leaves = get_taxonomy().parents
+    lines = ProductLines.load()
+    for _rx, brand, category, _needs in lines._entries:
+        assert brand and (category is None or category in leaves), (brand, category)
