@@ -104,8 +104,10 @@ class QUExtractor:
                 named = {self.lexicon.brand(sp.text, fuzzy=False) for sp in [*rs, *ts] if sp.attribute == "brand"}
                 lines = self.product_lines.find(t, named - {None})
                 if lines:
-                    rs, ts = self._around_lines(t, rs, lines), self._around_lines(t, ts, lines)
+                    rs, ts = self._around_lines(rs, lines), self._around_lines(ts, lines)
             spans = merge_spans(rs, ts, policy, is_known=self._is_known)
+            if "rules" in layers:
+                spans = self._bare_shoe_size(t, spans, lines)
             # a span over blanked HTML ("<<< >>>" read as "<<   >>") is not the shopper's text: drop it
             spans = [s for s in spans if q[s.start : s.end] == s.text]
             parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t, lines=lines)
@@ -114,12 +116,10 @@ class QUExtractor:
             out.append(parsed)
         return out
 
-    _LINE_SIZE = re.compile(r"\s+(3[5-9]|4[0-8])(?:\.5)?\b")
-
-    def _around_lines(self, text: str, spans: list[Span], lines: list[ProductLine]) -> list[Span]:
+    def _around_lines(self, spans: list[Span], lines: list[ProductLine]) -> list[Span]:
         """A layer's spans with a product line's name in the query: spans over the name go (the
-        line's own brand stays: "jordan" in "jordan 1"), a letter size right after it is the size
-        ("nuptse 700 xl"), and so is a bare 35-48 after a footwear line ("arizona 39": eu 39)."""
+        line's own brand stays: "jordan" in "jordan 1"), and a letter size right after it is the
+        size ("nuptse 700 xl")."""
         out = []
         for sp in spans:
             over = [ln for ln in lines if sp.start < ln.end and ln.start < sp.end]
@@ -129,14 +129,40 @@ class QUExtractor:
             elif sp.attribute == "size" and sp.source == "rules" and any(0 < sp.start - ln.end <= 1 for ln in lines):
                 sp = sp.model_copy(update={"confidence": max(sp.confidence, 0.9)})
             out.append(sp)
-        if spans and spans[0].source == "rules":
-            for ln in lines:
-                path = self.taxonomy.path(ln.category) if ln.category else ()
-                m = self._LINE_SIZE.match(text, ln.end) if path and path[0] == "shoes" else None
-                if m and not any(sp.start < m.end() and m.start(1) < sp.end for sp in out):
-                    out.append(Span(attribute="size", text=m.group(0).strip(), start=m.start(1), end=m.end(),
-                                    value=f"eu {m.group(0).strip()}", source="rules", confidence=0.9))
-        return sorted(out, key=lambda sp: sp.start)
+        return out
+
+    _BARE_NUMBER = re.compile(r"(?<![\w.£$€/-])(\d{1,2}(?:\.5)?)(?![\w.%/-])")
+
+    def _bare_shoe_size(self, text: str, spans: list[Span], lines: list[ProductLine]) -> list[Span]:
+        """A bare number that ends a footwear query, or follows a footwear line, is its size when
+        nothing else in the query is: "salomon xt6 black 42" (eu 42), "white nike af1 6" (6),
+        "birkenstock arizona 39 black" (eu 39). UK/US 1-15 keep no system; 35-48 are EU."""
+        if any(sp.attribute == "size" for sp in spans):
+            return spans
+        cats = [ln.category for ln in lines]
+        cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]
+        if not any(c in self.taxonomy.parents and self.taxonomy.path(c)[0] == "shoes" for c in cats if c):
+            return spans
+        numbers = list(self._BARE_NUMBER.finditer(text))
+        last = numbers[-1] if numbers and not text[numbers[-1].end() :].strip() else None
+        numbers = [
+            m
+            for m in numbers
+            if not any(ln.start < m.end() and m.start() < ln.end for ln in lines)
+            and not re.search(r"\b(?:of|pack|set|pairs?|x)\s*$", text[: m.start()], re.I)  # "pack of 2"
+        ]
+        last = last if last in numbers else None
+        after_line = [
+            m for m in numbers if any(ln.end <= m.start() and not text[ln.end : m.start()].strip() for ln in lines)
+        ]
+        for m in ([last] if last else []) + after_line:
+            n = float(m.group(1))
+            value = f"eu {m.group(1)}" if 35 <= n <= 48 else m.group(1) if 1 <= n <= 15 else None
+            if value and not any(sp.start < m.end() and m.start() < sp.end for sp in spans):
+                size = Span(attribute="size", text=m.group(1), start=m.start(), end=m.end(), value=value,
+                            source="rules", confidence=0.9)
+                return sorted([*spans, size], key=lambda sp: sp.start)
+        return spans
 
     def _is_known(self, attribute: str, text: str) -> bool:
         if attribute == "category":

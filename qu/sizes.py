@@ -2,7 +2,8 @@
 
 Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from context), "waist"
 (W32, W32 L30), "one size", "age" (kids: 3T, 2-3 years, 12 months), "measure" (12 inch, 38mm),
-"numeric" (size 8 with no system). Shoe conversion uses data/vocab/sizes/shoe_size_tables.json
+"numeric" (size 8 with no system), "collar" (15.5 collar), "letter pair" ("s/m": two sizes).
+Shoe conversion uses data/vocab/sizes/shoe_size_tables.json
 (`blitzResults`: half sizes UK 0-15 with EU, US, cm, JP), women's dress conversion by UK = EU - 28 = US + 4.
 """
 
@@ -67,6 +68,11 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # "30/32": jeans waist / leg, only in waist and leg ranges ("36/38" stays an EU dress size pair)
     ("waist", re.compile(r"\b(2[4-9]|3\d|4[0-4])\s?/\s?(2[6-9]|3[0-6])\b")),
     ("system", re.compile(rf"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it)\s?({_NUM})\b", re.I)),
+    # a shirt's collar: "15.5 collar", "collar 16"
+    ("collar", re.compile(r"\b(1[3-9](?:\.5)?)\s?(?:\"|in(?:ch)?)?\s?collar\b", re.I)),
+    ("collar", re.compile(r"\bcollar\s?(?:size\s?)?(1[3-9](?:\.5)?)\b", re.I)),
+    # two neighbouring letter sizes: "s/m", "xs / s" (each a size of its own)
+    ("letter pair", re.compile(r"\b(xxs|xs|s|m|l|xl|xxl)\s?/\s?(xs|s|m|l|xl|xxl|xxxl|3xl)\b", re.I)),
     (
         "age",
         re.compile(
@@ -109,6 +115,8 @@ def _fmt(num: str) -> str:
 
 def _value(kind: str, m: re.Match) -> tuple[str, str]:
     g = [x for x in m.groups() if x is not None] if m.groups() else []
+    if kind == "collar":
+        return f"collar {_fmt(g[0])}", "collar"
     if kind == "one size":
         return "one size", "one size"
     if kind == "waist":
@@ -152,8 +160,13 @@ def find_sizes(query: str) -> list[SizeMatch]:
                 and not re.match(r"\d", m.group(0))
             ):
                 continue
-            value, system = _value(kind, m)
             taken.append((s, e))
+            if kind == "letter pair":  # "s/m": small and medium, two sizes
+                for i in (1, 2):
+                    a, b = m.span(i)
+                    out.append(SizeMatch(a, b, m.group(i), _LETTERS[m.group(i).lower()], "letter pair"))
+                continue
+            value, system = _value(kind, m)
             out.append(SizeMatch(s, e, m.group(0), value, system))
     return sorted(out, key=lambda x: x.start)
 

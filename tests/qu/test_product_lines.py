@@ -54,3 +54,21 @@ def test_every_line_names_a_taxonomy_leaf_and_a_valid_pattern():
     lines = ProductLines.load()
     for _rx, brand, category, _needs in lines._entries:
         assert brand and (category is None or category in leaves), (brand, category)
+
+
+@pytest.mark.parametrize(
+    "query,size",
+    [
+        ("salomon xt6 black 42", "eu 42"),  # ends a footwear query: 35-48 are EU
+        ("white nike af1 6", "6"),  # 1-15 keep no system
+        ("birkenstock arizona 39 black", "eu 39"),  # right after a footwear line
+        ("trainers 8", "8"),
+        ("asics gel kayano 14 silver", None),  # part of the line's name
+        ("nike air max 90", None),
+        ("jumper 8", None),  # not footwear: left to the tagger and the size grammar
+        ("trainers pack of 2", None),
+    ],
+)
+def test_a_bare_number_in_a_footwear_query_is_its_size(extractor, query, size):
+    # the rules alone: the tagger reads some of these numbers as sizes by itself
+    assert extractor.parse(query, layers=("rules",)).size == size

@@ -21,6 +21,8 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("38mm watch", "38mm", "38 mm", "measure"),
         ("plus size jeans", "plus size", "plus size", "fit"),
         ("XXL hoodie", "XXL", "xxl", "letter"),
+        ("mens shirt 15.5 collar", "15.5 collar", "collar 15.5", "collar"),
+        ("shirt collar 16", "collar 16", "collar 16", "collar"),
     ],
 )
 def test_size_grammar(query, text, value, system):
@@ -33,6 +35,20 @@ def test_size_grammar(query, text, value, system):
 @pytest.mark.parametrize("query", ["levis 501", "dr martens 1460", "nike air max 90", "iphone 12"])
 def test_model_numbers_are_not_sizes(query):
     assert find_sizes(query) == []
+
+
+@pytest.mark.parametrize(
+    "query,sizes",
+    [
+        ("champion hoodie s/m", [("s", "s"), ("m", "m")]),
+        ("top XS / S", [("XS", "xs"), ("S", "s")]),
+        ("l/xl tee", [("l", "l"), ("xl", "xl")]),
+    ],
+)
+def test_a_letter_pair_is_two_sizes(query, sizes):
+    found = find_sizes(query)
+    assert [(m.text, m.value) for m in found] == sizes
+    assert all(query[m.start : m.end] == m.text and m.system == "letter pair" for m in found)
 
 
 def test_conversions():
