@@ -200,7 +200,7 @@ class QUExtractor:
         dress rule for women's clothing; nothing when the category does not say which applies."""
         out: dict[str, dict] = {}
         for value in sizes:
-            m = re.fullmatch(r"(uk|eu|us) (\d{1,2}(?:\.5)?)", value)
+            m = re.fullmatch(r"(uk|eu|us|jp|cm) (\d{1,2}(?:\.5)?)", value)
             if not m:
                 continue
             system, num = m.group(1), float(m.group(2))
@@ -208,14 +208,15 @@ class QUExtractor:
             if path and path[0] == "shoes":
                 conv = {
                     dst: convert_shoe_size(num, system, dst, gender)
-                    for dst in ("uk", "eu", "us")
+                    for dst in ("uk", "eu", "us", "cm")
                     if dst != system
                 }
                 conv = {k: v for k, v in conv.items() if v is not None}
                 if conv:
                     out[value] = {"kind": f"shoe ({gender})", **conv}
                     continue
-            if path and path[0] == "clothing" and gender == "women" and num == int(num):
+            dress = system in ("uk", "eu", "us") and num == int(num)
+            if path and path[0] == "clothing" and gender == "women" and dress:
                 conv = {
                     dst: convert_dress_size(int(num), system, dst)
                     for dst in ("uk", "eu", "us")

@@ -10,6 +10,7 @@ A kept tagger span takes the canonical value of a rule span of the same attribut
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Literal
 
@@ -106,17 +107,25 @@ def merge_spans(
             if not (t.source == "tagger" and t.attribute == "size" and not any(_overlaps(t, r) for r in sizes))
         ]
     # a garment name the taxonomy knows as a whole beats the tagger's pieces of it: "baby tee" and
-    # "mom jeans" are categories, not a gender (or a second category) followed by one
+    # "mom jeans" are categories, not a gender (or a second category) followed by one; so does a
+    # colour the lexicon knows whole ("off white" is not the style "off" and the colour "white")
     for r in rules:
-        if r.attribute != "category" or len(r.text.split()) < 2:
+        if r.attribute not in ("category", "colour") or len(r.text.split()) < 2:
             continue
         pieces = [t for t in primary if t.source == "tagger" and _overlaps(t, r)]
         if (
             len(pieces) >= 2
             and all(r.start <= t.start and t.end <= r.end for t in pieces)
-            and any(t.attribute == "category" for t in pieces)
+            and any(t.attribute == r.attribute for t in pieces)
         ):
             primary = [t for t in primary if t not in pieces] + [r]
+    # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m") gives way to them: a
+    # shopper who writes a pair means either size, and a filter on both values finds either
+    for t in [t for t in primary if t.source == "tagger" and t.attribute == "size"]:
+        pair = sorted((r for r in rules if r.attribute == "size" and _overlaps(t, r)), key=lambda r: r.start)
+        # t overlaps both, so it covers the text between them: a pair is joined by "-" or "/"
+        if len(pair) == 2 and re.fullmatch(r"\s?[-/]\s?", t.text[pair[0].end - t.start : pair[1].start - t.start]):
+            primary = [p for p in primary if p is not t] + pair
     # exact lexicon hits (confidence >= the attribute's override) beat a tagger span of another attribute
     # they overlap: "carhart" is a brand and "uk 8" a size whatever the tagger guessed
     overrides = OVERRIDES if overrides is None else overrides

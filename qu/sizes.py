@@ -2,7 +2,8 @@
 
 Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from context), "waist"
 (W32, W32 L30), "one size", "age" (kids: 3T, 2-3 years, 12 months), "measure" (12 inch, 38mm),
-"numeric" (size 8 with no system), "collar" (15.5 collar), "letter pair" ("s/m": two sizes).
+"numeric" (size 8 with no system), "collar" (15.5 collar), "letter pair" ("s/m": two sizes),
+"numeric pair" ("8-10": two UK dress sizes), "jp"/"cm" (shoes: "jp 26", "cm 27").
 Shoe conversion uses data/vocab/sizes/shoe_size_tables.json
 (`blitzResults`: half sizes UK 0-15 with EU, US, cm, JP), women's dress conversion by UK = EU - 28 = US + 4.
 """
@@ -67,7 +68,13 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("waist", re.compile(r"\b(\d{2})\s?x\s?(\d{2})\b", re.I)),
     # "30/32": jeans waist / leg, only in waist and leg ranges ("36/38" stays an EU dress size pair)
     ("waist", re.compile(r"\b(2[4-9]|3\d|4[0-4])\s?/\s?(2[6-9]|3[0-6])\b")),
-    ("system", re.compile(rf"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it)\s?({_NUM})\b", re.I)),
+    # a range in one system: "uk 8-10", "eu 38/40" (two sizes, each in the system)
+    (
+        "system pair",
+        re.compile(r"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it)\s?(\d{1,2})\s?(?:-|/|to)\s?(\d{1,2})\b", re.I),
+    ),
+    ("system", re.compile(rf"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it|jp)\s?({_NUM})\b", re.I)),
+    ("system", re.compile(r"\b(cm)\s?(2\d(?:\.5)?)\b", re.I)),  # a shoe's length: "cm 27" (27cm is a measure)
     # a shirt's collar: "15.5 collar", "collar 16"
     ("collar", re.compile(r"\b(1[3-9](?:\.5)?)\s?(?:\"|in(?:ch)?)?\s?collar\b", re.I)),
     ("collar", re.compile(r"\bcollar\s?(?:size\s?)?(1[3-9](?:\.5)?)\b", re.I)),
@@ -83,6 +90,11 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\s?(?:-|to)\s?(\d{1,2})\b", re.I)),  # "age 7-8"
     ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\b", re.I)),
     ("age", re.compile(r"\b(\d)\s?t\b", re.I)),
+    # a bare pair: UK dress sizes "8-10", "12/14" (two sizes); kids' ages "7-8", "10-12" (see find_sizes)
+    (
+        "pair",
+        re.compile(rf"(?<![\w.£$€/-])(\d{{1,2}})\s?(?:-|/)\s?(\d{{1,2}})(?![\w.%/-])(?!\s?{_UNITS}(?![a-z]))", re.I),
+    ),
     ("letter", re.compile(rf"\b(?:size\s+|sz\s*)({_LETTER_RE})\b", re.I)),
     ("numeric", re.compile(rf"\b(?:size|sz)\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
     ("letter", re.compile(r"\b(plus[\s-]size|petite|tall)\b", re.I)),
@@ -145,6 +157,23 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
     return f"{re.sub(r'[ ]+', '', g[0])} {unit}", "measure"
 
 
+_KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|childrens|toddlers?|baby|babies)\b", re.I)
+
+
+def _pair(query: str, m: re.Match) -> list[SizeMatch]:
+    """A bare "a-b": in a query about children a kids' age range (b - a <= 2, up to 16), else two UK
+    dress sizes (even, b = a + 2, from 4). Anything else ("2-3 person tent") is not a size."""
+    a, b = int(m.group(1)), int(m.group(2))
+    if _KIDS.search(query) and 0 < b - a <= 2 and b <= 16:
+        return [SizeMatch(m.start(), m.end(), m.group(0), f"age {a}-{b}", "age")]
+    if a % 2 == 0 and b == a + 2 and 4 <= a <= 24:
+        return [
+            SizeMatch(m.start(1), m.end(1), m.group(1), str(a), "numeric pair"),
+            SizeMatch(m.start(2), m.end(2), m.group(2), str(b), "numeric pair"),
+        ]
+    return []
+
+
 def find_sizes(query: str) -> list[SizeMatch]:
     """All non-overlapping size mentions, in order of position."""
     taken: list[tuple[int, int]] = []
@@ -153,6 +182,18 @@ def find_sizes(query: str) -> list[SizeMatch]:
         for m in pat.finditer(query):
             s, e = m.span()
             if any(s < te and ts < e for ts, te in taken):
+                continue
+            if kind == "pair":
+                found = _pair(query, m)
+                if found:
+                    taken.append((s, e))
+                    out += found
+                continue
+            if kind == "system pair":  # "uk 8-10": uk 8 and uk 10
+                sys_ = {"eur": "eu", "usa": "us"}.get(m.group(1).lower(), m.group(1).lower())
+                taken.append((s, e))
+                out.append(SizeMatch(s, m.end(2), query[s : m.end(2)], f"{sys_} {int(m.group(2))}", sys_))
+                out.append(SizeMatch(m.start(3), e, m.group(3), f"{sys_} {int(m.group(3))}", sys_))
                 continue
             if (
                 kind == "measure"

@@ -177,7 +177,7 @@ def test_layer_ablation(extractor):
 
 def test_size_conversions_follow_the_category(extractor):
     p = extractor.parse("mens trainers uk 9")
-    assert p.extra["size_conversions"]["uk 9"] == {"kind": "shoe (men)", "eu": 42.5, "us": 9.5}
+    assert p.extra["size_conversions"]["uk 9"] == {"kind": "shoe (men)", "eu": 42.5, "us": 9.5, "cm": 27.0}
     p = extractor.parse("womens dress uk 10")
     assert p.extra["size_conversions"]["uk 10"] == {"kind": "women's clothing", "eu": 38, "us": 6}
     assert "size_conversions" not in extractor.parse("uk 8").extra

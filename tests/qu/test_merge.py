@@ -100,3 +100,31 @@ def test_a_garment_name_beats_the_taggers_pieces_of_it():
     # a tagger span reaching past the phrase: the tagger's reading stands
     wider = [at("style", "y2k baby", "tagger"), at("category", "tee", "tagger")]
     assert got(merge_spans(rules, wider)) == [("style", "y2k baby", "tagger"), ("category", "tee", "tagger")]
+
+
+def _at(q, attribute, text, source, value=None, confidence=0.9):
+    start = q.index(text)
+    return Span(attribute=attribute, text=text, start=start, end=start + len(text), value=value,
+                source=source, confidence=confidence)
+
+
+def test_a_colour_the_lexicon_knows_whole_beats_the_taggers_pieces():
+    q = "off white tee"
+    rules = [_at(q, "colour", "off white", "rules", "off white")]
+    pieces = [_at(q, "style", "off", "tagger"), _at(q, "colour", "white", "tagger")]
+    pieces.append(_at(q, "category", "tee", "tagger"))
+    assert got(merge_spans(rules, pieces)) == [("colour", "off white", "rules"), ("category", "tee", "tagger")]
+
+
+def test_a_tagger_size_over_a_pair_of_sizes_gives_way_to_both():
+    q = "leggings uk 8-10"
+    rules = [_at(q, "size", "uk 8", "rules", "uk 8", 0.95), _at(q, "size", "10", "rules", "uk 10", 0.95)]
+    tagger = [_at(q, "category", "leggings", "tagger"), _at(q, "size", "8-10", "tagger")]
+    assert got(merge_spans(rules, tagger)) == [
+        ("category", "leggings", "tagger"), ("size", "uk 8", "rules"), ("size", "10", "rules")
+    ]
+    # two sizes not joined by "-" or "/" ("2xl tall", "40mm f/2.5"): the tagger's span stands
+    q = "shirt 2xl tall"
+    rules = [_at(q, "size", "2xl", "rules", "xxl"), _at(q, "size", "tall", "rules", "tall")]
+    tagger = [_at(q, "size", "2xl tall", "tagger")]
+    assert got(merge_spans(rules, tagger)) == [("size", "2xl tall", "tagger")]

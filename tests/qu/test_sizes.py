@@ -51,6 +51,27 @@ def test_a_letter_pair_is_two_sizes(query, sizes):
     assert all(query[m.start : m.end] == m.text and m.system == "letter pair" for m in found)
 
 
+@pytest.mark.parametrize(
+    "query,sizes",
+    [
+        ("jumper 8-10", [("8", "8", "numeric pair"), ("10", "10", "numeric pair")]),  # UK dress sizes
+        ("black leggings uk 8-10", [("uk 8", "uk 8", "uk"), ("10", "uk 10", "uk")]),
+        ("eu 38/40 dress", [("eu 38", "eu 38", "eu"), ("40", "eu 40", "eu")]),
+        ("gap hoodie kids 10-12", [("10-12", "age 10-12", "age")]),  # with children: an age
+        ("boys joggers 7-8", [("7-8", "age 7-8", "age")]),
+        ("asics jp 26", [("jp 26", "jp 26", "jp")]),
+        ("nike cm 27", [("cm 27", "cm 27", "cm")]),
+        ("2-3 person tent", []),  # neither a dress pair nor a kids' age
+        ("20-40 dress", []),  # a price (qu.rules)
+        ("table clock 6-8 inch", [("6-8 inch", "6-8 inch", "measure")]),
+    ],
+)
+def test_pairs_and_shoe_systems(query, sizes):
+    found = find_sizes(query)
+    assert [(m.text, m.value, m.system) for m in found] == sizes
+    assert all(query[m.start : m.end] == m.text for m in found)
+
+
 def test_conversions():
     assert convert_shoe_size(8, "uk", "eu", "men") == 41.5
     assert convert_shoe_size(8, "uk", "us", "men") == 8.5
