@@ -101,8 +101,7 @@ class QUExtractor:
         for q, t, rs, ts in zip(queries, texts, rule_spans, tag_spans, strict=False):
             lines: list[ProductLine] = []
             if "rules" in layers:
-                named = {self.lexicon.brand(sp.text, fuzzy=False) for sp in [*rs, *ts] if sp.attribute == "brand"}
-                lines = self.product_lines.find(t, named - {None})
+                lines = self.product_lines.find(t, lambda rs=rs, ts=ts: self._named_brands([*rs, *ts]))
                 if lines:
                     rs, ts = self._around_lines(rs, lines), self._around_lines(ts, lines)
             spans = merge_spans(rs, ts, policy, is_known=self._is_known)
@@ -115,6 +114,9 @@ class QUExtractor:
                 parsed = self.llm.refine(parsed, self)
             out.append(parsed)
         return out
+
+    def _named_brands(self, spans: list[Span]) -> set[str]:
+        return {b for sp in spans if sp.attribute == "brand" and (b := self.lexicon.brand(sp.text, fuzzy=False))}
 
     def _around_lines(self, spans: list[Span], lines: list[ProductLine]) -> list[Span]:
         """A layer's spans with a product line's name in the query: spans over the name go (the
@@ -137,7 +139,7 @@ class QUExtractor:
         """A bare number that ends a footwear query, or follows a footwear line, is its size when
         nothing else in the query is: "salomon xt6 black 42" (eu 42), "white nike af1 6" (6),
         "birkenstock arizona 39 black" (eu 39). UK/US 1-15 keep no system; 35-48 are EU."""
-        if any(sp.attribute == "size" for sp in spans):
+        if not any(ch.isdigit() for ch in text) or any(sp.attribute == "size" for sp in spans):
             return spans
         cats = [ln.category for ln in lines]
         cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -47,12 +48,15 @@ class ProductLines:
     def load(cls, path: Path = PRODUCT_LINES_PATH) -> ProductLines:
         return cls(json.loads(path.read_text(encoding="utf-8"))["lines"])
 
-    def find(self, text: str, brands: set[str]) -> list[ProductLine]:
+    def find(self, text: str, brands: set[str] | Callable[[], set[str]]) -> list[ProductLine]:
         """The lines named in `text` (not overlapping, the earliest and longest first). `brands`:
-        the canonical brands the query names; a `needs_brand` line counts only beside its own."""
+        the canonical brands the query names (or a function giving them, called only when the
+        query may name a line); a `needs_brand` line counts only beside its own."""
         low = text.lower()
         if not self._any.search(low):
             return []
+        if callable(brands):
+            brands = brands()
         found: list[ProductLine] = []
         for rx, brand, category, needs_brand in self._entries:
             if needs_brand and brand not in brands:
