@@ -40,6 +40,7 @@ _PRICE_PATTERNS = [
         "range",
         re.compile(rf"(?:between\s+)?{_CUR}\s?(\d{{1,5}})\s?(?:-|to|and)\s?{_CUR}?\s?(\d{{1,5}})\b", re.I),
     ),
+    ("range", re.compile(r"\bbetween\s+(\d{1,5})\s?(?:-|to|and)\s?(\d{1,5})\b", re.I)),  # "between 50 and 100"
     (
         "range",
         re.compile(r"\b(\d{2,5})\s?(?:-|to)\s?(\d{2,5})\s?(?:£|\$|€|gbp|usd|eur|pounds|dollars|euros)", re.I),

@@ -75,6 +75,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ),
     ("system", re.compile(rf"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it|jp)\s?({_NUM})\b", re.I)),
     ("system", re.compile(r"\b(cm)\s?(2\d(?:\.5)?)\b", re.I)),  # a shoe's length: "cm 27" (27cm is a measure)
+    ("system", re.compile(rf"\b({_NUM})\s?(uk|eu|eur|us|usa)\b(?!\s?(?:\d|dollars?|\$))", re.I)),  # "42 eu"
     # a shirt's collar: "15.5 collar", "collar 16"
     ("collar", re.compile(r"\b(1[3-9](?:\.5)?)\s?(?:\"|in(?:ch)?)?\s?collar\b", re.I)),
     ("collar", re.compile(r"\bcollar\s?(?:size\s?)?(1[3-9](?:\.5)?)\b", re.I)),
@@ -134,6 +135,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
     if kind == "waist":
         return (f"w{g[0]} l{g[1]}" if len(g) > 1 else f"w{g[0]}"), "waist"
     if kind == "system":
+        if g[0][0].isdigit():  # "42 eu"
+            g = [g[1], g[0]]
         sys_ = {"eur": "eu", "usa": "us"}.get(g[0].lower(), g[0].lower())
         return f"{sys_} {_fmt(g[1])}", sys_
     if kind == "age":

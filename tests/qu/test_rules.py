@@ -9,6 +9,7 @@ from qu.rules import find_price
         ("dress under £30", None, 30.0),
         ("nike <20", None, 20.0),
         ("boots 20-40", 20.0, 40.0),
+        ("leather jacket between 50 and 100", 50.0, 100.0),
         ("coat £20-£40", 20.0, 40.0),
         ("jacket over £50", 50.0, None),
         ("bag below 15 pounds", None, 15.0),

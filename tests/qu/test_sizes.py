@@ -61,6 +61,9 @@ def test_a_letter_pair_is_two_sizes(query, sizes):
         ("boys joggers 7-8", [("7-8", "age 7-8", "age")]),
         ("asics jp 26", [("jp 26", "jp 26", "jp")]),
         ("nike cm 27", [("cm 27", "cm 27", "cm")]),
+        ("sandals 38 EU womens", [("38 EU", "eu 38", "eu")]),  # the system after the number
+        ("trainers 10 uk", [("10 uk", "uk 10", "uk")]),
+        ("10 us dollars", []),
         ("2-3 person tent", []),  # neither a dress pair nor a kids' age
         ("20-40 dress", []),  # a price (qu.rules)
         ("table clock 6-8 inch", [("6-8 inch", "6-8 inch", "measure")]),
