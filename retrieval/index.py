@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -244,6 +245,34 @@ def _same_rows(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 # -- the index ----------------------------------------------------------------------------------
+
+
+_LETTER_SIZES = frozenset({"xxs", "xs", "s", "m", "l", "xl", "xxl", "3xl", "4xl", "5xl"})
+_BARE_SIZE = re.compile(r"xxs|xs|s|m|l|xl|xxl|[3-5]xl|\d{1,2}(?:\.5)?")
+
+
+def _without_size_marks(terms: list[str], parsed: ParsedQuery | None) -> list[str]:
+    """In a fashion query (a category from qu's taxonomy), BM25's terms without the sizes qu read as
+    letters or a bare number ("hoodie s/m", "dress m", "heels 5", "jumper 10"): the size filters
+    and boosts use them, and as words they match brands ("s.Oliver", "M&S", "Inc 5"). Measures
+    ("1 1/4", "24 inch"), waist and system sizes ("w32", "uk 8") and numbers of three digits or
+    more stay, and every query that is not for clothes, shoes or bags keeps all its terms."""
+    if parsed is None:
+        return terms
+    if "category_path" not in parsed.extra:  # not a query for clothes, shoes or bags
+        return terms
+    drop = [
+        t
+        for sp in parsed.spans
+        if sp.attribute == "size" and sp.value is not None and _BARE_SIZE.fullmatch(sp.value)
+        for t in tokenize(sp.text)
+        if t == sp.value or t in _LETTER_SIZES
+    ]
+    out = list(terms)
+    for t in drop:
+        if t in out:
+            out.remove(t)
+    return out or terms
 
 
 class Index:
@@ -538,6 +567,7 @@ class Index:
             raise EmptyQueryError(
                 f"query {query!r} has nothing to search for: it is only stop words, punctuation or spaces"
             )
+        terms = _without_size_marks(terms, parsed)
         plan = make_plan(
             parsed,
             filters,

@@ -234,3 +234,29 @@ def test_a_query_vector_embedded_ahead_gives_the_same_answer(tiny_index):
         ahead = tiny_index.search(q, k=5, stage=stage, query_vector=vec)
         plain = tiny_index.search(q, k=5, stage=stage, use_cache=False)
         assert [(h.id, h.score) for h in ahead.hits] == [(h.id, h.score) for h in plain.hits]
+
+
+def test_bm25_leaves_out_the_letters_and_bare_numbers_of_a_fashion_querys_size():
+    from qu.types import Span
+    from retrieval.index import _without_size_marks
+    from retrieval.text import tokenize
+
+    def p(query, sizes, fashion=True):
+        spans = [Span(attribute="size", text=t, start=query.index(t), end=query.index(t) + len(t), value=v)
+                 for t, v in sizes]
+        extra = {"category_path": ["shoes", "heels"]} if fashion else {}
+        return ParsedQuery(query=query, spans=spans, extra=extra)
+
+    def terms(query, sizes, fashion=True):
+        return _without_size_marks(tokenize(query), p(query, sizes, fashion))
+
+    # "5" and "s"/"m" match brands as words ("Inc 5", "s.Oliver"): the size filter has them
+    assert terms("womens black heels 5", [("5", "5")]) == ["women", "black", "heel"]
+    assert terms("hoodie s/m", [("s", "s"), ("m", "m")]) == ["hoodie"]
+    # waist, system sizes, measures and long numbers stay; so does everything outside fashion
+    assert terms("levis w32 l30", [("w32 l30", "w32 l30")]) == ["levi", "w32", "l30"]
+    assert terms("uk 8 dress", [("uk 8", "uk 8")]) == ["uk", "8", "dress"]
+    assert terms("necklace 925", [("925", "925")]) == ["necklace", "925"]
+    assert terms("pixel 3 xl stand", [("xl", "xl")], fashion=False) == ["pixel", "3", "xl", "stand"]
+    # a query that is only its size keeps it
+    assert terms("xl", [("xl", "xl")]) == ["xl"]
