@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -145,19 +146,17 @@ class QUExtractor:
         cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]
         if not any(c in self.taxonomy.parents and self.taxonomy.path(c)[0] == "shoes" for c in cats if c):
             return spans
-        numbers = list(self._BARE_NUMBER.finditer(text))
-        last = numbers[-1] if numbers and not text[numbers[-1].end() :].strip() else None
         numbers = [
             m
-            for m in numbers
-            if not any(ln.start < m.end() and m.start() < ln.end for ln in lines)
+            for m in self._BARE_NUMBER.finditer(text)
+            if not any(ln.start < m.end() and m.start() < ln.end for ln in lines)  # "gel kayano 14"
             and not re.search(r"\b(?:of|pack|set|pairs?|x)\s*$", text[: m.start()], re.I)  # "pack of 2"
         ]
-        last = last if last in numbers else None
+        ending = [m for m in numbers if not text[m.end() :].strip()]
         after_line = [
             m for m in numbers if any(ln.end <= m.start() and not text[ln.end : m.start()].strip() for ln in lines)
         ]
-        for m in ([last] if last else []) + after_line:
+        for m in ending + after_line:
             n = float(m.group(1))
             value = f"eu {m.group(1)}" if 35 <= n <= 48 else m.group(1) if 1 <= n <= 15 else None
             if value and not any(sp.start < m.end() and m.start() < sp.end for sp in spans):
@@ -243,7 +242,7 @@ class QUExtractor:
         spans: list[Span],
         truncated: bool = False,
         masked: str | None = None,
-        lines: list[ProductLine] = (),
+        lines: Sequence[ProductLine] = (),
     ) -> ParsedQuery:
         values: dict[str, list[str]] = {}
         conf: dict[str, float] = {}

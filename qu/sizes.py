@@ -160,7 +160,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
     return f"{re.sub(r'[ ]+', '', g[0])} {unit}", "measure"
 
 
-_KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|childrens|toddlers?|baby|babies)\b", re.I)
+# not "baby": "baby tee", "baby blue" and "baby pink" are not for children, and babies' sizes are months
+_KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|childrens|toddlers?)\b", re.I)
 
 
 def _pair(query: str, m: re.Match) -> list[SizeMatch]:

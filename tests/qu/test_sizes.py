@@ -59,6 +59,7 @@ def test_a_letter_pair_is_two_sizes(query, sizes):
         ("eu 38/40 dress", [("eu 38", "eu 38", "eu"), ("40", "eu 40", "eu")]),
         ("gap hoodie kids 10-12", [("10-12", "age 10-12", "age")]),  # with children: an age
         ("boys joggers 7-8", [("7-8", "age 7-8", "age")]),
+        ("y2k baby tee 8-10", [("8", "8", "numeric pair"), ("10", "10", "numeric pair")]),  # not a child's
         ("asics jp 26", [("jp 26", "jp 26", "jp")]),
         ("nike cm 27", [("cm 27", "cm 27", "cm")]),
         ("sandals 38 EU womens", [("38 EU", "eu 38", "eu")]),  # the system after the number
