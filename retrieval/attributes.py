@@ -16,7 +16,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,15 +85,19 @@ def _gender_key(ws: tuple[str, ...]) -> str:
 
 
 def _category_path(value: str) -> tuple[str, ...] | None:
+    """The taxonomy path of a category, given as stored or folded into words ("t shirts" is the
+    node "t-shirts"), or None."""
     try:
         from qu.taxonomy import category_path
     except ImportError:  # qu's taxonomy is optional here: fall back to word matching
         return None
-    try:
-        path = category_path(value)
-    except (KeyError, ValueError):
-        return None
-    return tuple(p.lower() for p in path) if path else None
+    for name in dict.fromkeys((value, value.replace(" ", "-"))):
+        try:
+            path = category_path(name)
+        except (KeyError, ValueError):
+            continue
+        return tuple(p.lower() for p in path) if path else None
+    return None
 
 
 @lru_cache(maxsize=4096)
@@ -272,6 +276,14 @@ class Constraint:
         return f"{self.attr}={'|'.join(self.values)}"
 
 
+def _broader(c: Constraint) -> Constraint | None:
+    """A parsed category one level up qu's taxonomy, or None (at the top, or not in the taxonomy)."""
+    if c.attr != "category" or c.source != "parsed" or len(c.values) != 1:
+        return None
+    path = _category_path(" ".join(words(c.values[0])))
+    return replace(c, values=(path[-2],)) if path and len(path) >= 2 else None
+
+
 @dataclass
 class Plan:
     filters: list[Constraint] = field(default_factory=list)  # applied now
@@ -279,12 +291,14 @@ class Plan:
     relaxed: list[str] = field(default_factory=list)
 
     def relax_unknown(self, known: Callable[[Constraint], bool]) -> None:
-        """Drop the parsed filters whose value no listing has (`known` says): such a filter would
+        """Relax the parsed filters whose value no listing has (`known` says): such a filter would
         only keep the listings that lack the field ("gucci bag" in a shop without Gucci would show
         unbranded bags), and a model name qu read as a category ("adidas gazelle") would empty
-        the results until it is relaxed anyway."""
-        for c in [c for c in self.filters if c.source == "parsed" and c.attr != "price" and not known(c)]:
-            self.relax(c)
+        the results until it is relaxed anyway. A category climbs the taxonomy until the index
+        knows it: "hoodies" where listings say "sweatshirts" filters on sweatshirts."""
+        while unknown := [c for c in self.filters if c.source == "parsed" and c.attr != "price" and not known(c)]:
+            for c in unknown:
+                self.relax(c)
 
     def relaxable(self, order: Sequence[str]) -> Constraint | None:
         for attr in order:
@@ -294,9 +308,15 @@ class Plan:
         return None
 
     def relax(self, c: Constraint) -> None:
+        """Drop a filter; it stays a boost. A parsed category gives way to its parent in the
+        taxonomy ("jeans" to "trousers", "hoodies" to "sweatshirts"), dropped only at the top."""
         self.filters.remove(c)
-        self.relaxed.append(c.attr)
+        if c.attr not in self.relaxed:
+            self.relaxed.append(c.attr)
         self.boosts.append(c)
+        broader = _broader(c)
+        if broader is not None:
+            self.filters.append(broader)
 
     def applied(self) -> dict[str, object]:
         out: dict[str, object] = {}

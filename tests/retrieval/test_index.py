@@ -260,3 +260,32 @@ def test_bm25_leaves_out_the_letters_and_bare_numbers_of_a_fashion_querys_size()
     assert terms("pixel 3 xl stand", [("xl", "xl")], fashion=False) == ["pixel", "3", "xl", "stand"]
     # a query that is only its size keeps it
     assert terms("xl", [("xl", "xl")]) == ["xl"]
+
+
+def test_a_category_climbs_the_taxonomy_before_it_is_dropped(tmp_path, embedder):
+    # listings typed "sweatshirts" (as the demo catalogue types hoodies) and "t-shirts"
+    listings = [
+        Listing(id="a", title="Grey hooded sweatshirt", category="sweatshirts"),
+        Listing(id="b", title="Black zip hoodie", category="sweatshirts"),
+        Listing(id="c", title="Grey hoodie print t-shirt", category="t-shirts"),
+    ]
+    idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
+    cfg = SearchConfig(min_results=1, filter_attributes=ALL)
+    # no listing says "hoodies": its parent, sweatshirts, filters instead of nothing
+    r = idx.search("grey hoodie", parsed=parsed("grey hoodie", category="hoodies"), config=cfg)
+    assert r.applied_filters == {"category": "sweatshirts"} and r.relaxed_filters == ("category",)
+    assert {h.id for h in r.hits} == {"a", "b"}
+    # too few results: the category climbs one level at a time ("t-shirts" -> "tops" -> "clothing")
+    cfg = SearchConfig(min_results=3, filter_attributes=ALL)
+    r = idx.search("grey tee", parsed=parsed("grey tee", category="t-shirts"), config=cfg)
+    assert r.applied_filters == {"category": "clothing"} and r.relaxed_filters == ("category",)
+    assert len(r.hits) == 3
+
+
+def test_a_listings_hyphenated_category_is_found_in_the_taxonomy():
+    from retrieval.attributes import value_matches
+
+    # listing values are folded into words: "t-shirts" is stored as "t shirts"
+    assert value_matches("category", "tops", "t shirts")
+    assert value_matches("category", "clothing", "t shirts")
+    assert not value_matches("category", "shoes", "t shirts")
