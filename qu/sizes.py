@@ -126,6 +126,11 @@ def _fmt(num: str) -> str:
     return str(int(f)) if f == int(f) else str(f)
 
 
+def _system(name: str) -> str:
+    """A size system's canonical name: "EUR" -> "eu", "usa" -> "us", "UK" -> "uk"."""
+    return {"eur": "eu", "usa": "us"}.get(name.lower(), name.lower())
+
+
 def _value(kind: str, m: re.Match) -> tuple[str, str]:
     g = [x for x in m.groups() if x is not None] if m.groups() else []
     if kind == "collar":
@@ -137,7 +142,7 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
     if kind == "system":
         if g[0][0].isdigit():  # "42 eu"
             g = [g[1], g[0]]
-        sys_ = {"eur": "eu", "usa": "us"}.get(g[0].lower(), g[0].lower())
+        sys_ = _system(g[0])
         return f"{sys_} {_fmt(g[1])}", sys_
     if kind == "age":
         unit = g[-1].lower() if len(g) > 1 and not g[-1].isdigit() else "years"
@@ -194,7 +199,7 @@ def find_sizes(query: str) -> list[SizeMatch]:
                     out += found
                 continue
             if kind == "system pair":  # "uk 8-10": uk 8 and uk 10
-                sys_ = {"eur": "eu", "usa": "us"}.get(m.group(1).lower(), m.group(1).lower())
+                sys_ = _system(m.group(1))
                 taken.append((s, e))
                 out.append(SizeMatch(s, m.end(2), query[s : m.end(2)], f"{sys_} {int(m.group(2))}", sys_))
                 out.append(SizeMatch(m.start(3), e, m.group(3), f"{sys_} {int(m.group(3))}", sys_))
