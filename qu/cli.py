@@ -201,14 +201,20 @@ def _baseline_main(argv: list[str]) -> int:
     ap.add_argument("--layers", type=int, default=None, help="keep the first N encoder layers (default all 6)")
     ap.add_argument("--output", default=None, help="model folder (default .cache/qu/minilm_tagger)")
     ap.add_argument("--no-test", action="store_true", help="train and pick on dev only; do not score test")
+    ap.add_argument("--train-splits", default="train",
+                    help="comma-separated splits to train on (default train); with dev among them the last "
+                    "epoch is kept, since dev F1 is then in-sample")
     args = ap.parse_args(argv)
+    splits = tuple(s.strip() for s in args.train_splits.split(",") if s.strip())
+    if not splits or not set(splits) <= {"train", "dev"}:
+        ap.error(f"--train-splits takes train and/or dev, got {args.train_splits!r}")
     from qu.baseline_transformer import DEFAULT_BASELINE_PATH, evaluate_baseline, train
 
     if args.layers is not None and not 1 <= args.layers <= 6:
         ap.error(f"--layers must be in 1..6 (the packaged MiniLM has 6), got {args.layers}")
     out = Path(args.output) if args.output else DEFAULT_BASELINE_PATH
     rep = train(output=out, epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads,
-                labels=args.labels, layers=args.layers)
+                labels=args.labels, layers=args.layers, splits=splits)
     scores = {"best_dev_f1": rep["best_dev_f1"], **({} if args.no_test else evaluate_baseline(out))}
     (out / "scores.json").write_text(json.dumps(scores, indent=1))
     print(json.dumps(scores, indent=1))
@@ -221,17 +227,29 @@ def _export_main(argv: list[str]) -> int:
         description="Export the fine-tuned MiniLM tagger "
         "(qu train-baseline) to int8 ONNX for the fast path (settings.qu_tagger).",
     )
-    ap.add_argument("--source", default=None, help="fine-tuned model folder (default .cache/qu/minilm_tagger)")
+    ap.add_argument("--source", nargs="+", default=None,
+                    help="fine-tuned model folder (default .cache/qu/minilm_tagger); several folders (seeds of "
+                    "one recipe) are averaged into one model first, a weight soup")
     ap.add_argument("--output", default=None, help="default models/qu/minilm")
     args = ap.parse_args(argv)
-    from qu.baseline_transformer import DEFAULT_BASELINE_PATH
+    from qu.baseline_transformer import DEFAULT_BASELINE_PATH, soup
     from qu.onnx_tagger import DEFAULT_ONNX_PATH, export_onnx
 
-    src = args.source or DEFAULT_BASELINE_PATH
-    if not (Path(src) / "config.json").exists():
-        print(f"qu: error: no fine-tuned model at {src}; run `qu train-baseline` first", file=sys.stderr)
-        return 2
-    print(export_onnx(src, args.output or DEFAULT_ONNX_PATH))
+    sources = [Path(s) for s in args.source] if args.source else [DEFAULT_BASELINE_PATH]
+    for src in sources:
+        if not (src / "config.json").exists():
+            print(f"qu: error: no fine-tuned model at {src}; run `qu train-baseline` first", file=sys.stderr)
+            return 2
+    output = Path(args.output or DEFAULT_ONNX_PATH)
+    if len(sources) > 1:
+        try:
+            src = soup(sources, DEFAULT_BASELINE_PATH.parent / "soup")
+        except ValueError as e:
+            print(f"qu: error: {e}", file=sys.stderr)
+            return 2
+    else:
+        src = sources[0]
+    print(export_onnx(src, output))
     return 0
 
 

@@ -67,6 +67,16 @@ def test_train_baseline_rejects_bad_options_before_training():
     assert r.returncode == 2 and "--layers must be in 1..6" in r.stderr and "Traceback" not in r.stderr
     r = run(["train-baseline", "--labels", "some"])
     assert r.returncode == 2 and "invalid choice" in r.stderr
+    for splits in ("train,test", "fashion_test", ","):
+        r = run(["train-baseline", "--train-splits", splits, "--no-test"])
+        assert r.returncode == 2 and "--train-splits takes train and/or dev" in r.stderr
+
+
+def test_export_tagger_names_a_missing_source(tmp_path):
+    r = run(["export-tagger", "--source", str(tmp_path / "nope"), str(tmp_path / "nope2"),
+             "--output", str(tmp_path / "out")])
+    assert r.returncode == 2 and "no fine-tuned model at" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_workers_is_a_usage_error():

