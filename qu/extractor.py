@@ -107,7 +107,7 @@ class QUExtractor:
                     rs, ts = self._around_lines(rs, lines), self._around_lines(ts, lines)
             spans = merge_spans(rs, ts, policy, is_known=self._is_known)
             if "rules" in layers:
-                spans = self._bare_shoe_size(t, spans, lines)
+                spans = self._bare_size(t, spans, lines)
             # a span over blanked HTML ("<<< >>>" read as "<<   >>") is not the shopper's text: drop it
             spans = [s for s in spans if q[s.start : s.end] == s.text]
             parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t, lines=lines)
@@ -136,15 +136,23 @@ class QUExtractor:
 
     _BARE_NUMBER = re.compile(r"(?<![\w.£$€/-])(\d{1,2}(?:\.5)?)(?![\w.%/-])")
 
-    def _bare_shoe_size(self, text: str, spans: list[Span], lines: list[ProductLine]) -> list[Span]:
-        """A bare number that ends a footwear query, or follows a footwear line, is its size when
-        nothing else in the query is: "salomon xt6 black 42" (eu 42), "white nike af1 6" (6),
-        "birkenstock arizona 39 black" (eu 39). UK/US 1-15 keep no system; 35-48 are EU."""
-        if not any(ch.isdigit() for ch in text) or any(sp.attribute == "size" for sp in spans):
+    def _bare_size(self, text: str, spans: list[Span], lines: list[ProductLine]) -> list[Span]:
+        """A bare number that ends a footwear or clothing query, or follows a footwear line, is its
+        size when nothing else in the query is: "salomon xt6 black 42" (eu 42), "white nike af1 6"
+        (6), "birkenstock arizona 39 black" (eu 39), "petite trousers 6", "fred perry polo 40".
+        Shoes: UK/US 1-15 keep no system, 35-48 are EU. Clothing: whole numbers 0-56 (UK, US and EU
+        dress sizes, waists, chests), kept as written, since the number alone does not say which
+        system. A number the tagger read as a style, colour or brand ("trousers 6" as style "6")
+        gives way."""
+        fits = ("plus size", "petite", "tall")  # a range, not a size: "petite trousers 6" has both
+        if not any(ch.isdigit() for ch in text) or any(
+            sp.attribute == "size" and (sp.value or sp.text).lower() not in fits for sp in spans
+        ):
             return spans
         cats = [ln.category for ln in lines]
         cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]
-        if not any(c in self.taxonomy.parents and self.taxonomy.path(c)[0] == "shoes" for c in cats if c):
+        roots = {self.taxonomy.path(c)[0] for c in cats if c and c in self.taxonomy.parents}
+        if not roots & {"shoes", "clothing"}:
             return spans
         numbers = [
             m
@@ -157,12 +165,18 @@ class QUExtractor:
             m for m in numbers if any(ln.end <= m.start() and not text[ln.end : m.start()].strip() for ln in lines)
         ]
         for m in ending + after_line:
-            n = float(m.group(1))
-            value = f"eu {m.group(1)}" if 35 <= n <= 48 else m.group(1) if 1 <= n <= 15 else None
-            if value and not any(sp.start < m.end() and m.start() < sp.end for sp in spans):
+            n, value = float(m.group(1)), None
+            if "shoes" in roots:
+                value = f"eu {m.group(1)}" if 35 <= n <= 48 else m.group(1) if 1 <= n <= 15 else None
+            elif "clothing" in roots and n == int(n) and n <= 56 and m in ending:
+                value = m.group(1)
+            if not value:
+                continue
+            over = [sp for sp in spans if sp.start < m.end() and m.start() < sp.end]
+            if all(sp.attribute in ("style", "colour", "brand") and (sp.start, sp.end) == m.span() for sp in over):
                 size = Span(attribute="size", text=m.group(1), start=m.start(), end=m.end(), value=value,
                             source="rules", confidence=0.9)
-                return sorted([*spans, size], key=lambda sp: sp.start)
+                return sorted([*(sp for sp in spans if sp not in over), size], key=lambda sp: sp.start)
         return spans
 
     def _is_known(self, attribute: str, text: str) -> bool:

@@ -334,4 +334,21 @@ class RuleMatcher:
             )
             taken.append((s, e))
             i += n
+        out = self._brands_in_context(query, out)
         return sorted(_sizes_in_context(query, out, systems), key=lambda sp: sp.start)
+
+    def _brands_in_context(self, query: str, spans: list[Span]) -> list[Span]:
+        """A curated fashion brand that is also a common query word ("wrangler" is a Jeep in
+        Amazon's queries, "coach" a bus) is weak evidence alone (0.6), but when it opens the query
+        and a garment the rules know follows it, it is the brand: "wrangler jacket", "coach bag"."""
+        cats = {sp.start for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85}
+        return [
+            sp.model_copy(update={"confidence": 0.9})
+            if sp.attribute == "brand"
+            and sp.confidence < 0.9
+            and not query[: sp.start].strip()
+            and any(c >= sp.end and not query[sp.end : c].strip() for c in cats)
+            and key(sp.text) in self.lexicon.brand_curated
+            else sp
+            for sp in spans
+        ]

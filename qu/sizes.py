@@ -66,6 +66,19 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("waist", re.compile(r"\bw\s?(\d{2})(?:\s*[/x]?\s*l\s?(\d{2}))?\b", re.I)),
     ("waist", re.compile(r"\b(\d{2})\s?w\s*(?:[/x]?\s*(\d{2})\s?l)?\b", re.I)),
     ("waist", re.compile(r"\b(\d{2})\s?x\s?(\d{2})\b", re.I)),
+    # in words: "28 waist", "32in waist 30 leg", "waist 34" (not "waist trainer": no number)
+    (
+        "waist",
+        re.compile(
+            r"\b([2-4]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?waist\b(?!\s?trainer)"
+            r"(?:\s*(?:[/x,]|and)?\s*([2-3]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?(?:inside\s)?(?:leg|length)\b)?",
+            re.I,
+        ),
+    ),
+    (
+        "waist",
+        re.compile(r"\bwaist\s?(?:size\s?)?([2-4]\d)\b(?:\s*(?:[/x,]|and)?\s*(?:leg|length)\s?([2-3]\d)\b)?", re.I),
+    ),
     # "30/32": jeans waist / leg, only in waist and leg ranges ("36/38" stays an EU dress size pair)
     ("waist", re.compile(r"\b(2[4-9]|3\d|4[0-4])\s?/\s?(2[6-9]|3[0-6])\b")),
     # a range in one system: "uk 8-10", "eu 38/40" (two sizes, each in the system)

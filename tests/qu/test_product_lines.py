@@ -65,10 +65,32 @@ def test_every_line_names_a_taxonomy_leaf_and_a_valid_pattern():
         ("trainers 8", "8"),
         ("asics gel kayano 14 silver", None),  # part of the line's name
         ("nike air max 90", None),
-        ("jumper 8", None),  # not footwear: left to the tagger and the size grammar
         ("trainers pack of 2", None),
+        ("jumper 8", "8"),  # clothing: a whole number ending the query, kept as written
+        ("petite trousers 6", ["petite", "6"]),  # a fit range does not stop the number
+        ("fred perry polo 40", "40"),
+        ("jumper 8 blue", None),  # clothing: only a number that ends the query
+        ("jeans 60", None),  # no clothing size
+        ("dress 10.5", None),
+        ("bracelet 8", None),  # accessories: no size read from a bare number
     ],
 )
-def test_a_bare_number_in_a_footwear_query_is_its_size(extractor, query, size):
+def test_a_bare_number_ending_a_footwear_or_clothing_query_is_its_size(extractor, query, size):
     # the rules alone: the tagger reads some of these numbers as sizes by itself
     assert extractor.parse(query, layers=("rules",)).size == size
+
+
+def test_a_bare_number_read_as_a_style_gives_way_to_the_size(extractor):
+    from qu.types import Span
+
+    text = "petite trousers 6"
+    spans = [
+        Span(attribute="style", text="petite", start=0, end=6, source="tagger", confidence=0.8),
+        Span(attribute="category", text="trousers", start=7, end=15, source="tagger", confidence=0.8),
+        Span(attribute="style", text="6", start=16, end=17, source="tagger", confidence=0.8),
+    ]
+    out = extractor._bare_size(text, spans, [])
+    assert [(sp.attribute, sp.text) for sp in out] == [("style", "petite"), ("category", "trousers"), ("size", "6")]
+    # a span that reaches past the number is the tagger's reading of more than a size: it stays
+    wider = [*spans[:2], Span(attribute="style", text="trousers 6", start=7, end=17, source="tagger", confidence=0.8)]
+    assert extractor._bare_size(text, wider, []) == wider

@@ -26,3 +26,21 @@ def test_price_bounds(query, low, high):
 )
 def test_sizes_and_ages_are_not_prices(query):
     assert find_price(query) == []
+
+
+@pytest.mark.parametrize(
+    "query,brand",
+    [
+        ("wrangler jacket", "wrangler"),  # a curated brand opening the query, before a garment
+        ("coach  bag", "coach"),
+        ("jeep wrangler floor mats", None),  # a car, not a garment
+        ("lucky cat onesie", None),  # does not open the query
+        ("wrangler", None),  # alone: weak
+    ],
+)
+def test_a_common_word_brand_before_a_garment_is_the_brand(query, brand):
+    from qu.rules import RuleMatcher
+
+    rules = RuleMatcher.load()
+    strong = [sp.value for sp in rules.spans(query) if sp.attribute == "brand" and sp.confidence >= 0.9]
+    assert strong == ([brand] if brand else [])

@@ -23,6 +23,9 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("XXL hoodie", "XXL", "xxl", "letter"),
         ("mens shirt 15.5 collar", "15.5 collar", "collar 15.5", "collar"),
         ("shirt collar 16", "collar 16", "collar 16", "collar"),
+        ("wrangler jeans 28 waist", "28 waist", "w28", "waist"),
+        ("chinos 32in waist 30 leg", "32in waist 30 leg", "w32 l30", "waist"),
+        ("cords waist 34 length 32", "waist 34 length 32", "w34 l32", "waist"),
     ],
 )
 def test_size_grammar(query, text, value, system):
@@ -32,7 +35,9 @@ def test_size_grammar(query, text, value, system):
     assert query[m.start : m.end] == m.text
 
 
-@pytest.mark.parametrize("query", ["levis 501", "dr martens 1460", "nike air max 90", "iphone 12"])
+@pytest.mark.parametrize(
+    "query", ["levis 501", "dr martens 1460", "nike air max 90", "iphone 12", "28 waist trainer for women"]
+)
 def test_model_numbers_are_not_sizes(query):
     assert find_sizes(query) == []
 
