@@ -111,7 +111,8 @@ function renderChips(data) {
     }));
   }
   const notes = [];
-  if ((data.relaxed_filters || []).length) notes.push("Relaxed to find results: " + data.relaxed_filters.join(", "));
+  if ((data.relaxed_filters || []).length) notes.push("Ranked, not filtered, by: " + data.relaxed_filters.join(", ")
+    + " (no listing had the value, or too few matched)");
   if (parsed.residual) notes.push("Free text: " + parsed.residual);
   $("notes").textContent = notes.join(" · ");
 }
