@@ -137,13 +137,14 @@ class QUExtractor:
     _BARE_NUMBER = re.compile(r"(?<![\w.£$€/-])(\d{1,2}(?:\.5)?)(?![\w.%/-])")
 
     def _bare_size(self, text: str, spans: list[Span], lines: list[ProductLine]) -> list[Span]:
-        """A bare number that ends a footwear or clothing query, or follows a footwear line, is its
-        size when nothing else in the query is: "salomon xt6 black 42" (eu 42), "white nike af1 6"
-        (6), "birkenstock arizona 39 black" (eu 39), "petite trousers 6", "fred perry polo 40".
-        Shoes: UK/US 1-15 keep no system, 35-48 are EU. Clothing: whole numbers 0-56 (UK, US and EU
-        dress sizes, waists, chests), kept as written, since the number alone does not say which
-        system. A number the tagger read as a style, colour or brand ("trousers 6" as style "6")
-        gives way."""
+        """A bare number that ends a footwear, clothing or bag query, or follows a footwear or bag
+        line, is its size when nothing else in the query is: "salomon xt6 black 42" (eu 42), "white
+        nike af1 6" (6), "birkenstock arizona 39 black" (eu 39), "petite trousers 6", "fred perry
+        polo 40", "lv speedy 25". Shoes: UK/US 1-15 keep no system, 35-48 are EU. Clothing: whole
+        numbers 0-56 (UK, US and EU dress sizes, waists, chests), ending the query, kept as written,
+        since the number alone does not say which system. Bags: 15-50, a width in cm. A number the
+        tagger read as a style, colour or brand ("trousers 6" as style "6") gives way; a department
+        that took the number along ("mens 11") is cut short."""
         fits = ("plus size", "petite", "tall")  # a range, not a size: "petite trousers 6" has both
         if not any(ch.isdigit() for ch in text) or any(
             sp.attribute == "size" and (sp.value or sp.text).lower() not in fits for sp in spans
@@ -152,7 +153,7 @@ class QUExtractor:
         cats = [ln.category for ln in lines]
         cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]
         roots = {self.taxonomy.path(c)[0] for c in cats if c and c in self.taxonomy.parents}
-        if not roots & {"shoes", "clothing"}:
+        if not roots & {"shoes", "clothing", "bags"}:
             return spans
         numbers = [
             m
@@ -170,14 +171,28 @@ class QUExtractor:
                 value = f"eu {m.group(1)}" if 35 <= n <= 48 else m.group(1) if 1 <= n <= 15 else None
             elif "clothing" in roots and n == int(n) and n <= 56 and m in ending:
                 value = m.group(1)
+            elif "bags" in roots and n == int(n) and 15 <= n <= 50:  # a bag's width in cm: "speedy 25"
+                value = m.group(1)
             if not value:
                 continue
             over = [sp for sp in spans if sp.start < m.end() and m.start() < sp.end]
-            if all(sp.attribute in ("style", "colour", "brand") and (sp.start, sp.end) == m.span() for sp in over):
+            # the tagger's department sometimes takes the size along: "mens 11" is "mens" and 11
+            gender = [sp for sp in over if sp.attribute == "gender" and sp.start < m.start()]
+            if all(
+                sp.attribute in ("style", "colour", "brand") and (sp.start, sp.end) == m.span()
+                for sp in over
+                if sp not in gender
+            ):
                 size = Span(attribute="size", text=m.group(1), start=m.start(), end=m.end(), value=value,
                             source="rules", confidence=0.9)
-                return sorted([*(sp for sp in spans if sp not in over), size], key=lambda sp: sp.start)
+                kept = [sp for sp in spans if sp not in over] + [self._trim(sp, m.start()) for sp in gender]
+                return sorted([*kept, size], key=lambda sp: sp.start)
         return spans
+
+    def _trim(self, sp: Span, end: int) -> Span:
+        """`sp` cut short before `end` (and the space there); its value is read again from the text."""
+        text = sp.text[: end - sp.start].rstrip()
+        return sp.model_copy(update={"text": text, "end": sp.start + len(text), "value": None})
 
     def _is_known(self, attribute: str, text: str) -> bool:
         if attribute == "category":

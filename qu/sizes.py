@@ -104,6 +104,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\s?(?:-|to)\s?(\d{1,2})\b", re.I)),  # "age 7-8"
     ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\b", re.I)),
     ("age", re.compile(r"\b(\d)\s?t\b", re.I)),
+    # US children's shoe sizes: "8c" (toddler), "5y" / "5.5y" (youth, "gs"), kept as written
+    ("kids shoe", re.compile(r"\b(1?\d(?:\.5)?)\s?([cy])\b", re.I)),
     # a bare pair: UK dress sizes "8-10", "12/14" (two sizes); kids' ages "7-8", "10-12" (see find_sizes)
     (
         "pair",
@@ -148,6 +150,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
     g = [x for x in m.groups() if x is not None] if m.groups() else []
     if kind == "collar":
         return f"collar {_fmt(g[0])}", "collar"
+    if kind == "kids shoe":
+        return f"{_fmt(g[0])}{g[1].lower()}", "us kids"
     if kind == "one size":
         return "one size", "one size"
     if kind == "waist":

@@ -73,6 +73,8 @@ def test_every_line_names_a_taxonomy_leaf_and_a_valid_pattern():
         ("jeans 60", None),  # no clothing size
         ("dress 10.5", None),
         ("bracelet 8", None),  # accessories: no size read from a bare number
+        ("lv speedy 25", "25"),  # bags: a width in cm, after a bag line or ending the query
+        ("tote bag 100", None),
     ],
 )
 def test_a_bare_number_ending_a_footwear_or_clothing_query_is_its_size(extractor, query, size):
@@ -94,3 +96,18 @@ def test_a_bare_number_read_as_a_style_gives_way_to_the_size(extractor):
     # a span that reaches past the number is the tagger's reading of more than a size: it stays
     wider = [*spans[:2], Span(attribute="style", text="trousers 6", start=7, end=17, source="tagger", confidence=0.8)]
     assert extractor._bare_size(text, wider, []) == wider
+
+
+def test_a_department_that_took_the_size_along_is_cut_short(extractor):
+    from qu.types import Span
+
+    text = "hoka clifton 9 mens 11"
+    lines = extractor.product_lines.find(text, lambda: {"hoka"})
+    spans = [
+        Span(attribute="brand", text="hoka", start=0, end=4, source="tagger", confidence=0.8),
+        Span(attribute="gender", text="mens 11", start=15, end=22, source="tagger", confidence=0.8),
+    ]
+    out = extractor._bare_size(text, spans, lines)
+    assert [(sp.attribute, sp.text, sp.end) for sp in out] == [
+        ("brand", "hoka", 4), ("gender", "mens", 19), ("size", "11", 22)
+    ]
