@@ -30,6 +30,17 @@ _PRICE_PATTERNS = [
             re.I,
         ),
     ),
+    # the bound after the amount: "£15 or less", "20 quid max", "30 and under"
+    ("max", re.compile(rf"{_AMOUNT}\s*(?:or less|or under|or below|and under)\b", re.I)),
+    ("max", re.compile(rf"(?:{_CUR}\s?(\d{{1,5}})|(\d{{1,5}})\s?{_CUR})\s*max(?:imum)?\b", re.I)),  # "20 quid max"
+    (  # "jeans max 25"; not "air max 90", "max 10 lbs"
+        "max",
+        re.compile(
+            r"(?<!air )\bmax(?:imum)?\s+(\d{2,5})\b"
+            r"(?![\d%.]|\s?(?:lbs?|kg|g|oz|mm|cm|in|inch|ft|gb|tb|w|watts?|mph|psi|v|ml|l|x|pcs|pack)\b)",
+            re.I,
+        ),
+    ),
     (
         "min",
         re.compile(
@@ -110,7 +121,7 @@ _AMBIGUOUS_COLOURS = {
 }
 
 
-_SYSTEMS = {"uk", "eu", "us", "fr", "it", "jp", "cm", "waist", "one size", "collar", "letter pair"}
+_SYSTEMS = {"uk", "eu", "us", "fr", "it", "jp", "cm", "waist", "one size", "collar", "chest", "us kids", "letter pair"}
 SIZE_IN_CONTEXT = 0.9  # a letter size beside a garment or a fashion brand: "nike hoodie xs", not "iphone xs"
 SIZE_STRONG = 0.95  # beats the tagger's other reading: a letter size ending the query, a kids' age
 _BARE_LETTERS = ("s", "m", "l")
@@ -203,14 +214,14 @@ def find_price(query: str) -> list[PriceBounds]:
             ):
                 continue
             nums = [float(g) for g in m.groups() if g is not None]
+            start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+            end = m.start() + len(m.group(0).rstrip())
             if kind == "max":
-                out.append(PriceBounds(m.start(), m.start() + len(m.group(0).rstrip()), text, None, nums[0]))
+                out.append(PriceBounds(start, end, text, None, nums[0]))
             elif kind == "min":
-                out.append(PriceBounds(m.start(), m.start() + len(m.group(0).rstrip()), text, nums[0], None))
+                out.append(PriceBounds(start, end, text, nums[0], None))
             elif nums[1] > nums[0]:
-                out.append(
-                    PriceBounds(m.start(), m.start() + len(m.group(0).rstrip()), text, nums[0], nums[1])
-                )
+                out.append(PriceBounds(start, end, text, nums[0], nums[1]))
     return out
 
 

@@ -92,6 +92,9 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # a shirt's collar: "15.5 collar", "collar 16"
     ("collar", re.compile(r"\b(1[3-9](?:\.5)?)\s?(?:\"|in(?:ch)?)?\s?collar\b", re.I)),
     ("collar", re.compile(r"\bcollar\s?(?:size\s?)?(1[3-9](?:\.5)?)\b", re.I)),
+    # a chest: "32 chest", "chest 40", "38in chest"
+    ("chest", re.compile(r"\b([2-5]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?chest\b", re.I)),
+    ("chest", re.compile(r"\bchest\s?(?:size\s?)?([2-5]\d)\b(?!\s?(?:cm|mm))", re.I)),
     # two neighbouring letter sizes: "s/m", "xs / s" (each a size of its own)
     ("letter pair", re.compile(r"\b(xxs|xs|s|m|l|xl|xxl)\s?/\s?(xs|s|m|l|xl|xxl|xxxl|3xl)\b", re.I)),
     (
@@ -150,6 +153,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
     g = [x for x in m.groups() if x is not None] if m.groups() else []
     if kind == "collar":
         return f"collar {_fmt(g[0])}", "collar"
+    if kind == "chest":
+        return f"chest {g[0]}", "chest"
     if kind == "kids shoe":
         return f"{_fmt(g[0])}{g[1].lower()}", "us kids"
     if kind == "one size":

@@ -13,6 +13,10 @@ from qu.rules import find_price
         ("coat £20-£40", 20.0, 40.0),
         ("jacket over £50", 50.0, None),
         ("bag below 15 pounds", None, 15.0),
+        ("dress £15 or less", None, 15.0),
+        ("coat 30 and under", None, 30.0),
+        ("trainers 20 quid max", None, 20.0),
+        ("jeans max 25", None, 25.0),
     ],
 )
 def test_price_bounds(query, low, high):
@@ -22,7 +26,9 @@ def test_price_bounds(query, low, high):
 
 
 @pytest.mark.parametrize(
-    "query", ["size 10-12 dress", "baby 0-3 months", "6-12 months romper", "nike air max 90"]
+    "query",
+    ["size 10-12 dress", "baby 0-3 months", "6-12 months romper", "nike air max 90", "iphone 11 max case",
+     "max 2 pack", "max 10 lbs"],
 )
 def test_sizes_and_ages_are_not_prices(query):
     assert find_price(query) == []

@@ -27,6 +27,8 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("chinos 32in waist 30 leg", "32in waist 30 leg", "w32 l30", "waist"),
         ("cords waist 34 length 32", "waist 34 length 32", "w34 l32", "waist"),
         ("jordan 4 toddler 8c", "8c", "8c", "us kids"),
+        ("boys blazer 32 chest", "32 chest", "chest 32", "chest"),
+        ("suit jacket chest 40", "chest 40", "chest 40", "chest"),
         ("nike dunk low gs 5.5Y", "5.5Y", "5.5y", "us kids"),
     ],
 )
