@@ -28,6 +28,7 @@ class SearchResult:
     timings_ms: dict[str, float]
     applied_filters: Mapping[str, object] = field(default_factory=dict)
     relaxed_filters: tuple[str, ...] = ()
+    rerank_depth: int | None = None  # the hits the reranker was given at most; None when it did not run
 
     def results(self, debug: bool = False) -> list[dict]:
         """One dict per hit: listing fields, `id`, `score`; per-stage scores and matches when debug."""
@@ -124,7 +125,8 @@ class SearchPipeline:
         return SearchResult(query=query, parsed=parsed, hits=hits, listings=listings,
                             timings_ms={k_: round(v, 3) for k_, v in timings.items()},
                             applied_filters=dict(retrieved.applied_filters),
-                            relaxed_filters=tuple(retrieved.relaxed_filters))
+                            relaxed_filters=tuple(retrieved.relaxed_filters),
+                            rerank_depth=depth if stages == "rerank" else None)
 
 
 def index_options(settings) -> dict:

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     max_k: int = 100
     max_query_chars: int = 512
     rerank_depth: int = 50
+    # under load, rerank fewer hits: while `rerank_busy_at` reranked searches or more run at once, a search
+    # that names no depth reranks the top `rerank_depth_busy` (None: always `rerank_depth`). On ESCI dev the
+    # top 20 score as the top 50 (0.8010 against 0.8003; test 0.7892 against 0.7928) at about half the
+    # CPU, and on 2 cores 4 clients get p95 136 instead of 293 ms (bench/rerank_depth.py, docs/service.md)
+    rerank_depth_busy: int | None = Field(20, ge=1, le=1000)
+    rerank_busy_at: int = Field(2, ge=1)
     # tokens per (query, listing) pair; None: the model folder's (32). 24 brings a top-50 rerank under
     # 100 ms p95 on 2 cores for 0.8 dev NDCG@10 points (docs/rerank.md).
     rerank_max_length: int | None = Field(None, ge=8, le=512)

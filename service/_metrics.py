@@ -52,6 +52,8 @@ class Metrics:
                                 ["route"], registry=r)
         self.cache = Counter("preloved_search_cache", "Search answers served from (hit) or computed for "
                              "(miss) the result cache", ["result"], registry=r)
+        self.shallow = Counter("preloved_rerank_shallow", "Reranked searches that read fewer hits because "
+                               "the server was busy (settings.rerank_depth_busy)", registry=r)
         size = Gauge("preloved_index_listings", "Listings in the loaded index", registry=r)
         size.set_function(index_size)
         r.register(_LLMCollector(llm_stats))

@@ -30,6 +30,7 @@ class ServiceState:
     metrics: Metrics = field(init=False)
     search_limiter: anyio.CapacityLimiter = field(init=False)
     cache: ResultCache = field(init=False)
+    reranking: int = 0  # reranked searches waiting for a worker or running; changed on the event loop only
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(index_size=self.index_size, llm_stats=self.llm_stats)

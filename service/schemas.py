@@ -136,6 +136,8 @@ class SearchResponse(BaseModel):
     facets: dict[str, dict[str, int]] = Field(description="Counts of attribute values among the results")
     stages: str
     k: int
+    rerank_depth: int | None = Field(None, description="How many hits the reranker rescored (fewer than the "
+                                                       "default while the server is busy); null: no rerank")
     cached: bool = Field(False, description="Served from the result cache (send `Cache-Control: no-cache` "
                                             "to bypass it); emptied by every write")
     request_id: str | None = None

@@ -57,12 +57,13 @@ def _facets(results: list[dict]) -> dict[str, dict[str, int]]:
 
 
 def _run_search(state: ServiceState, pipeline: SearchPipeline, req: SearchRequest, stages: str,
-                queued_at: float, use_cache: bool = True) -> tuple[SearchResult, float, int]:
+                queued_at: float, use_cache: bool = True,
+                shallow: int | None = None) -> tuple[SearchResult, float, int]:
     waited = (time.perf_counter() - queued_at) * 1000
     drop = set(req.exclude) | set(req.filters)
     with state.lock.read():
         generation = state.cache.generation  # read under the lock: no delete can land mid-search
-        result = pipeline.search(req.query, k=req.k, stages=stages, rerank_depth=req.rerank_depth,
+        result = pipeline.search(req.query, k=req.k, stages=stages, rerank_depth=shallow or req.rerank_depth,
                                  filters=dict(req.filters) or None, use_parsed=req.use_parsed, exclude=drop,
                                  use_cache=use_cache)
     return result, waited, generation
@@ -88,11 +89,27 @@ async def _search(request: Request, state: ServiceState, pipeline: SearchPipelin
         lookup = round((time.perf_counter() - start) * 1000, 3)
         timings = {"cache": lookup, "total": lookup}
     else:
-        result, waited, generation = await run_limited(
-            state, "/search", lambda: _run_search(state, pipeline, req, stages, start, use_cache))
+        # Under load the reranker reads fewer hits: while `rerank_busy_at` reranked searches or more wait
+        # or run (this one included), one that names no depth reranks the top `rerank_depth_busy`. The
+        # reranker's cost is linear in the depth, so searches stop queueing behind it.
+        settings, shallow = state.settings, None
+        if stages == "rerank":
+            state.reranking += 1
+            busy_depth = settings.rerank_depth_busy
+            if (state.reranking >= settings.rerank_busy_at and busy_depth is not None
+                    and req.rerank_depth is None and busy_depth < pipeline.rerank_depth):
+                shallow = busy_depth
+                state.metrics.shallow.inc()
+        try:
+            result, waited, generation = await run_limited(
+                state, "/search", lambda: _run_search(state, pipeline, req, stages, start, use_cache, shallow))
+        finally:
+            if stages == "rerank":
+                state.reranking -= 1
         if use_cache:
             state.metrics.cache.labels(result="miss").inc()
-            state.cache.put(_cache_key(req, stages, generation), result)
+            if shallow is None:  # a shallow answer is not kept: the next caller may get the whole one
+                state.cache.put(_cache_key(req, stages, generation), result)
         state.metrics.observe_stages(result.timings_ms)
         timings = {**result.timings_ms, "wait": round(waited, 3)}
     results = [_finite(row) for row in result.results(debug=req.debug)]
@@ -102,6 +119,7 @@ async def _search(request: Request, state: ServiceState, pipeline: SearchPipelin
         filters=dict(req.filters), excluded=list(req.exclude),
         applied_filters={k: v for k, v in result.applied_filters.items()},
         relaxed_filters=list(result.relaxed_filters), facets=_facets(results), stages=stages, k=req.k,
+        rerank_depth=result.rerank_depth,
         cached=cached is not None, request_id=request_id(request))
 
 

@@ -29,6 +29,9 @@ def test_get_search_returns_the_contract(needs_reranker, client):
     assert default["results"][0]["brand"] == "nike" and default["stages"] == "rerank"
     hybrid = client.get("/search", params={"q": "black nike trainers", "k": 5, "stages": "hybrid"}).json()
     assert hybrid["results"][0]["brand"] == "nike" and "rerank" not in hybrid["timings_ms"]
+    assert default["rerank_depth"] == 50 and hybrid["rerank_depth"] is None  # one search at a time: full depth
+    assert client.get("/search", params={"q": "nike", "rerank_depth": 7}).json()["rerank_depth"] == 7
+    assert "preloved_rerank_shallow_total 0.0" in client.get("/metrics").text
 
 
 def test_post_search_with_debug_returns_stage_scores(needs_reranker, client):
@@ -278,3 +281,25 @@ def test_repeated_searches_come_from_the_cache_until_a_write(client):
     after = client.post("/search", json=body).json()
     assert not after["cached"] and gone not in [x["id"] for x in after["results"]]
     assert 'preloved_search_cache_total{result="hit"} 2.0' in client.get("/metrics").text
+
+
+def test_a_busy_server_reranks_fewer_hits(needs_reranker, client):
+    """While `rerank_busy_at` reranked searches wait or run, one that names no depth reranks the top
+    `rerank_depth_busy`; it is counted, and not kept in the result cache."""
+    state = client.app.state.service
+    body = {"query": "black nike trainers", "k": 5}
+    state.reranking = 1  # another reranked search is in the server: this one makes two
+    try:
+        busy = client.post("/search", json=body).json()
+        again = client.post("/search", json=body).json()
+        own = client.post("/search", json={**body, "rerank_depth": 30}).json()
+        hybrid = client.post("/search", json={**body, "stages": "hybrid"}).json()
+    finally:
+        state.reranking = 0
+    assert busy["rerank_depth"] == 20 and not again["cached"]  # shallow answers are not kept
+    assert own["rerank_depth"] == 30  # the caller's own depth stands
+    assert hybrid["rerank_depth"] is None
+    assert "preloved_rerank_shallow_total 2.0" in client.get("/metrics").text
+    alone = client.post("/search", json=body).json()
+    assert alone["rerank_depth"] == 50 and state.reranking == 0
+    assert client.post("/search", json=body).json()["cached"]
