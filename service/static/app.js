@@ -62,7 +62,8 @@ async function runSearch() {
   renderTimings(data.timings_ms || {});
   const n = data.results.length;
   const found = n ? `${n} result${n === 1 ? "" : "s"} for “${data.query}”` : `No results for “${data.query}”`;
-  setStatus(`${found} · ranked by ${data.stages}`);
+  const depth = data.rerank_depth ? ` (top ${data.rerank_depth})` : "";
+  setStatus(`${found} · ranked by ${data.stages}${depth}`);
   document.body.dataset.state = "done";
   document.body.dataset.seq = String(seq);
 }
