@@ -12,12 +12,30 @@ from retrieval.types import Listing
 
 _KNOWN = set(Listing.model_fields) - {"metadata"}
 _TEXT_FIELDS = ("brand", "category", "colour", "size", "gender", "condition", "description")
+# other names catalogues give the same fields (US spelling, marketplace exports, Amazon's ESCI
+# columns), read when the row lacks our own; the key as written stays in `metadata`
+ALIASES = {
+    "title": ("name", "product_title", "product_name"),
+    "colour": ("color", "product_color", "product_colour"),
+    "brand": ("product_brand", "designer"),
+    "description": ("product_text", "product_description"),
+    "category": ("product_type", "article_type", "articleType"),
+}
+
+
+def with_aliases(row: dict) -> dict:
+    """`row` with the fields it gives under another name (`ALIASES`) also under ours; the first
+    alias given wins, and a field under our own name always does."""
+    found = {canon: next((row[a] for a in names if row.get(a) not in (None, "")), None)
+             for canon, names in ALIASES.items() if canon not in row}
+    return {**{k: v for k, v in found.items() if v is not None}, **row}
 
 
 def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = None) -> Listing:
     """One catalogue row to a `Listing`; unknown keys go into `metadata`. Raises CatalogueError."""
     if not isinstance(row, dict):
         raise CatalogueError(f"expected a JSON object, got {type(row).__name__}", path=path, line=line)
+    row = with_aliases(row)
     rid = row.get("id")
     if rid is None or (isinstance(rid, str) and not rid.strip()):
         raise CatalogueError("missing 'id'", path=path, line=line)
@@ -25,7 +43,8 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
         raise CatalogueError(f"'id' must be a string or an integer, got {rid!r}", path=path, line=line)
     title = row.get("title")
     if not isinstance(title, str) or not title.strip():
-        raise CatalogueError(f"listing {rid!r} has no 'title' (got {title!r})", path=path, line=line)
+        raise CatalogueError(f"listing {rid!r} has no 'title' (got {title!r}; also read from "
+                             f"{', '.join(ALIASES['title'])})", path=path, line=line)
     data: dict[str, object] = {"id": str(rid).strip(), "title": title.strip()}
     for key in _TEXT_FIELDS:
         v = row.get(key)
@@ -45,7 +64,7 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
         if not math.isfinite(p) or p < 0:
             raise CatalogueError(f"listing {rid!r}: 'price' must be >= 0, got {price!r}", path=path, line=line)
         data["price"] = p
-    data["metadata"] = {k: v for k, v in row.items() if k not in _KNOWN and k != "metadata"}
+    data["metadata"] = {k: v for k, v in row.items() if k not in _KNOWN and k != "metadata"}  # aliases too
     if isinstance(row.get("metadata"), dict):
         data["metadata"] = {**row["metadata"], **data["metadata"]}  # type: ignore[dict-item]
     return Listing(**data)  # type: ignore[arg-type]

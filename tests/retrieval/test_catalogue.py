@@ -25,6 +25,20 @@ def test_integer_ids_and_blank_lines(tmp_path):
     assert [x.id for x in read_catalogue(p)] == ["7", "8"]
 
 
+def test_other_names_for_the_fields_are_read(tmp_path):
+    """US spelling, marketplace exports and ESCI's own columns; our names win where both are given."""
+    rows = [
+        {"id": 1, "name": "Levi's 501 jeans", "color": "blue", "designer": "Levi's", "price": 25},
+        {"id": 2, "product_title": "Kindle case", "product_brand": "Fintie", "product_color": "black",
+         "product_text": "fits paperwhite"},
+        {"id": 3, "title": "Red dress", "colour": "red", "color": "crimson"},
+    ]
+    a, b, c = read_catalogue(write(tmp_path, [json.dumps(r) for r in rows]))
+    assert (a.title, a.colour, a.brand, a.price) == ("Levi's 501 jeans", "blue", "Levi's", 25.0)
+    assert (b.title, b.brand, b.colour, b.description) == ("Kindle case", "Fintie", "black", "fits paperwhite")
+    assert c.colour == "red" and c.metadata == {"color": "crimson"}
+
+
 @pytest.mark.parametrize(
     ("lines", "line", "words"),
     [

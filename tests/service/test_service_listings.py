@@ -44,6 +44,14 @@ def test_upsert_json_lines(client, auth):
     assert r.json()["ids"] == ["n1", "n2"]
 
 
+def test_upsert_reads_other_names_for_the_fields(client, auth):
+    row = {"id": "n3", "name": "Carhartt WIP Detroit Jacket", "color": "brown", "designer": "carhartt"}
+    r = client.put("/listings", json=[row], headers=auth)
+    assert r.status_code == 200, r.text
+    got = client.get("/listings/n3").json()
+    assert (got["title"], got["colour"], got["brand"]) == ("Carhartt WIP Detroit Jacket", "brown", "carhartt")
+
+
 def test_upsert_replaces_a_listing(client, auth):
     r = client.put("/listings", json=[{"id": "9", "title": "Zara Women Red Floral Maxi Dress", "price": 5}],
                    headers=auth)
