@@ -108,17 +108,27 @@ def merge_spans(
         ]
     # a garment name the taxonomy knows as a whole beats the tagger's pieces of it: "baby tee" and
     # "mom jeans" are categories, not a gender (or a second category) followed by one; so does a
-    # colour the lexicon knows whole ("off white" is not the style "off" and the colour "white")
+    # colour or style the lexicon knows whole ("off white" is not the style "off" and the colour "white";
+    # "old money" is not the condition "old"). The pieces may be ones the policy ranks after the rules.
     for r in rules:
-        if r.attribute not in ("category", "colour") or len(r.text.split()) < 2:
+        if r.attribute not in ("category", "colour", "style") or len(r.text.split()) < 2:
             continue
-        pieces = [t for t in primary if t.source == "tagger" and _overlaps(t, r)]
+        pieces = [t for t in (*primary, *secondary) if t.source == "tagger" and _overlaps(t, r)]
         if (
             len(pieces) >= 2
             and all(r.start <= t.start and t.end <= r.end for t in pieces)
             and any(t.attribute == r.attribute for t in pieces)
         ):
             primary = [t for t in primary if t not in pieces] + [r]
+    if is_known is not None:
+        # a tagger category that took a colour along ("trousers cream", "jacket light wash") is the
+        # garment the taxonomy knows, then the colour the rules read
+        for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
+            colour = next((r for r in rules if r.attribute == "colour" and r.end == t.end and r.start > t.start), None)
+            head = t.text[: colour.start - t.start].rstrip() if colour else ""
+            if colour and is_known("category", head):
+                cut = t.model_copy(update={"text": head, "end": t.start + len(head), "value": None})
+                primary = [p for p in primary if p is not t] + [cut, colour]
     # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m") gives way to them: a
     # shopper who writes a pair means either size, and a filter on both values finds either
     for t in [t for t in primary if t.source == "tagger" and t.attribute == "size"]:

@@ -346,7 +346,28 @@ class RuleMatcher:
             taken.append((s, e))
             i += n
         out = self._brands_in_context(query, out)
+        out = self._colours_in_context(out)
         return sorted(_sizes_in_context(query, out, systems), key=lambda sp: sp.start)
+
+    def _colours_in_context(self, spans: list[Span]) -> list[Span]:
+        """A colour name that more often names something else ("cream", "stone", "camel") is weak
+        evidence alone (0.6: "face cream"), but beside a garment, shoe or bag the rules know it is
+        the colour ("wide leg trousers cream"): it then fills where the tagger read nothing.
+        Patterns stay as they are ("cheetah" in "cheetah print wallet")."""
+        roots = {
+            (self.taxonomy.path(sp.value) or [""])[0]
+            for sp in spans
+            if sp.attribute == "category" and sp.confidence >= 0.85 and sp.value in self.taxonomy.parents
+        }
+        if not roots & {"clothing", "shoes", "bags"}:
+            return spans
+        return [
+            sp.model_copy(update={"confidence": 0.85})
+            if sp.attribute == "colour" and sp.confidence < 0.85 and key(sp.text) in self.lexicon.colour_alias
+            and sp.value not in self.lexicon.colour_words.values()
+            else sp
+            for sp in spans
+        ]
 
     def _brands_in_context(self, query: str, spans: list[Span]) -> list[Span]:
         """A curated fashion brand that is also a common query word ("wrangler" is a Jeep in

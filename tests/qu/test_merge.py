@@ -128,3 +128,28 @@ def test_a_tagger_size_over_a_pair_of_sizes_gives_way_to_both():
     rules = [_at(q, "size", "2xl", "rules", "xxl"), _at(q, "size", "tall", "rules", "tall")]
     tagger = [_at(q, "size", "2xl tall", "tagger")]
     assert got(merge_spans(rules, tagger)) == [("size", "2xl tall", "tagger")]
+
+
+def test_a_style_the_lexicon_knows_whole_beats_pieces_the_policy_ranks_later():
+    # the tagger's condition "old" is ranked after the rules (condition is rules_first), but it is
+    # still a piece of "old money"
+    q = "old money knit polo"
+    rules = [_at(q, "style", "old money", "rules", "quiet luxury", 0.8),
+             _at(q, "category", "polo", "rules", "polo shirts")]
+    tagger = [_at(q, "condition", "old", "tagger"), _at(q, "style", "money", "tagger"),
+              _at(q, "category", "polo", "tagger")]
+    assert got(merge_spans(rules, tagger)) == [("style", "old money", "rules"), ("category", "polo", "tagger")]
+
+
+def test_a_tagger_category_that_took_a_colour_along_is_cut_before_it():
+    q = "wide leg trousers cream"
+    rules = [_at(q, "colour", "cream", "rules", "cream", 0.85)]
+    tagger = [_at(q, "style", "wide leg", "tagger"), _at(q, "category", "trousers cream", "tagger")]
+    known = lambda attribute, text: attribute == "category" and text == "trousers"  # noqa: E731
+    out = merge_spans(rules, tagger, is_known=known)
+    assert got(out) == [
+        ("style", "wide leg", "tagger"), ("category", "trousers", "tagger"), ("colour", "cream", "rules")
+    ]
+    assert out[1].end == q.index("trousers") + len("trousers")
+    # the rest is not a garment the taxonomy knows: the tagger's span stands
+    assert got(merge_spans(rules, tagger, is_known=lambda a, t: False))[1] == ("category", "trousers cream", "tagger")

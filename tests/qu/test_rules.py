@@ -50,3 +50,20 @@ def test_a_common_word_brand_before_a_garment_is_the_brand(query, brand):
     rules = RuleMatcher.load()
     strong = [sp.value for sp in rules.spans(query) if sp.attribute == "brand" and sp.confidence >= 0.9]
     assert strong == ([brand] if brand else [])
+
+
+@pytest.mark.parametrize(
+    "query,confident",
+    [
+        ("wide leg trousers cream", True),  # a colour name beside a garment
+        ("camel wool coat", True),
+        ("face cream", False),  # no garment: weak
+        ("rimmel french rose nail polish", False),  # beauty is not a garment
+        ("cheetah print wallet", False),  # a pattern stays as it was
+    ],
+)
+def test_a_weak_colour_name_beside_a_garment_is_the_colour(query, confident):
+    from qu.rules import RuleMatcher
+
+    colours = [sp for sp in RuleMatcher.load().spans(query) if sp.attribute == "colour"]
+    assert colours and all(sp.confidence >= 0.85 for sp in colours) == confident
