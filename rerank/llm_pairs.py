@@ -72,8 +72,11 @@ def load_judge_prompt(prompt_id: str = "judge_relevance.v1", directory: Path = P
         for n, line in enumerate(ex.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
-            row = json.loads(line)
-            if set(row) != {"query", "listing", "label"} or row["label"] not in GAIN:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{ex.name} line {n}: not JSON ({e.msg})") from None
+            if not isinstance(row, dict) or set(row) != {"query", "listing", "label"} or row["label"] not in GAIN:
                 raise ValueError(f"{ex.name} line {n}: expected query, listing and a label in {', '.join(LABELS)}")
             examples.append((row["query"], row["listing"], row["label"]))
     return JudgePrompt(prompt_id, template, tuple(examples))

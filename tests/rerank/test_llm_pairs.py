@@ -30,6 +30,9 @@ def test_bad_prompt_files_are_clear_errors(tmp_path):
     (tmp_path / "judge_y.v1.examples.jsonl").write_text('{"query": "q", "listing": "l", "label": "X"}\n')
     with pytest.raises(ValueError, match="line 1"):
         load_judge_prompt("judge_y.v1", tmp_path)
+    (tmp_path / "judge_y.v1.examples.jsonl").write_text('{"query": "q", "listing": "l", "label": "E"}\n{oops\n')
+    with pytest.raises(ValueError, match="line 2: not JSON"):
+        load_judge_prompt("judge_y.v1", tmp_path)
 
 
 def test_the_judge_grades_counts_bad_answers_and_caches(tmp_path):
