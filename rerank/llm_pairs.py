@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from qu.llm.prompts import read_examples
 from rerank._data import GAIN, read_esci
 from rerank._text import listing_text
 
@@ -69,15 +70,9 @@ def load_judge_prompt(prompt_id: str = "judge_relevance.v1", directory: Path = P
     examples = []
     ex = directory / f"{prompt_id}.examples.jsonl"
     if ex.is_file():
-        for n, line in enumerate(ex.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{ex.name} line {n}: not JSON ({e.msg})") from None
-            if not isinstance(row, dict) or set(row) != {"query", "listing", "label"} or row["label"] not in GAIN:
-                raise ValueError(f"{ex.name} line {n}: expected query, listing and a label in {', '.join(LABELS)}")
+        for n, row in read_examples(ex, {"query", "listing", "label"}):
+            if row["label"] not in GAIN:
+                raise ValueError(f"{ex.name} line {n}: label {row['label']!r} is not one of {', '.join(LABELS)}")
             examples.append((row["query"], row["listing"], row["label"]))
     return JudgePrompt(prompt_id, template, tuple(examples))
 

@@ -29,6 +29,24 @@ class Prompt:
         return self.template.replace("{examples}", shots).replace("{query}", " ".join(query.split()))
 
 
+def read_examples(path: Path, keys: set[str]) -> list[tuple[int, dict]]:
+    """(line number, row) for each line of a few-shot examples file. A line that is not a JSON object
+    with exactly `keys` raises ValueError naming the file and line."""
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path.name} line {n}: not JSON ({e.msg})") from None
+        if not isinstance(row, dict) or set(row) != keys:
+            got = sorted(row) if isinstance(row, dict) else type(row).__name__
+            raise ValueError(f"{path.name} line {n}: expected keys {' and '.join(sorted(keys))}, got {got}")
+        rows.append((n, row))
+    return rows
+
+
 def available_prompts(directory: Path = PROMPTS_DIR) -> list[str]:
     return sorted(p.name[: -len(".txt")] for p in directory.glob("*.txt"))
 
@@ -48,14 +66,7 @@ def load_prompt(prompt_id: str = "extract_attributes.v1", directory: Path = PROM
     examples = []
     ex_path = directory / f"{prompt_id}.examples.jsonl"
     if ex_path.exists():
-        for n, line in enumerate(ex_path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if set(row) != {"query", "output"}:
-                raise ValueError(
-                    f"{ex_path.name} line {n}: expected keys query and output, got {sorted(row)}"
-                )
+        for n, row in read_examples(ex_path, {"query", "output"}):
             out = LLMAttributes.model_validate(row["output"])
             for attr in ("brand", "category", "size", "colour", "style", "gender", "condition"):
                 for phrase in getattr(out, attr):
