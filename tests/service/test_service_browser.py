@@ -76,6 +76,7 @@ def test_search_chips_and_removing_a_chip(page, server):
     assert pg.locator("#facets section[data-facet='brand'] button").count() >= 1
     stages = pg.eval_on_selector_all("#timings span", "els => els.map(e => e.dataset.stage)")
     assert {"qu", "retrieval", "total"} <= set(stages)
+    assert "ranked by rerank (top 50)" in pg.text_content("#status")  # one search at a time: the full depth
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / "service-demo-search.png"), full_page=True)
 
