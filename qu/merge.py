@@ -121,14 +121,24 @@ def merge_spans(
         ):
             primary = [t for t in primary if t not in pieces] + [r]
     if is_known is not None:
-        # a tagger category that took a colour along ("trousers cream", "jacket light wash") is the
-        # garment the taxonomy knows, then the colour the rules read
+        # a tagger category that took a colour or size along ("trousers cream", "jacket light wash",
+        # "jacket s") is the garment the taxonomy knows, then what the rules read after it
         for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
-            colour = next((r for r in rules if r.attribute == "colour" and r.end == t.end and r.start > t.start), None)
-            head = t.text[: colour.start - t.start].rstrip() if colour else ""
-            if colour and is_known("category", head):
+            tail = next((r for r in rules if r.attribute in ("colour", "size") and r.end == t.end
+                         and r.start > t.start), None)
+            head = t.text[: tail.start - t.start].rstrip() if tail else ""
+            if tail and is_known("category", head):
                 cut = t.model_copy(update={"text": head, "end": t.start + len(head), "value": None})
-                primary = [p for p in primary if p is not t] + [cut, colour]
+                primary = [p for p in primary if p is not t] + [cut, tail]
+        # a tagger brand that took the garment along ("hobbs coat", "hunter wellies") is the brand
+        # and the garment the rules read
+        for t in [t for t in primary if t.source == "tagger" and t.attribute == "brand"]:
+            brand = next((r for r in rules if r.attribute == "brand" and r.start == t.start and r.confidence >= 0.9
+                          and r.end < t.end), None)
+            garment = next((r for r in rules if r.attribute == "category" and r.end == t.end and brand
+                            and not t.text[brand.end - t.start : r.start - t.start].strip()), None)
+            if brand and garment:
+                primary = [p for p in primary if p is not t] + [brand, garment]
     # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m") gives way to them: a
     # shopper who writes a pair means either size, and a filter on both values finds either
     for t in [t for t in primary if t.source == "tagger" and t.attribute == "size"]:

@@ -153,3 +153,23 @@ def test_a_tagger_category_that_took_a_colour_along_is_cut_before_it():
     assert out[1].end == q.index("trousers") + len("trousers")
     # the rest is not a garment the taxonomy knows: the tagger's span stands
     assert got(merge_spans(rules, tagger, is_known=lambda a, t: False))[1] == ("category", "trousers cream", "tagger")
+
+
+def test_a_tagger_span_that_took_a_neighbour_along_gives_it_back():
+    known = lambda attribute, text: attribute == "category" and text in ("jacket", "coat")  # noqa: E731
+    # a category that took the size along: "jacket xs" is the garment, then the size
+    q = "leather jacket xs"
+    rules = [_at(q, "size", "xs", "rules", "xs", 0.85)]
+    tagger = [_at(q, "category", "jacket xs", "tagger")]
+    out = merge_spans(rules, tagger, is_known=known)
+    assert got(out) == [("category", "jacket", "tagger"), ("size", "xs", "rules")]
+    # a brand that took the garment along: "hobbs coat" is the brand, then the garment
+    q = "hobbs coat 12"
+    rules = [_at(q, "brand", "hobbs", "rules", "hobbs", 0.9), _at(q, "category", "coat", "rules", "coats", 0.85)]
+    tagger = [_at(q, "brand", "hobbs coat", "tagger"), _at(q, "size", "12", "tagger")]
+    assert got(merge_spans(rules, tagger, is_known=known)) == [
+        ("brand", "hobbs", "rules"), ("category", "coat", "rules"), ("size", "12", "tagger")
+    ]
+    # a brand the lexicon only guesses at (0.6) is not enough to split the tagger's brand
+    weak = [_at(q, "brand", "hobbs", "rules", "hobbs", 0.6), rules[1]]
+    assert got(merge_spans(weak, tagger, is_known=known))[0] == ("brand", "hobbs coat", "tagger")
