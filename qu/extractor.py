@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qu.lexicon import Lexicon, get_lexicon, key
-from qu.merge import merge_spans
+from qu.merge import cut_before, merge_spans
 from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
 from qu.rules import RuleMatcher
 from qu.sizes import convert_dress_size, convert_shoe_size, normalise_size
-from qu.taxonomy import Taxonomy, get_taxonomy
+from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import ATTRIBUTES, ParsedQuery, Span
 
 if TYPE_CHECKING:
@@ -152,8 +152,8 @@ class QUExtractor:
             return spans
         cats = [ln.category for ln in lines]
         cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]
-        roots = {self.taxonomy.path(c)[0] for c in cats if c and c in self.taxonomy.parents}
-        if not roots & {"shoes", "clothing", "bags"}:
+        roots = self.taxonomy.roots(cats)
+        if not roots & GARMENT_ROOTS:
             return spans
         numbers = [
             m
@@ -185,14 +185,9 @@ class QUExtractor:
             ):
                 size = Span(attribute="size", text=m.group(1), start=m.start(), end=m.end(), value=value,
                             source="rules", confidence=0.9)
-                kept = [sp for sp in spans if sp not in over] + [self._trim(sp, m.start()) for sp in gender]
+                kept = [sp for sp in spans if sp not in over] + [cut_before(sp, m.start()) for sp in gender]
                 return sorted([*kept, size], key=lambda sp: sp.start)
         return spans
-
-    def _trim(self, sp: Span, end: int) -> Span:
-        """`sp` cut short before `end` (and the space there); its value is read again from the text."""
-        text = sp.text[: end - sp.start].rstrip()
-        return sp.model_copy(update={"text": text, "end": sp.start + len(text), "value": None})
 
     def _is_known(self, attribute: str, text: str) -> bool:
         if attribute == "category":

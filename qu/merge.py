@@ -38,6 +38,12 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a.start < b.end and b.start < a.end
 
 
+def cut_before(sp: Span, end: int) -> Span:
+    """`sp` cut short before offset `end` (and the space there); its value is read again from the text."""
+    text = sp.text[: end - sp.start].rstrip()
+    return sp.model_copy(update={"text": text, "end": sp.start + len(text), "value": None})
+
+
 def _both_bounds(a: Span, b: Span) -> bool:
     """The two bounds of one price range ("20-40") share their text: both are kept."""
     return {a.attribute, b.attribute} == {"price_min", "price_max"} and (a.start, a.end) == (b.start, b.end)
@@ -126,9 +132,8 @@ def merge_spans(
         for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
             tail = next((r for r in rules if r.attribute in ("colour", "size") and r.end == t.end
                          and r.start > t.start), None)
-            head = t.text[: tail.start - t.start].rstrip() if tail else ""
-            if tail and is_known("category", head):
-                cut = t.model_copy(update={"text": head, "end": t.start + len(head), "value": None})
+            cut = cut_before(t, tail.start) if tail else None
+            if cut and is_known("category", cut.text):
                 primary = [p for p in primary if p is not t] + [cut, tail]
         # a tagger brand that took the garment along ("hobbs coat", "hunter wellies") is the brand
         # and the garment the rules read

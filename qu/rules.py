@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from qu._data import load_split
 from qu.lexicon import Lexicon, _loose, get_lexicon, key
 from qu.sizes import find_sizes
-from qu.taxonomy import Taxonomy, get_taxonomy
+from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import Span
 
 __all__ = ["PriceBounds", "RuleMatcher", "find_price"]
@@ -354,12 +354,8 @@ class RuleMatcher:
         evidence alone (0.6: "face cream"), but beside a garment, shoe or bag the rules know it is
         the colour ("wide leg trousers cream"): it then fills where the tagger read nothing.
         Patterns stay as they are ("cheetah" in "cheetah print wallet")."""
-        roots = {
-            (self.taxonomy.path(sp.value) or [""])[0]
-            for sp in spans
-            if sp.attribute == "category" and sp.confidence >= 0.85 and sp.value in self.taxonomy.parents
-        }
-        if not roots & {"clothing", "shoes", "bags"}:
+        cats = [sp.value for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85]
+        if not self.taxonomy.roots(cats) & GARMENT_ROOTS:
             return spans
         return [
             sp.model_copy(update={"confidence": 0.85})

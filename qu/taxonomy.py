@@ -16,6 +16,8 @@ from pathlib import Path
 from qu._data import LEXICONS
 
 CATEGORIES_PATH = LEXICONS / "categories.json"
+# the roots a marketplace's listings sit under: a query about one of them is a query for things to wear
+GARMENT_ROOTS = frozenset({"clothing", "shoes", "bags"})
 
 __all__ = [
     "Taxonomy",
@@ -67,6 +69,10 @@ class Taxonomy:
             out.append(node)
             node = self.parents[node]
         return tuple(reversed(out))
+
+    def roots(self, categories) -> set[str]:
+        """The taxonomy roots ("clothing", "shoes", ...) of the known categories among `categories`."""
+        return {self.path(c)[0] for c in categories if c in self.parents}
 
     def normalise(self, text: str) -> str | None:
         k = _key(text)
