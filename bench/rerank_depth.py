@@ -33,11 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     if any(d < 1 for d in args.depths):
         ap.error("depths must be at least 1")
 
-    from tqdm import tqdm
-
     from preloved.esci import qrels
-    from preloved.evaluation import esci_index
-    from preloved.metrics import ndcg, paired_bootstrap
+    from preloved.evaluation import esci_index, run_stage
+    from preloved.metrics import paired_bootstrap
     from preloved.pipeline import load_pipeline
     from preloved.settings import get_settings
 
@@ -49,17 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[int, dict] = {}
     per_query: dict[int, list[float]] = {}
     for depth in [0, *depths]:  # 0: hybrid, no rerank
-        stage = "hybrid" if depth == 0 else "rerank"
-        scores, ms = [], []
-        for q in tqdm(queries, desc=f"{args.split} depth {depth or 'hybrid'}", leave=False):
-            t = time.perf_counter()
-            res = pipeline.search(q, k=100, stages=stage, rerank_depth=depth or None, use_cache=False)
-            ms.append((time.perf_counter() - t) * 1000)
-            scores.append(ndcg([h.id for h in res.hits], judged[q]))
-        ms.sort()
-        per_query[depth] = scores
-        rows[depth] = {"ndcg@10": sum(scores) / len(scores), "p50_ms": ms[len(ms) // 2],
-                       "p95_ms": ms[int(0.95 * (len(ms) - 1))]}
+        summary, per_query[depth] = run_stage(
+            pipeline, judged, "hybrid" if depth == 0 else "rerank", depth or None, use_cache=False,
+            desc=f"{args.split} depth {depth or 'hybrid'}")
+        rows[depth] = {k: summary[k] for k in ("ndcg@10", "p50_ms", "p95_ms")}
     for depth, row in rows.items():
         if depth:
             row["vs_depth_50"] = paired_bootstrap(per_query[50], per_query[depth])

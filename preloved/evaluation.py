@@ -46,18 +46,8 @@ def run_esci_eval(split: str = "test", stages: list[str] | None = None, out: Pat
                     "rerank_depth": rerank_depth, "stages": {}}
     per_query: dict[str, list[float]] = {}
     for stage in stages:
-        nd, rc, ms = [], [], []
-        for q in tqdm(queries, desc=f"esci {split} {stage}", leave=False):
-            t = time.perf_counter()
-            res = pipeline.search(q, k=100, stages=stage, rerank_depth=rerank_depth)
-            ms.append((time.perf_counter() - t) * 1000)
-            ids = [h.id for h in res.hits]
-            nd.append(ndcg(ids, judged[q]))
-            rc.append(recall(ids, judged[q], 100))
-        per_query[stage] = nd
-        ms.sort()
-        report["stages"][stage] = {"ndcg@10": sum(nd) / len(nd), "recall@100": sum(rc) / len(rc),
-                                   "p50_ms": ms[len(ms) // 2], "p95_ms": ms[int(0.95 * (len(ms) - 1))]}
+        report["stages"][stage], per_query[stage] = run_stage(pipeline, judged, stage, rerank_depth,
+                                                              desc=f"esci {split} {stage}")
     if "hybrid" in per_query:
         for stage, scores in per_query.items():
             if stage != "hybrid":
@@ -68,6 +58,24 @@ def run_esci_eval(split: str = "test", stages: list[str] | None = None, out: Pat
         out.write_text(json.dumps(report, indent=2) + "\n")
         _plot(report, out.with_suffix(".png"))
     return report
+
+
+def run_stage(pipeline, judged: dict[str, dict[str, float]], stage: str, rerank_depth: int | None = None,
+              use_cache: bool = True, desc: str = "") -> tuple[dict, list[float]]:
+    """Search every judged query one at a time (k=100): NDCG@10, Recall@100 and p50/p95 ms of the
+    stage, and the per-query NDCG@10 for paired comparisons."""
+    nd, rc, ms = [], [], []
+    for q in tqdm(list(judged), desc=desc or stage, leave=False):
+        t = time.perf_counter()
+        res = pipeline.search(q, k=100, stages=stage, rerank_depth=rerank_depth, use_cache=use_cache)
+        ms.append((time.perf_counter() - t) * 1000)
+        ids = [h.id for h in res.hits]
+        nd.append(ndcg(ids, judged[q]))
+        rc.append(recall(ids, judged[q], 100))
+    ms.sort()
+    summary = {"ndcg@10": sum(nd) / len(nd), "recall@100": sum(rc) / len(rc),
+               "p50_ms": ms[len(ms) // 2], "p95_ms": ms[int(0.95 * (len(ms) - 1))]}
+    return summary, nd
 
 
 def _print_table(report: dict) -> None:
