@@ -105,7 +105,7 @@ class QUExtractor:
                 lines = self.product_lines.find(t, lambda rs=rs, ts=ts: self._named_brands([*rs, *ts]))
                 if lines:
                     rs, ts = self._around_lines(rs, lines), self._around_lines(ts, lines)
-            spans = merge_spans(rs, ts, policy, is_known=self._is_known)
+            spans = merge_spans(rs, ts, policy, is_known=self._is_known, text=t)
             if "rules" in layers:
                 spans = self._bare_size(t, spans, lines)
             # a span over blanked HTML ("<<< >>>" read as "<<   >>") is not the shopper's text: drop it
@@ -161,7 +161,13 @@ class QUExtractor:
             if not any(ln.start < m.end() and m.start() < ln.end for ln in lines)  # "gel kayano 14"
             and not re.search(r"\b(?:of|pack|set|pairs?|x)\s*$", text[: m.start()], re.I)  # "pack of 2"
         ]
-        ending = [m for m in numbers if not text[m.end() :].strip()]
+        # the number ends the query, or only a price follows it ("dress 10 under 20")
+        prices = [sp for sp in spans if sp.attribute in ("price_min", "price_max")]
+        ending = [
+            m for m in numbers
+            if not "".join(" " if any(p.start <= i < p.end for p in prices) else ch
+                           for i, ch in enumerate(text) if i >= m.end()).strip()
+        ]
         after_line = [
             m for m in numbers if any(ln.end <= m.start() and not text[ln.end : m.start()].strip() for ln in lines)
         ]
@@ -296,7 +302,9 @@ class QUExtractor:
             if sp.confidence >= conf.get(sp.attribute, -1.0):
                 conf[sp.attribute], sources[sp.attribute] = sp.confidence, sp.source
         extra: dict[str, object] = {}
-        for ln in lines:  # a product line's brand and category, where the query names neither
+        # a product line's brand and category, where the query names neither; of two lines, the last
+        # is the thing named ("ugg mini tasman" is a Tasman)
+        for ln in reversed(lines):
             for attr, v in (("brand", ln.brand), ("category", ln.category)):
                 if v is not None and attr not in values:
                     values[attr] = [v]

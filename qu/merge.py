@@ -62,6 +62,15 @@ OVERRIDES: dict[str, float] = {
 }
 
 
+def _ends_phrase(text: str, end: int, spans: list[Span]) -> bool:
+    """Nothing but a gender, size or colour follows offset `end` in `text` ("cardigan women m")."""
+    rest = list(text)
+    for sp in spans:
+        if sp.attribute in ("gender", "size", "colour") and sp.start >= end:
+            rest[sp.start : sp.end] = " " * (sp.end - sp.start)
+    return not "".join(rest[end:]).strip(" .,!?")
+
+
 def merge_spans(
     rules: list[Span],
     tagger: list[Span],
@@ -69,7 +78,11 @@ def merge_spans(
     overrides: dict[str, float] | None = None,
     fill_min: float = 0.85,
     is_known: Callable[[str, str], bool] | None = None,
+    text: str | None = None,
 ) -> list[Span]:
+    """The kept spans, by position. `is_known(attribute, text)` says whether the taxonomy or brand
+    lexicon knows a phrase, and `text` is the query the spans were read from: the rules that read
+    a tagger span again need them, and are skipped without."""
     policy = {**DEFAULT_POLICY, **(policy or {})}
     for attr, p in policy.items():
         if p not in POLICIES:
@@ -103,6 +116,14 @@ def merge_spans(
             else t
             for t in primary
         ]
+    # exact lexicon hits (confidence >= the attribute's override) beat a tagger span of another attribute
+    # they overlap: "carhart" is a brand and "uk 8" a size whatever the tagger guessed
+    overrides = OVERRIDES if overrides is None else overrides
+    strong = [r for r in rules if r.attribute in overrides and r.confidence >= overrides[r.attribute]]
+
+    def doomed(sp: Span) -> bool:  # a tagger span a strong rule span of another attribute overlaps
+        return sp.source == "tagger" and any(_overlaps(sp, r) and r.attribute != sp.attribute for r in strong)
+
     # where the rules read an explicit size ("size 9", "uk 6"), a tagger size the rules do not back is a
     # model number ("air force 1", "new balance 550"), not a second size
     sizes = [r for r in rules if r.attribute == "size"]
@@ -116,16 +137,43 @@ def merge_spans(
     # "mom jeans" are categories, not a gender (or a second category) followed by one; so does a
     # colour or style the lexicon knows whole ("off white" is not the style "off" and the colour "white";
     # "old money" is not the condition "old"). The pieces may be ones the policy ranks after the rules.
+    # A brand the lexicon knows whole beats a tagger piece that leaves a word of it unread ("north" in
+    # "north face fleece").
     for r in rules:
-        if r.attribute not in ("category", "colour", "style") or len(r.text.split()) < 2:
+        if r.attribute not in ("category", "colour", "style", "brand") or len(r.text.split()) < 2:
+            continue
+        if r.attribute == "brand" and r.confidence < 0.9:
             continue
         pieces = [t for t in (*primary, *secondary) if t.source == "tagger" and _overlaps(t, r)]
-        if (
+        whole = (
             len(pieces) >= 2
             and all(r.start <= t.start and t.end <= r.end for t in pieces)
             and any(t.attribute == r.attribute for t in pieces)
-        ):
+        )
+        # or the pieces that will stand leave words of it unread that mean nothing alone: "baby grow" is
+        # not the department "baby" and "grow" (but "leather jacket" may be the style "leather" and the
+        # garment "jacket")
+        live = [t for t in pieces if not doomed(t)]
+        unread = [m for m in re.finditer(r"\S+", r.text)
+                  if not any(t.start < r.start + m.end() and r.start + m.start() < t.end for t in live)]
+        part = (
+            bool(live and unread)
+            and all(r.start <= t.start and t.end <= r.end for t in live)
+            and is_known is not None
+            and not is_known(r.attribute, r.text[unread[0].start() : unread[-1].end()])
+        )
+        if whole or part:
             primary = [t for t in primary if t not in pieces] + [r]
+    # a garment the tagger read as a style is the garment when it ends the phrase, where English puts
+    # the thing a phrase names ("urban outfitters cardigan", "north face fleece women m"; not "flannel
+    # fabric"), and the query names no other
+    if text is not None and not any(t.attribute == "category" and not doomed(t) for t in primary):
+        primary = [
+            next((r for r in rules if r.attribute == "category" and r.confidence >= fill_min
+                  and (r.start, r.end) == (t.start, t.end) and _ends_phrase(text, t.end, [*primary, *secondary])), t)
+            if t.source == "tagger" and t.attribute == "style" else t
+            for t in primary
+        ]
     if is_known is not None:
         # a tagger category that took a colour or size along ("trousers cream", "jacket light wash",
         # "jacket s") is the garment the taxonomy knows, then what the rules read after it
@@ -151,16 +199,8 @@ def merge_spans(
         # t overlaps both, so it covers the text between them: a pair is joined by "-" or "/"
         if len(pair) == 2 and re.fullmatch(r"\s?[-/]\s?", t.text[pair[0].end - t.start : pair[1].start - t.start]):
             primary = [p for p in primary if p is not t] + pair
-    # exact lexicon hits (confidence >= the attribute's override) beat a tagger span of another attribute
-    # they overlap: "carhart" is a brand and "uk 8" a size whatever the tagger guessed
-    overrides = OVERRIDES if overrides is None else overrides
-    strong = [r for r in rules if r.attribute in overrides and r.confidence >= overrides[r.attribute]]
     if strong:
-        primary = [
-            sp
-            for sp in primary
-            if sp.source != "tagger" or not any(_overlaps(sp, r) and r.attribute != sp.attribute for r in strong)
-        ]
+        primary = [sp for sp in primary if not doomed(sp)]
         primary = [r for r in strong if not any(_overlaps(r, p) for p in primary)] + primary
     kept: list[Span] = []
     for sp in (*primary, *secondary):

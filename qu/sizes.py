@@ -2,7 +2,8 @@
 
 Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from context), "waist"
 (W32, W32 L30), "one size", "age" (kids: 3T, 2-3 years, 12 months), "measure" (12 inch, 38mm),
-"numeric" (size 8 with no system), "collar" (15.5 collar), "letter pair" ("s/m": two sizes),
+"numeric" (size 8 with no system), "collar" (15.5 collar, 16.5 neck), "length" (a leg alone in a
+query about trousers: "34l", "l32"), "letter pair" ("s/m": two sizes),
 "numeric pair" ("8-10": two UK dress sizes), "jp"/"cm" (shoes: "jp 26", "cm 27").
 Shoe conversion uses data/vocab/sizes/shoe_size_tables.json
 (`blitzResults`: half sizes UK 0-15 with EU, US, cm, JP), women's dress conversion by UK = EU - 28 = US + 4.
@@ -90,8 +91,10 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("system", re.compile(r"\b(cm)\s?(2\d(?:\.5)?)\b", re.I)),  # a shoe's length: "cm 27" (27cm is a measure)
     ("system", re.compile(rf"\b({_NUM})\s?(uk|eu|eur|us|usa)\b(?!\s?(?:\d|dollars?|\$))", re.I)),  # "42 eu"
     # a shirt's collar: "15.5 collar", "collar 16"
-    ("collar", re.compile(r"\b(1[3-9](?:\.5)?)\s?(?:\"|in(?:ch)?)?\s?collar\b", re.I)),
+    ("collar", re.compile(r"\b(1[3-9](?:\.5)?)\s?(?:\"|in(?:ch)?)?\s?(?:collar|neck)\b", re.I)),  # "16.5 neck"
     ("collar", re.compile(r"\bcollar\s?(?:size\s?)?(1[3-9](?:\.5)?)\b", re.I)),
+    # a leg length alone, in a query about trousers (see find_sizes): "tall jeans 34l", "chinos l32"
+    ("length", re.compile(r"\b(2[6-9]|3[0-8])\s?l\b|\bl\s?(2[6-9]|3[0-8])\b", re.I)),
     # a chest: "32 chest", "chest 40", "38in chest"
     ("chest", re.compile(r"\b([2-5]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?chest\b", re.I)),
     ("chest", re.compile(r"\bchest\s?(?:size\s?)?([2-5]\d)\b(?!\s?(?:cm|mm))", re.I)),
@@ -153,6 +156,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
     g = [x for x in m.groups() if x is not None] if m.groups() else []
     if kind == "collar":
         return f"collar {_fmt(g[0])}", "collar"
+    if kind == "length":
+        return f"l{g[0]}", "length"
     if kind == "chest":
         return f"chest {g[0]}", "chest"
     if kind == "kids shoe":
@@ -191,6 +196,9 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
 _KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|childrens|toddlers?)\b", re.I)
 
 
+_LEGS = re.compile(r"\b(?:jeans?|trousers?|pants|chinos?|cords|cargos|joggers|slacks|leg)\b", re.I)
+
+
 def _pair(query: str, m: re.Match) -> list[SizeMatch]:
     """A bare "a-b": in a query about children a kids' age range (b - a <= 2, up to 16), else two UK
     dress sizes (even, b = a + 2, from 4). Anything else ("2-3 person tent") is not a size."""
@@ -213,6 +221,8 @@ def find_sizes(query: str) -> list[SizeMatch]:
         for m in pat.finditer(query):
             s, e = m.span()
             if any(s < te and ts < e for ts, te in taken):
+                continue
+            if kind == "length" and not _LEGS.search(query):  # "34l" is a rucksack's volume elsewhere
                 continue
             if kind == "pair":
                 found = _pair(query, m)

@@ -173,3 +173,43 @@ def test_a_tagger_span_that_took_a_neighbour_along_gives_it_back():
     # a brand the lexicon only guesses at (0.6) is not enough to split the tagger's brand
     weak = [_at(q, "brand", "hobbs", "rules", "hobbs", 0.6), rules[1]]
     assert got(merge_spans(weak, tagger, is_known=known))[0] == ("brand", "hobbs coat", "tagger")
+
+
+def test_a_phrase_the_tagger_left_half_unread_is_the_rules():
+    known = lambda attribute, text: attribute == "category" and text in ("jacket", "baby grow")  # noqa: E731
+    # "baby grow": the tagger's department "baby" and, over the size, "grow 3-6 months", which the
+    # size rule will take; "grow" alone means nothing, so the garment stands whole
+    q = "baby grow 3-6 months"
+    rules = [_at(q, "category", "baby grow", "rules", "jumpsuits", 0.85), _at(q, "size", "3-6 months", "rules",
+                                                                                 "3-6 months", 0.95)]
+    tagger = [_at(q, "gender", "baby", "tagger"), _at(q, "gender", "grow 3-6 months", "tagger")]
+    assert got(merge_spans(rules, tagger, is_known=known)) == [
+        ("category", "baby grow", "rules"), ("size", "3-6 months", "rules")
+    ]
+    # "leather jacket": the style "leather" leaves "jacket" unread, a garment of its own: the tagger stands
+    q = "leather jacket"
+    rules = [_at(q, "category", "leather jacket", "rules", "jackets", 0.85)]
+    tagger = [_at(q, "style", "leather", "tagger"), _at(q, "category", "jacket", "tagger")]
+    assert got(merge_spans(rules, tagger[:1], is_known=known)) == [("style", "leather", "tagger")]
+    # "north face": a brand piece "north" and the category "face" the brand rule overrides
+    q = "north face fleece"
+    rules = [_at(q, "brand", "north face", "rules", "the north face", 0.9)]
+    tagger = [_at(q, "brand", "north", "tagger"), _at(q, "category", "face", "tagger")]
+    assert got(merge_spans(rules, tagger, is_known=known)) == [("brand", "north face", "rules")]
+
+
+def test_a_garment_the_tagger_read_as_a_style_is_the_garment_where_it_ends_the_phrase():
+    q = "urban outfitters cardigan"
+    rules = [_at(q, "brand", "urban outfitters", "rules", "urban outfitters", 0.9),
+             _at(q, "category", "cardigan", "rules", "cardigans", 0.85)]
+    tagger = [_at(q, "style", "urban", "tagger"), _at(q, "category", "outfitters", "tagger"),
+              _at(q, "style", "cardigan", "tagger")]
+    assert got(merge_spans(rules, tagger, text=q)) == [
+        ("brand", "urban outfitters", "rules"), ("category", "cardigan", "rules")
+    ]
+    # without the text the rule is off; and a garment word before the thing named stays a style
+    assert ("style", "cardigan", "tagger") in got(merge_spans(rules, tagger))
+    q = "flannel fabric"
+    rules = [_at(q, "category", "flannel", "rules", "shirts", 0.85)]
+    tagger = [_at(q, "style", "flannel", "tagger"), _at(q, "style", "fabric", "tagger")]
+    assert got(merge_spans(rules, tagger, text=q))[0] == ("style", "flannel", "tagger")

@@ -30,6 +30,9 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("boys blazer 32 chest", "32 chest", "chest 32", "chest"),
         ("suit jacket chest 40", "chest 40", "chest 40", "chest"),
         ("nike dunk low gs 5.5Y", "5.5Y", "5.5y", "us kids"),
+        ("oxford shirt 16.5 neck", "16.5 neck", "collar 16.5", "collar"),
+        ("bootcut jeans 34L", "34L", "l34", "length"),
+        ("chinos l32", "l32", "l32", "length"),
     ],
 )
 def test_size_grammar(query, text, value, system):
@@ -40,7 +43,7 @@ def test_size_grammar(query, text, value, system):
 
 
 @pytest.mark.parametrize(
-    "query", ["levis 501", "dr martens 1460", "nike air max 90", "iphone 12", "28 waist trainer for women"]
+    "query", ["levis 501", "dr martens 1460", "nike air max 90", "iphone 12", "28 waist trainer for women", "v neck 14"]
 )
 def test_model_numbers_are_not_sizes(query):
     assert find_sizes(query) == []
@@ -95,3 +98,7 @@ def test_conversions():
     assert normalise_size("UK8") == "uk 8"
     with pytest.raises(ValueError, match="unknown"):
         convert_dress_size(8, "uk", "mars")
+
+
+def test_a_leg_length_alone_needs_trousers_in_the_query():
+    assert [(m.value, m.system) for m in find_sizes("hiking rucksack 34l")] == [("34 l", "measure")]
