@@ -42,11 +42,13 @@ def _brand_matcher(brand_csv: Path):
 
 
 def _normalisers():
-    """qu's canonical brand and category names, so catalogue values compare with parsed queries."""
-    from qu.lexicon import canonical_brand
+    """qu's canonical brand and category names, so catalogue values compare with parsed queries.
+    Brands by exact alias lookup: the fuzzy matching meant for shoppers' typos would make the
+    brand "Basics" Asics."""
+    from qu.lexicon import get_lexicon
     from qu.taxonomy import category_for_article_type, category_path
 
-    return canonical_brand, category_for_article_type, category_path
+    return (lambda name: get_lexicon().brand(name, fuzzy=False)), category_for_article_type, category_path
 
 
 def _synthetic(rng: random.Random, master: str, sub: str, gender: str) -> dict:

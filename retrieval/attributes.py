@@ -3,7 +3,8 @@
 Values are compared folded and case-insensitively. A listing that lacks a field is never
 excluded by that field's filter (ESCI products have no category). Rules per attribute:
 brand, colour, size, condition: equal, or every word of the asked value is a word of the
-listing's ("w31" matches "W31 L32", "nike" matches "Nike SB"); gender: synonym groups, and
+listing's ("w31" matches "W31 L32", "nike" matches "Nike SB"), or (brand, colour) the same
+canonical value in qu's lexicons ("TNF" is "the north face", "Gray" is "grey"); gender: synonym groups, and
 "unisex" listings match men and women; category: through `qu.taxonomy.category_path` when qu is
 importable (the asked path is a prefix of the listing's), else words with plurals folded.
 """
@@ -127,12 +128,27 @@ def known_value(attr: str, value: str) -> bool:
 
 
 @lru_cache(maxsize=65_536)
+def _canonical(attr: str, value: str) -> str | None:
+    """qu's canonical brand or colour for a value, by exact lexicon lookup (no fuzzy matching: a
+    seller's "Basics" is not Asics), or None (unknown, or qu not importable)."""
+    try:
+        from qu.lexicon import get_lexicon
+    except ImportError:
+        return None
+    lex = get_lexicon()
+    return lex.brand(value, fuzzy=False) if attr == "brand" else lex.colour(value)
+
+
+@lru_cache(maxsize=65_536)
 def value_matches(attr: str, asked: str, have: str) -> bool:
     """Whether a listing value `have` satisfies an asked value (both given as space-joined words)."""
     a, h = tuple(asked.split()), tuple(have.split())
     if not a:
         return False
     if a == h or "".join(a) == "".join(h):
+        return True
+    # another name for the same brand or colour: "North Face", "TNF" and "the north face"; "Gray" and "grey"
+    if attr in ("brand", "colour") and (c := _canonical(attr, asked)) is not None and c == _canonical(attr, have):
         return True
     if attr == "gender":
         return _gender_key(h) in _GENDER_MATCH.get(_gender_key(a), {_gender_key(a)})

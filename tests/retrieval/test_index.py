@@ -289,3 +289,25 @@ def test_a_listings_hyphenated_category_is_found_in_the_taxonomy():
     assert value_matches("category", "tops", "t shirts")
     assert value_matches("category", "clothing", "t shirts")
     assert not value_matches("category", "shoes", "t shirts")
+
+
+def test_a_brand_or_colour_under_another_name_matches_by_qus_lexicons(tmp_path, embedder):
+    from retrieval.attributes import value_matches
+
+    # sellers write brands and colours their own way; qu reads the query to canonical values
+    assert value_matches("brand", "the north face", "tnf") and value_matches("brand", "the north face", "north face")
+    assert value_matches("brand", "dr. martens", "doc martens")
+    assert value_matches("colour", "grey", "gray") and value_matches("colour", "navy blue", "navy")
+    # exact lookups only: the brand "Basics" is not a misspelt Asics
+    assert not value_matches("brand", "asics", "basics")
+    listings = [
+        Listing(id="a", title="Nuptse puffer jacket", brand="TNF", colour="Gray"),
+        Listing(id="b", title="Puffer jacket, black", brand="North Face", colour="Black"),
+        Listing(id="c", title="Puffer jacket", brand="Basics", colour="Grey"),
+    ]
+    idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
+    cfg = SearchConfig(min_results=1, filter_attributes=ALL)
+    q = "grey north face puffer"
+    r = idx.search(q, parsed=parsed(q, brand="the north face", colour="grey"), config=cfg)
+    assert r.applied_filters == {"brand": "the north face", "colour": "grey"}
+    assert [h.id for h in r.hits] == ["a"]
