@@ -3,8 +3,9 @@
 Values are compared folded and case-insensitively. A listing that lacks a field is never
 excluded by that field's filter (ESCI products have no category). Rules per attribute:
 brand, colour, size, condition: equal, or every word of the asked value is a word of the
-listing's ("w31" matches "W31 L32", "nike" matches "Nike SB"), or (brand, colour) the same
-canonical value in qu's lexicons ("TNF" is "the north face", "Gray" is "grey"); gender: synonym groups, and
+listing's ("w31" matches "W31 L32", "nike" matches "Nike SB"), or the same canonical value
+by qu's lexicons and size grammar ("TNF" is "the north face", "Gray" is "grey", "Medium" is "m",
+"32x30" has "w32"); gender: synonym groups, and
 "unisex" listings match men and women; category: through `qu.taxonomy.category_path` when qu is
 importable (the asked path is a prefix of the listing's), else words with plurals folded.
 """
@@ -129,14 +130,24 @@ def known_value(attr: str, value: str) -> bool:
 
 @lru_cache(maxsize=65_536)
 def _canonical(attr: str, value: str) -> str | None:
-    """qu's canonical brand or colour for a value, by exact lexicon lookup (no fuzzy matching: a
-    seller's "Basics" is not Asics), or None (unknown, or qu not importable)."""
+    """qu's canonical brand, colour, size or condition for a value, by exact lookup (no fuzzy
+    matching: a seller's "Basics" is not Asics), or None (unknown, or qu not importable)."""
     try:
-        from qu.lexicon import get_lexicon
+        from qu.lexicon import get_lexicon, key
+        from qu.sizes import normalise_size
     except ImportError:
         return None
     lex = get_lexicon()
-    return lex.brand(value, fuzzy=False) if attr == "brand" else lex.colour(value)
+    if attr == "brand":
+        return lex.brand(value, fuzzy=False)
+    if attr == "colour":
+        return lex.colour(value)
+    if attr == "size":  # "Medium" is "m", "32x30" is "w32 l30"; a bare "8" stays "8"
+        return normalise_size(value) or normalise_size(f"size {value}")
+    if attr == "condition":
+        names = {" ".join(words(c)): c for c in lex.condition_alias.values()}
+        return lex.condition_alias.get(key(value)) or names.get(value)
+    return None
 
 
 @lru_cache(maxsize=65_536)
@@ -147,9 +158,12 @@ def value_matches(attr: str, asked: str, have: str) -> bool:
         return False
     if a == h or "".join(a) == "".join(h):
         return True
-    # another name for the same brand or colour: "North Face", "TNF" and "the north face"; "Gray" and "grey"
-    if attr in ("brand", "colour") and (c := _canonical(attr, asked)) is not None and c == _canonical(attr, have):
-        return True
+    # another name for the same value: "North Face", "TNF" and "the north face"; "Gray" and "grey";
+    # "Medium" and "m"; "32x30" and "w32" (the asked words among the listing's, as above)
+    if attr in ("brand", "colour", "size", "condition"):
+        ca, ch = _canonical(attr, asked), _canonical(attr, have)
+        if ca is not None and ch is not None and (ca == ch or (attr in ("size", "condition") and set(words(ca)) <= set(words(ch)))):
+            return True
     if attr == "gender":
         return _gender_key(h) in _GENDER_MATCH.get(_gender_key(a), {_gender_key(a)})
     if attr == "category":
