@@ -162,8 +162,9 @@ def value_matches(attr: str, asked: str, have: str) -> bool:
     # "Medium" and "m"; "32x30" and "w32" (the asked words among the listing's, as above)
     if attr in ("brand", "colour", "size", "condition"):
         ca, ch = _canonical(attr, asked), _canonical(attr, have)
-        if ca is not None and ch is not None and (ca == ch or (attr in ("size", "condition") and set(words(ca)) <= set(words(ch)))):
-            return True
+        if ca is not None and ch is not None:
+            if ca == ch or (attr in ("size", "condition") and set(words(ca)) <= set(words(ch))):
+                return True
     if attr == "gender":
         return _gender_key(h) in _GENDER_MATCH.get(_gender_key(a), {_gender_key(a)})
     if attr == "category":
