@@ -179,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_catalogue)
 
     s = sub.add_parser("index", help="index a listings JSONL file")
-    s.add_argument("--catalog", "--catalogue", required=True, help="listings JSONL: id, title, optional fields")
+    s.add_argument("--catalog", "--catalogue", required=True,
+                   help="listings: JSON lines, a .json array, or .csv / .tsv with a header; id, title, optional fields")
     s.add_argument("--out", required=True, help="index folder to write (replaced atomically)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--filter-attributes", nargs="+", metavar="ATTR",

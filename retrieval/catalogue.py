@@ -1,9 +1,12 @@
-"""Reading catalogue files (JSON lines) into validated `Listing`s."""
+"""Reading catalogue files (JSON lines, a JSON array, CSV or TSV) into validated `Listing`s."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,12 +18,19 @@ _TEXT_FIELDS = ("brand", "category", "colour", "size", "gender", "condition", "d
 # other names catalogues give the same fields (US spelling, marketplace exports, Amazon's ESCI
 # columns), read when the row lacks our own; the key as written stays in `metadata`
 ALIASES = {
-    "title": ("name", "product_title", "product_name"),
+    "id": ("product_id", "item_id", "listing_id", "sku"),
+    "title": ("name", "product_title", "product_name", "item_title", "listing_title"),
     "colour": ("color", "product_color", "product_colour"),
     "brand": ("product_brand", "designer"),
-    "description": ("product_text", "product_description"),
+    "description": ("product_text", "product_description", "product_bullet_point", "details"),
     "category": ("product_type", "article_type", "articleType"),
+    "size": ("size_label", "product_size"),
+    "gender": ("department", "sex"),
+    "condition": ("item_condition", "product_condition"),
+    "price": ("product_price", "listing_price"),
 }
+# a price as sellers' exports write it: "£12.50", "15 EUR", "$1,200"
+_PRICE = re.compile(r"\s*(?:[£$€]|gbp|usd|eur)?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(?:[£$€]|gbp|usd|eur)?\s*", re.I)
 
 
 def with_aliases(row: dict) -> dict:
@@ -56,7 +66,8 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
     price = row.get("price")
     if price is not None and price != "":
         try:
-            p = float(price)
+            m = _PRICE.fullmatch(price) if isinstance(price, str) else None
+            p = float(m.group(1).replace(",", "") + (m.group(2) or "")) if m else float(price)
         except (TypeError, ValueError):
             raise CatalogueError(
                 f"listing {rid!r}: 'price' must be a number, got {price!r}", path=path, line=line
@@ -71,38 +82,71 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
 
 
 def read_catalogue(path: str | Path) -> list[Listing]:
-    """Read a JSONL catalogue. `id` and `title` are required; ids must be unique.
+    """Read a catalogue: JSON lines (any other suffix), a JSON array (`.json`), or a table with a
+    header row (`.csv`, `.tsv`; an empty cell is a missing field). `id` and `title` are required
+    (also read from the names in `ALIASES`); ids must be unique.
 
-    Raises CatalogueError naming the line for bytes that are not UTF-8, bad JSON, a missing id or
-    title, or a duplicate id. Blank lines are skipped.
+    Raises CatalogueError naming the line (the array's item for `.json`) for bytes that are not
+    UTF-8, bad JSON, a missing id or title, or a duplicate id. Blank lines are skipped.
     """
     path = Path(path)
     if not path.is_file():
         raise CatalogueError("no such file", path=str(path))
     out: list[Listing] = []
     seen: dict[str, int] = {}
+    for n, row in _rows(path):
+        listing = listing_from_dict(row, path=str(path), line=n)
+        if listing.id in seen:
+            raise CatalogueError(f"duplicate id {listing.id!r} (first on line {seen[listing.id]})", path=str(path),
+                                 line=n)
+        seen[listing.id] = n
+        out.append(listing)
+    return out
+
+
+def _rows(path: Path) -> Iterable[tuple[int, object]]:
+    """(line number, row) for each row of a catalogue file, by its suffix."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        text = _utf8(path.read_bytes(), path)
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",")
+        if not reader.fieldnames:
+            return
+        for row in reader:
+            if any(v not in (None, "") for v in row.values()):
+                yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+        return
+    if suffix == ".json":
+        try:
+            items = json.loads(_utf8(path.read_bytes(), path))
+        except json.JSONDecodeError as e:
+            raise CatalogueError(f"bad JSON ({e.msg} at line {e.lineno}, column {e.colno})", path=str(path)) from None
+        if not isinstance(items, list):
+            raise CatalogueError(f"expected a JSON array of listings, got {type(items).__name__}", path=str(path))
+        yield from enumerate(items, start=1)
+        return
     with path.open("rb") as f:
         for n, data in enumerate(f, start=1):
-            try:
-                raw = data.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise CatalogueError(
-                    f"not valid UTF-8 (byte {data[e.start]:#04x} at column {e.start + 1})", path=str(path), line=n
-                ) from None
+            raw = _utf8(data, path, n)
             if not raw.strip():
                 continue
             try:
-                row = json.loads(raw)
+                yield n, json.loads(raw)
             except json.JSONDecodeError as e:
                 raise CatalogueError(f"bad JSON ({e.msg} at column {e.colno})", path=str(path), line=n) from None
-            listing = listing_from_dict(row, path=str(path), line=n)
-            if listing.id in seen:
-                raise CatalogueError(
-                    f"duplicate id {listing.id!r} (first on line {seen[listing.id]})", path=str(path), line=n
-                )
-            seen[listing.id] = n
-            out.append(listing)
-    return out
+
+
+def _utf8(data: bytes, path: Path, line: int | None = None) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if line is None:  # a whole file: say which line
+            line = data.count(b"\n", 0, e.start) + 1
+            column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        else:
+            column = e.start + 1
+        raise CatalogueError(f"not valid UTF-8 (byte {data[e.start]:#04x} at column {column})", path=str(path),
+                             line=line) from None
 
 
 def check_unique(listings: Iterable[Listing]) -> None:

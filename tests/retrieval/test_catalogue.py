@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -76,3 +77,46 @@ def test_bytes_that_are_not_utf8_name_the_line(tmp_path):
     assert str(e.value) == f"{p}, line 2: not valid UTF-8 (byte 0xe9 at column 26)"
     p.write_bytes(b'{"id": "1", "title": "Caf\xc3\xa9 tee"}\n')
     assert read_catalogue(p)[0].title == "Café tee"
+
+
+def test_csv_tsv_and_json_array_catalogues(tmp_path):
+    """A marketplace export as a table (empty cells are missing fields, quoted cells may hold commas
+    and newlines), or a JSON array; ids and prices as such exports write them."""
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text(
+        "\ufeffitem_id,item_title,brand,size_label,color,price,department,item_condition\n"
+        'v1,"Levi\'s 501, light wash",Levi\'s,W32 L30,Blue,£25.00,Men,Very good condition\n'
+        'v2,"Zara midi dress\nwith belt",,M,,"$1,200",,\n'
+        ",,,,,,,\n",
+        encoding="utf-8",
+    )
+    a, b = read_catalogue(csv_path)
+    assert (a.id, a.title, a.size, a.colour, a.price, a.gender, a.condition) == (
+        "v1", "Levi's 501, light wash", "W32 L30", "Blue", 25.0, "Men", "Very good condition")
+    assert (b.id, b.title, b.brand, b.colour, b.price) == ("v2", "Zara midi dress\nwith belt", None, None, 1200.0)
+    tsv_path = tmp_path / "export.tsv"
+    tsv_path.write_text("product_id\tproduct_title\tproduct_bullet_point\nB01\tKindle case\tfits paperwhite\n",
+                        encoding="utf-8")
+    (k,) = read_catalogue(tsv_path)
+    assert (k.id, k.title, k.description) == ("B01", "Kindle case", "fits paperwhite")
+    json_path = tmp_path / "listings.json"
+    json_path.write_text(json.dumps([{"sku": 3, "name": "Hat", "price": "15 EUR"}]), encoding="utf-8")
+    (h,) = read_catalogue(json_path)
+    assert (h.id, h.title, h.price) == ("3", "Hat", 15.0)
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("bad.csv", b"id,title\n1,ok\n2,caf\xe9\n", "line 3: not valid UTF-8 (byte 0xe9 at column 6)"),
+        ("dup.csv", b"id,title\n1,a\n1,b\n", "line 3: duplicate id '1' (first on line 2)"),
+        ("price.csv", b"id,title,price\n1,a,about ten\n", "line 2: listing '1': 'price' must be a number"),
+        ("notlist.json", b'{"id": 1}', "expected a JSON array of listings, got dict"),
+        ("item.json", b'[{"id": 1, "title": "a"}, {"id": 2}]', "line 2: listing 2 has no 'title'"),
+    ],
+)
+def test_table_and_array_catalogues_fail_clearly(tmp_path, name, content, message):
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(CatalogueError, match=re.escape(message)):
+        read_catalogue(p)
