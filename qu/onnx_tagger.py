@@ -18,6 +18,7 @@ import numpy as np
 
 from qu._data import ROOT
 from qu.baseline_transformer import bio_runs, decode_words, label_attribute
+from qu.onnx_session import int8_session
 from qu.types import Span
 
 DEFAULT_ONNX_PATH = ROOT / "models" / "qu" / "minilm"
@@ -83,9 +84,7 @@ class OnnxTagger:
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(path / "model.int8.onnx"), so, providers=["CPUExecutionProvider"]
-        )
+        self.session = int8_session(path / "model.int8.onnx", so)  # the same readings on every CPU
         # the fast tokenizer itself: transformers' wrapper held the GIL longer (two workers ran 15% slower)
         self.tok = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tok.enable_truncation(max_length=64)

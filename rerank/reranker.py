@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from qu.onnx_session import int8_session
 from rerank._fusion import fuse
 from rerank._text import listing_text
 from retrieval.types import Hit, Listing
@@ -44,7 +45,7 @@ class _OnnxScorer:
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(folder / file_name), opts, providers=["CPUExecutionProvider"])
+        self.session = int8_session(folder / file_name, opts)  # the same scores on every CPU
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tok.enable_truncation(max_length=max_length, strategy="longest_first")
