@@ -103,16 +103,21 @@ def merge_spans(
             secondary.append(sp)
     if is_known is not None:
         # a tagger category or brand that is exactly a rule phrase of another attribute, and that the
-        # taxonomy / brand lexicon does not know ("light wash" as a category, "navy" as a brand), is
-        # read as the rule says
+        # taxonomy / brand lexicon does not know ("light wash" as a category, "navy" as a brand), or a
+        # tagger style that is a denim wash, is read as the rule says
         relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand"}
         primary = [
             relabel[(t.start, t.end)]
             if t.source == "tagger"
-            and t.attribute in ("category", "brand")
             and (t.start, t.end) in relabel
-            and relabel[(t.start, t.end)].attribute != t.attribute
-            and not is_known(t.attribute, t.text)
+            and (
+                (t.attribute in ("category", "brand") and relabel[(t.start, t.end)].attribute != t.attribute
+                 and not is_known(t.attribute, t.text))
+                # a denim wash is a colour ("jacket light wash"), though a material is not
+                # ("stainless steel", "linen": QueryNER reads those as modifiers)
+                or ((t.attribute, relabel[(t.start, t.end)].attribute) == ("style", "colour")
+                    and "wash" in (relabel[(t.start, t.end)].value or ""))
+            )
             else t
             for t in primary
         ]
@@ -183,15 +188,20 @@ def merge_spans(
             cut = cut_before(t, tail.start) if tail else None
             if cut and is_known("category", cut.text):
                 primary = [p for p in primary if p is not t] + [cut, tail]
-        # a tagger brand that took the garment along ("hobbs coat", "hunter wellies") is the brand
-        # and the garment the rules read
+        # a tagger brand that took the garment or a colour along ("hobbs coat", "hunter wellies",
+        # "navy ralph lauren") is the brand and the garment or colour the rules read
         for t in [t for t in primary if t.source == "tagger" and t.attribute == "brand"]:
-            brand = next((r for r in rules if r.attribute == "brand" and r.start == t.start and r.confidence >= 0.9
-                          and r.end < t.end), None)
-            garment = next((r for r in rules if r.attribute == "category" and r.end == t.end and brand
-                            and not t.text[brand.end - t.start : r.start - t.start].strip()), None)
-            if brand and garment:
-                primary = [p for p in primary if p is not t] + [brand, garment]
+            brand = next((r for r in rules if r.attribute == "brand" and r.confidence >= 0.9
+                          and t.start <= r.start and r.end <= t.end and r.end - r.start < t.end - t.start), None)
+            if brand is None:
+                continue
+            along = [r for r in rules if r.attribute in ("category", "colour") and t.start <= r.start
+                     and r.end <= t.end and not _overlaps(r, brand)]
+            rest = list(t.text)
+            for r in (brand, *along):
+                rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
+            if along and not "".join(rest).strip():
+                primary = [p for p in primary if p is not t] + [brand, *along]
     # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m") gives way to them: a
     # shopper who writes a pair means either size, and a filter on both values finds either
     for t in [t for t in primary if t.source == "tagger" and t.attribute == "size"]:

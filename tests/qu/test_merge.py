@@ -78,6 +78,17 @@ def test_unknown_tagger_category_is_relabelled_by_the_rules():
     ]
 
 
+def test_a_tagger_style_that_is_a_denim_wash_is_the_colour():
+    rules = [sp("colour", "light wash", "rules", 0.7, "light wash")]
+    tagger = [sp("style", "light wash", "tagger", 0.8)]
+    assert got(merge_spans(rules, tagger, is_known=lambda a, t: True)) == [("colour", "light wash", "rules")]
+    # a material the colour lexicon also knows stays a style, as QueryNER reads it
+    q = "stainless steel bottle"
+    rules = [_at(q, "colour", "stainless steel", "rules", "silver", 0.7)]
+    tagger = [_at(q, "style", "stainless steel", "tagger", confidence=0.8)]
+    assert got(merge_spans(rules, tagger, is_known=lambda a, t: True)) == [("style", "stainless steel", "tagger")]
+
+
 def test_invalid_policy_is_a_clear_error():
     assert set(DEFAULT_POLICY.values()) <= set(POLICIES)
     with pytest.raises(ValueError, match="merge policy for 'brand' is 'llm_first'; choose from tagger, rules"):
@@ -173,6 +184,18 @@ def test_a_tagger_span_that_took_a_neighbour_along_gives_it_back():
     # a brand the lexicon only guesses at (0.6) is not enough to split the tagger's brand
     weak = [_at(q, "brand", "hobbs", "rules", "hobbs", 0.6), rules[1]]
     assert got(merge_spans(weak, tagger, is_known=known))[0] == ("brand", "hobbs coat", "tagger")
+    # a brand that took a colour along before it: "navy ralph lauren" is the colour, then the brand
+    q = "navy ralph lauren jumper"
+    rules = [_at(q, "colour", "navy", "rules", "navy blue", 0.7), _at(q, "brand", "ralph lauren", "rules", None, 0.95)]
+    tagger = [_at(q, "brand", "navy ralph lauren", "tagger"), _at(q, "category", "jumper", "tagger")]
+    assert got(merge_spans(rules, tagger, is_known=known)) == [
+        ("colour", "navy", "rules"), ("brand", "ralph lauren", "rules"), ("category", "jumper", "tagger")
+    ]
+    # a word of the tagger's brand the rules do not read: the tagger's span stands
+    q = "old navy ralph lauren"
+    rules = [_at(q, "colour", "navy", "rules", "navy blue", 0.7), _at(q, "brand", "ralph lauren", "rules", None, 0.95)]
+    tagger = [_at(q, "brand", "old navy ralph lauren", "tagger")]
+    assert got(merge_spans(rules, tagger, is_known=known)) == [("brand", "old navy ralph lauren", "tagger")]
 
 
 def test_a_phrase_the_tagger_left_half_unread_is_the_rules():
