@@ -103,21 +103,16 @@ def merge_spans(
             secondary.append(sp)
     if is_known is not None:
         # a tagger category or brand that is exactly a rule phrase of another attribute, and that the
-        # taxonomy / brand lexicon does not know ("light wash" as a category, "navy" as a brand), or a
-        # tagger style that is a denim wash, is read as the rule says
+        # taxonomy / brand lexicon does not know ("light wash" as a category, "navy" as a brand), is
+        # read as the rule says
         relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand"}
         primary = [
             relabel[(t.start, t.end)]
             if t.source == "tagger"
+            and t.attribute in ("category", "brand")
             and (t.start, t.end) in relabel
-            and (
-                (t.attribute in ("category", "brand") and relabel[(t.start, t.end)].attribute != t.attribute
-                 and not is_known(t.attribute, t.text))
-                # a denim wash is a colour ("jacket light wash"), though a material is not
-                # ("stainless steel", "linen": QueryNER reads those as modifiers)
-                or ((t.attribute, relabel[(t.start, t.end)].attribute) == ("style", "colour")
-                    and "wash" in (relabel[(t.start, t.end)].value or ""))
-            )
+            and relabel[(t.start, t.end)].attribute != t.attribute
+            and not is_known(t.attribute, t.text)
             else t
             for t in primary
         ]
@@ -125,6 +120,10 @@ def merge_spans(
     # they overlap: "carhart" is a brand and "uk 8" a size whatever the tagger guessed
     overrides = OVERRIDES if overrides is None else overrides
     strong = [r for r in rules if r.attribute in overrides and r.confidence >= overrides[r.attribute]]
+    # a denim wash is a colour whatever the tagger read in it ("acid wash tee", "jacket light wash"),
+    # though colours in general are not strong: a material the colour lexicon knows ("stainless
+    # steel", "linen") is a modifier in QueryNER, and a colour override cost F1 on dev
+    strong += [r for r in rules if r.attribute == "colour" and "wash" in (r.value or "") and r not in strong]
 
     def doomed(sp: Span) -> bool:  # a tagger span a strong rule span of another attribute overlaps
         return sp.source == "tagger" and any(_overlaps(sp, r) and r.attribute != sp.attribute for r in strong)

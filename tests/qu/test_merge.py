@@ -5,7 +5,7 @@ import pytest
 from qu.merge import DEFAULT_POLICY, POLICIES, merge_spans
 from qu.types import Span
 
-Q = "carhart navy jacket light wash"
+Q = "carhart navy jacket light blue"
 
 
 def sp(attribute, text, source, confidence=1.0, value=None):
@@ -36,24 +36,24 @@ def test_tagger_and_rules_policies_keep_one_layer():
 
 def test_tagger_first_fills_gaps_with_confident_rules_only():
     tagger = [sp("colour", "navy", "tagger", 0.7)]
-    confident = sp("colour", "light wash", "rules", 0.9, "light wash")
-    weak = sp("colour", "light wash", "rules", 0.5, "light wash")
+    confident = sp("colour", "light blue", "rules", 0.9, "light blue")
+    weak = sp("colour", "light blue", "rules", 0.5, "light blue")
     overlapping = sp("colour", "navy", "rules", 0.9, "navy blue")
     out = merge_spans([confident, overlapping], tagger, {"colour": "tagger_first"})
-    assert got(out) == [("colour", "navy", "tagger"), ("colour", "light wash", "rules")]
+    assert got(out) == [("colour", "navy", "tagger"), ("colour", "light blue", "rules")]
     # the tagger span borrows the canonical value and the higher confidence of the rule span it covers
     assert (out[0].value, out[0].confidence) == ("navy blue", 0.9)
     assert got(merge_spans([weak], tagger, {"colour": "tagger_first"})) == [("colour", "navy", "tagger")]
     assert got(merge_spans([weak], tagger, {"colour": "tagger_first"}, fill_min=0.4))[1:] == [
-        ("colour", "light wash", "rules")
+        ("colour", "light blue", "rules")
     ]
 
 
 def test_rules_first_keeps_rules_and_fills_with_tagger():
-    rules = [sp("condition", "light wash", "rules", 0.5, "used")]
-    tagger = [sp("condition", "wash", "tagger", 0.9), sp("condition", "navy", "tagger", 0.9)]
+    rules = [sp("condition", "light blue", "rules", 0.5, "used")]
+    tagger = [sp("condition", "blue", "tagger", 0.9), sp("condition", "navy", "tagger", 0.9)]
     out = merge_spans(rules, tagger, {"condition": "rules_first"}, overrides={})
-    assert got(out) == [("condition", "navy", "tagger"), ("condition", "light wash", "rules")]
+    assert got(out) == [("condition", "navy", "tagger"), ("condition", "light blue", "rules")]
 
 
 def test_overrides_let_exact_lexicon_hits_beat_another_attribute():
@@ -68,20 +68,27 @@ def test_overrides_let_exact_lexicon_hits_beat_another_attribute():
 
 
 def test_unknown_tagger_category_is_relabelled_by_the_rules():
-    rules = [sp("colour", "light wash", "rules", 0.8, "light wash")]
-    tagger = [sp("category", "light wash", "tagger", 0.9)]
-    assert got(merge_spans(rules, tagger)) == [("category", "light wash", "tagger")]
+    rules = [sp("colour", "light blue", "rules", 0.8, "light blue")]
+    tagger = [sp("category", "light blue", "tagger", 0.9)]
+    assert got(merge_spans(rules, tagger)) == [("category", "light blue", "tagger")]
     out = merge_spans(rules, tagger, is_known=lambda attribute, text: False)
-    assert got(out) == [("colour", "light wash", "rules")]
+    assert got(out) == [("colour", "light blue", "rules")]
     assert got(merge_spans(rules, tagger, is_known=lambda attribute, text: True)) == [
-        ("category", "light wash", "tagger")
+        ("category", "light blue", "tagger")
     ]
 
 
-def test_a_tagger_style_that_is_a_denim_wash_is_the_colour():
-    rules = [sp("colour", "light wash", "rules", 0.7, "light wash")]
-    tagger = [sp("style", "light wash", "tagger", 0.8)]
-    assert got(merge_spans(rules, tagger, is_known=lambda a, t: True)) == [("colour", "light wash", "rules")]
+def test_a_denim_wash_is_the_colour_whatever_the_tagger_read_in_it():
+    q = "cropped denim jacket light wash"
+    rules = [_at(q, "colour", "light wash", "rules", "light wash", 0.7)]
+    tagger = [_at(q, "style", "light wash", "tagger", confidence=0.8)]
+    assert got(merge_spans(rules, tagger)) == [("colour", "light wash", "rules")]
+    # whatever the tagger read in it: "acid wash tee" is not the style "acid" and the garment "wash tee"
+    q = "acid wash tee"
+    rules = [_at(q, "colour", "acid wash", "rules", "light wash", 0.7),
+             _at(q, "category", "tee", "rules", "t-shirts", 0.85)]
+    tagger = [_at(q, "style", "acid", "tagger"), _at(q, "category", "wash tee", "tagger")]
+    assert got(merge_spans(rules, tagger)) == [("colour", "acid wash", "rules"), ("category", "tee", "rules")]
     # a material the colour lexicon also knows stays a style, as QueryNER reads it
     q = "stainless steel bottle"
     rules = [_at(q, "colour", "stainless steel", "rules", "silver", 0.7)]
