@@ -23,6 +23,9 @@ SEED = 20261128
 CONDITIONS = ("new with tags", "new without tags", "used - excellent", "used - good", "used - fair")
 CONDITION_WEIGHTS = (0.12, 0.13, 0.35, 0.3, 0.1)
 LETTER_SIZES = ("xs", "s", "m", "l", "xl", "xxl")
+# bump when the builder writes different listings from the same source; `preloved serve` warns
+# about a demo catalogue an older builder wrote (2: brands by exact alias lookup, "Basics" is not Asics)
+BUILDER_VERSION = 2
 
 
 def _brand_matcher(brand_csv: Path):
@@ -97,6 +100,15 @@ def iter_listings(styles_csv: Path, brand_csv: Path, seed: int = SEED) -> Iterat
             yield listing
 
 
+def builder_version(out_dir: Path) -> int | None:
+    """The builder version of the demo catalogue in out_dir (1 for one written before versions were
+    recorded), or None where there is none."""
+    try:
+        return json.loads((out_dir / "card.json").read_text()).get("builder_version", 1)
+    except (OSError, ValueError):
+        return None
+
+
 def build_catalogue(data_dir: Path, out_dir: Path) -> Path:
     """Write `catalogue.jsonl` and `README.md` (the data card) into out_dir; returns the JSONL path."""
     styles = data_dir / "fashion-product-images" / "styles.csv"
@@ -112,7 +124,7 @@ def build_catalogue(data_dir: Path, out_dir: Path) -> Path:
             f.write(json.dumps(listing, ensure_ascii=False) + "\n")
     tmp.replace(out)
     card = {"source": str(styles.relative_to(data_dir)), "listings": n, "with_brand": with_brand,
-            "seed": SEED, "synthetic_fields": list(SYNTHETIC_FIELDS)}
+            "seed": SEED, "synthetic_fields": list(SYNTHETIC_FIELDS), "builder_version": BUILDER_VERSION}
     (out_dir / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     logger.info("wrote %d listings (%d with a brand) to %s", n, with_brand, out)
     return out

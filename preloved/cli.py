@@ -125,13 +125,23 @@ def _existing_index(path: str | None) -> Path | None:
 
 
 def ensure_demo_index(settings) -> Path:
-    """Build the demo catalogue and its index on first use; later calls just return the folder."""
-    from preloved.catalogue import build_catalogue
+    """Build the demo catalogue and its index on first use; later calls return the folder, with a
+    warning where an older preloved built the catalogue (the index may hold API writes: kept)."""
+    from preloved.catalogue import BUILDER_VERSION, build_catalogue, builder_version
     from retrieval import Index, read_catalogue
 
     if (settings.index_dir / "manifest.json").is_file():
+        built = builder_version(settings.catalogue_path.parent)
+        if built is not None and built < BUILDER_VERSION:  # the demo index may hold API writes: not replaced
+            logger.warning(
+                "the demo catalogue in %s was built by an older preloved (builder %d, now %d) and the demo "
+                "index from it; to rebuild both: `preloved catalogue`, then remove %s (listings written "
+                "through the API go with it)",
+                settings.catalogue_path.parent, built, BUILDER_VERSION, settings.index_dir,
+            )
         return settings.index_dir
-    if not settings.catalogue_path.is_file():
+    built = builder_version(settings.catalogue_path.parent)
+    if not settings.catalogue_path.is_file() or (built is not None and built < BUILDER_VERSION):
         logger.info("building the demo catalogue from %s", settings.data_dir)
         build_catalogue(settings.data_dir, settings.catalogue_path.parent)
     logger.info("indexing the demo catalogue into %s (first run only)", settings.index_dir)

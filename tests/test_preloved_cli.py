@@ -71,3 +71,35 @@ def test_index_unknown_filter_attribute_is_a_clear_error(tmp_path, tiny_catalogu
             "--filter-attributes", "brand", "vibe")
     assert r.returncode == 2 and "unknown filter attribute(s) vibe" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "idx").exists()
+
+
+def test_a_demo_catalogue_an_older_builder_wrote_is_kept_with_a_warning(tmp_path, tiny_catalogue_path, caplog):
+    """The demo index may hold listings written through the API, so serving never replaces it; it says
+    how to rebuild where an older preloved built the catalogue under it."""
+    import logging
+    import shutil
+
+    from preloved.catalogue import BUILDER_VERSION, builder_version
+    from preloved.cli import ensure_demo_index
+    from preloved.settings import Settings
+    from retrieval import Index, read_catalogue
+
+    cat = tmp_path / "catalogue" / "catalogue.jsonl"
+    cat.parent.mkdir()
+    shutil.copy(tiny_catalogue_path, cat)
+    assert builder_version(cat.parent) is None
+    (cat.parent / "card.json").write_text(json.dumps({"listings": 20}))  # before versions were recorded
+    assert builder_version(cat.parent) == 1
+    settings = Settings(index_dir=tmp_path / "index", catalogue_path=cat, data_dir=tmp_path / "no-data",
+                        cache_dir=tmp_path / "cache")
+    Index.build(read_catalogue(cat), settings.index_dir, show_progress=False)
+    manifest = (settings.index_dir / "manifest.json").read_bytes()
+    with caplog.at_level(logging.WARNING, logger="preloved"):
+        assert ensure_demo_index(settings) == settings.index_dir
+    assert f"builder 1, now {BUILDER_VERSION}" in caplog.text and "`preloved catalogue`" in caplog.text
+    assert (settings.index_dir / "manifest.json").read_bytes() == manifest  # kept as it was
+    caplog.clear()
+    (cat.parent / "card.json").write_text(json.dumps({"listings": 20, "builder_version": BUILDER_VERSION}))
+    with caplog.at_level(logging.WARNING, logger="preloved"):
+        ensure_demo_index(settings)
+    assert caplog.text == ""
