@@ -180,7 +180,7 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
         return f"{'-'.join(nums)} {unit}" if unit == "months" else f"age {'-'.join(nums)}", "age"
     if kind == "letter":
         word = re.sub(r"\s+", " ", g[0].lower()).replace("-", " ") if g else m.group(0).lower()
-        if word in ("plus size", "petite", "tall"):
+        if word in FITS:
             return word, "fit"
         return _LETTERS.get(word, _LETTERS.get(word.replace(" ", "-"), word)), "letter"
     if kind == "numeric":
@@ -196,6 +196,7 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
 _KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|childrens|toddlers?)\b", re.I)
 
 
+FITS = ("plus size", "petite", "tall")  # sizes that are a cut, not a measure
 _LEGS = re.compile(r"\b(?:jeans?|trousers?|pants|chinos?|cords|cargos|joggers|slacks|leg)\b", re.I)
 
 
@@ -254,9 +255,15 @@ def find_sizes(query: str) -> list[SizeMatch]:
 
 
 def normalise_size(text: str) -> str | None:
-    """Canonical value of a size phrase ("Size 8" -> "8", "UK8" -> "uk 8", "XL" -> "xl"), or None."""
+    """Canonical value of a size phrase ("Size 8" -> "8", "UK8" -> "uk 8", "XL" -> "xl", "12 petite"
+    -> "12 petite"), or None."""
     found = find_sizes(text)
-    return found[0].value if found else None
+    if not found:
+        return None
+    # a bare number beside a fit is the size in that fit: UK shops sell "12 petite", "14 tall"
+    if found[0].system == "fit" and (n := re.search(r"(?<![\d.])\d{1,2}(?![\d.])", text)):
+        return f"{n.group()} {found[0].value}"
+    return found[0].value
 
 
 @lru_cache(maxsize=1)

@@ -102,3 +102,12 @@ def test_conversions():
 
 def test_a_leg_length_alone_needs_trousers_in_the_query():
     assert [(m.value, m.system) for m in find_sizes("hiking rucksack 34l")] == [("34 l", "measure")]
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [("12 petite", "12 petite"), ("petite 12", "12 petite"), ("14 tall", "14 tall"), ("petite", "petite"),
+     ("uk 12 petite", "uk 12"), ("1.5 tall", "tall")],
+)
+def test_a_bare_number_beside_a_fit_is_the_size_in_that_fit(text, value):
+    assert normalise_size(text) == value

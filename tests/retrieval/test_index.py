@@ -300,6 +300,9 @@ def test_a_brand_or_colour_under_another_name_matches_by_qus_lexicons(tmp_path, 
     assert value_matches("colour", "grey", "gray") and value_matches("colour", "navy blue", "navy")
     assert value_matches("size", "m", "medium") and value_matches("size", "w32", "32x30")
     assert not value_matches("size", "m", "l") and not value_matches("size", "uk 8", "8")  # "8" names no system
+    # a size in a fit is both: "12 petite" is not any 12, nor any petite
+    assert value_matches("size", "12 petite", "12 petite") and value_matches("size", "12 petite", "uk 12 petite")
+    assert not value_matches("size", "12 petite", "12") and not value_matches("size", "12 petite", "petite 8")
     assert value_matches("condition", "new with tags", "bnwt") and value_matches("condition", "used", "good condition")
     assert not value_matches("condition", "new", "used good")
     # exact lookups only: the brand "Basics" is not a misspelt Asics
