@@ -13,7 +13,7 @@ from qu.lexicon import Lexicon, get_lexicon, key
 from qu.merge import cut_before, merge_spans
 from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
 from qu.rules import RuleMatcher
-from qu.sizes import convert_dress_size, convert_shoe_size, normalise_size
+from qu.sizes import FITS, convert_dress_size, convert_shoe_size, normalise_size
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import ATTRIBUTES, ParsedQuery, Span
 
@@ -131,6 +131,10 @@ class QUExtractor:
                     continue
             elif sp.attribute == "size" and sp.source == "rules" and any(0 < sp.start - ln.end <= 1 for ln in lines):
                 sp = sp.model_copy(update={"confidence": max(sp.confidence, 0.9)})
+            elif sp.attribute != "brand" and (brand := self.lexicon.brand(sp.text, fuzzy=False)) in {
+                ln.brand for ln in lines
+            }:  # the line's brand read as something else: "wrangler" as a garment in "wrangler cowboy cut"
+                sp = sp.model_copy(update={"attribute": "brand", "value": brand})
             out.append(sp)
         return out
 
@@ -145,9 +149,8 @@ class QUExtractor:
         since the number alone does not say which system. Bags: 15-50, a width in cm. A number the
         tagger read as a style, colour or brand ("trousers 6" as style "6") gives way; a department
         that took the number along ("mens 11") is cut short."""
-        fits = ("plus size", "petite", "tall")  # a range, not a size: "petite trousers 6" has both
         if not any(ch.isdigit() for ch in text) or any(
-            sp.attribute == "size" and (sp.value or sp.text).lower() not in fits for sp in spans
+            sp.attribute == "size" and (sp.value or sp.text).lower() not in FITS for sp in spans  # a fit is a range
         ):
             return spans
         cats = [ln.category for ln in lines]

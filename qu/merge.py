@@ -180,10 +180,11 @@ def merge_spans(
             for t in primary
         ]
     if is_known is not None:
-        # a tagger category that took a colour or size along ("trousers cream", "jacket light wash",
-        # "jacket s") is the garment the taxonomy knows, then what the rules read after it
+        # a tagger category that took a colour, size or style along ("trousers cream", "jacket light
+        # wash", "jacket s", "pants baggy") is the garment the taxonomy knows, then what the rules read
+        # after it
         for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
-            tail = next((r for r in rules if r.attribute in ("colour", "size") and r.end == t.end
+            tail = next((r for r in rules if r.attribute in ("colour", "size", "style") and r.end == t.end
                          and r.start > t.start), None)
             cut = cut_before(t, tail.start) if tail else None
             if cut and is_known("category", cut.text):

@@ -171,6 +171,14 @@ def test_a_tagger_category_that_took_a_colour_along_is_cut_before_it():
     assert out[1].end == q.index("trousers") + len("trousers")
     # the rest is not a garment the taxonomy knows: the tagger's span stands
     assert got(merge_spans(rules, tagger, is_known=lambda a, t: False))[1] == ("category", "trousers cream", "tagger")
+    # or a style: "pants baggy" is the garment, then the cut
+    q = "cargo pants baggy"
+    rules = [_at(q, "style", "baggy", "rules", "oversized", 0.8)]
+    tagger = [_at(q, "style", "cargo", "tagger"), _at(q, "category", "pants baggy", "tagger")]
+    known = lambda attribute, text: attribute == "category" and text == "pants"  # noqa: E731
+    assert got(merge_spans(rules, tagger, is_known=known)) == [
+        ("style", "cargo", "tagger"), ("category", "pants", "tagger"), ("style", "baggy", "rules")
+    ]
 
 
 def test_a_tagger_span_that_took_a_neighbour_along_gives_it_back():
