@@ -106,6 +106,9 @@ def cmd_search(args) -> int:
             else:
                 out = {"query": query, "parsed": result.parsed.contract(), "results": result.results(args.debug),
                        "timings_ms": result.timings_ms}
+                if args.debug:  # what filtered and what was relaxed to a boost, as /search says it
+                    out.update(applied_filters=dict(result.applied_filters),
+                               relaxed_filters=list(result.relaxed_filters), rerank_depth=result.rerank_depth)
         if error is not None:
             if source is None:
                 raise CLIError(error)

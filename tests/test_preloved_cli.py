@@ -49,6 +49,18 @@ def test_search_jsonl_one_line_per_query(cli_index, stages):
     assert lines[3]["results"][0]["id"] == "9"  # Zara red floral midi dress
 
 
+def test_search_debug_says_what_filtered_and_why_each_hit_ranks(cli_index):
+    r = run("preloved", "search", "--index", str(cli_index), "--k", "3", "--stages", "hybrid", "--debug",
+            "black nike trainers")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    # two trainers in the tiny catalogue are too few for k=3: the category filter is relaxed to a boost
+    assert out["applied_filters"] == {} and out["relaxed_filters"] == ["category"]
+    assert out["rerank_depth"] is None  # hybrid: no reranker ran
+    top = out["results"][0]
+    assert {"bm25", "dense"} <= set(top["scores"]) and top["matched"]
+
+
 def test_search_errors_are_clear(cli_index, tmp_path):
     r = run("preloved", "search", "--index", str(tmp_path / "missing"), "jeans")
     assert r.returncode == 2 and "index folder not found" in r.stderr and "Traceback" not in r.stderr
