@@ -92,7 +92,7 @@ def test_a_demo_catalogue_an_older_builder_wrote_is_kept_with_a_warning(tmp_path
     import shutil
 
     from preloved.catalogue import BUILDER_VERSION, builder_version
-    from preloved.cli import ensure_demo_index
+    from preloved.cli import DEMO_FILTER_ATTRIBUTES, ensure_demo_index
     from preloved.settings import Settings
     from retrieval import Index, read_catalogue
 
@@ -114,4 +114,14 @@ def test_a_demo_catalogue_an_older_builder_wrote_is_kept_with_a_warning(tmp_path
     (cat.parent / "card.json").write_text(json.dumps({"listings": 20, "builder_version": BUILDER_VERSION}))
     with caplog.at_level(logging.WARNING, logger="preloved"):
         ensure_demo_index(settings)
-    assert caplog.text == ""
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # an index built with other filters than the demo's: said too
+    Index.build(read_catalogue(cat), settings.index_dir, show_progress=False, filter_attributes=("brand",))
+    with caplog.at_level(logging.WARNING, logger="preloved"):
+        ensure_demo_index(settings)
+    assert "filters brand, now brand, category" in caplog.text
+    Index.build(read_catalogue(cat), settings.index_dir, show_progress=False, filter_attributes=DEMO_FILTER_ATTRIBUTES)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="preloved"):
+        ensure_demo_index(settings)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
