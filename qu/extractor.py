@@ -13,7 +13,7 @@ from qu.lexicon import Lexicon, get_lexicon, key
 from qu.merge import cut_before, merge_spans
 from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
 from qu.rules import RuleMatcher
-from qu.sizes import FITS, convert_dress_size, convert_shoe_size, normalise_size
+from qu.sizes import convert_dress_size, convert_shoe_size, is_partial, normalise_size
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import ATTRIBUTES, ParsedQuery, Span
 
@@ -149,9 +149,9 @@ class QUExtractor:
         since the number alone does not say which system. Bags: 15-50, a width in cm. A number the
         tagger read as a style, colour or brand ("trousers 6" as style "6") gives way; a department
         that took the number along ("mens 11") is cut short."""
-        if not any(ch.isdigit() for ch in text) or any(
-            sp.attribute == "size" and (sp.value or sp.text).lower() not in FITS for sp in spans  # a fit is a range
-        ):
+        # a fit is a range and a leg length half a size: "petite trousers 6", "mom jeans 10 l30"
+        partial = [sp for sp in spans if sp.attribute == "size" and is_partial((sp.value or sp.text).lower())]
+        if not any(ch.isdigit() for ch in text) or any(sp.attribute == "size" and sp not in partial for sp in spans):
             return spans
         cats = [ln.category for ln in lines]
         cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]
@@ -164,8 +164,8 @@ class QUExtractor:
             if not any(ln.start < m.end() and m.start() < ln.end for ln in lines)  # "gel kayano 14"
             and not re.search(r"\b(?:of|pack|set|pairs?|x)\s*$", text[: m.start()], re.I)  # "pack of 2"
         ]
-        # the number ends the query, or only a price follows it ("dress 10 under 20")
-        prices = [sp for sp in spans if sp.attribute in ("price_min", "price_max")]
+        # the number ends the query, or only a price or a leg length follows it ("dress 10 under 20")
+        prices = [sp for sp in spans if sp.attribute in ("price_min", "price_max")] + partial
         ending = [
             m for m in numbers
             if not "".join(" " if any(p.start <= i < p.end for p in prices) else ch

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
-from qu.sizes import FITS
+from qu.sizes import is_partial
 from qu.types import Span
 
 Policy = Literal["tagger", "rules", "tagger_first", "rules_first"]
@@ -222,8 +222,9 @@ def merge_spans(
     for sp in kept:
         if sp.source == "tagger" and sp.value is None:
             same = [r for r in rules if r.attribute == sp.attribute and _overlaps(r, sp) and r.value is not None]
-            # not a fit's value for a size read with its number ("12 petite"): its own value says both
-            if same and not (sp.attribute == "size" and same[0].value in FITS and sp.text != same[0].text):
+            # not the value of a fit or a leg length for a size read with its number ("12 petite",
+            # "10 l30"): its own value says both
+            if same and not (sp.attribute == "size" and is_partial(same[0].value) and sp.text != same[0].text):
                 sp = sp.model_copy(
                     update={"value": same[0].value, "confidence": max(sp.confidence, same[0].confidence)}
                 )

@@ -223,7 +223,10 @@ def find_sizes(query: str) -> list[SizeMatch]:
             s, e = m.span()
             if any(s < te and ts < e for ts, te in taken):
                 continue
-            if kind == "length" and not _LEGS.search(query):  # "34l" is a rucksack's volume elsewhere
+            # "34l" is a rucksack's volume elsewhere; "l30" right after a number is a leg ("10 l30")
+            if kind == "length" and not _LEGS.search(query) and not (
+                m.group(0)[0] in "lL" and re.search(r"\b\d{1,2}\s$", query[:s])
+            ):
                 continue
             if kind == "pair":
                 found = _pair(query, m)
@@ -260,10 +263,18 @@ def normalise_size(text: str) -> str | None:
     found = find_sizes(text)
     if not found:
         return None
-    # a bare number beside a fit is the size in that fit: UK shops sell "12 petite", "14 tall"
-    if found[0].system == "fit" and (n := re.search(r"(?<![\d.])\d{1,2}(?![\d.])", text)):
+    # a bare number beside a fit or a leg length completes it: UK shops sell "12 petite" and "10 l30";
+    # beside a leg length, 24 and up is the waist ("32 l30" is w32 l30)
+    if is_partial(found[0].value) and (n := re.search(r"(?<![\d.])\d{1,2}(?![\d.])", text)):
+        if found[0].system == "length" and int(n.group()) >= 24:
+            return f"w{n.group()} {found[0].value}"
         return f"{n.group()} {found[0].value}"
     return found[0].value
+
+
+def is_partial(value: str | None) -> bool:
+    """A size value that is only part of a size: a fit ("petite") or a leg length ("l30")."""
+    return value in FITS or bool(value and re.fullmatch(r"l\d{2}", value))
 
 
 @lru_cache(maxsize=1)

@@ -107,7 +107,9 @@ def test_a_leg_length_alone_needs_trousers_in_the_query():
 @pytest.mark.parametrize(
     "text,value",
     [("12 petite", "12 petite"), ("petite 12", "12 petite"), ("14 tall", "14 tall"), ("petite", "petite"),
-     ("uk 12 petite", "uk 12"), ("1.5 tall", "tall")],
+     ("uk 12 petite", "uk 12"), ("1.5 tall", "tall"),
+     # a leg length right after a number: a dress size below 24, the waist from 24
+     ("10 l30", "10 l30"), ("32 l30", "w32 l30"), ("l30", None), ("rucksack 34l", "34 l")],
 )
-def test_a_bare_number_beside_a_fit_is_the_size_in_that_fit(text, value):
+def test_a_bare_number_beside_a_fit_or_a_leg_length_completes_it(text, value):
     assert normalise_size(text) == value
