@@ -165,10 +165,10 @@ class QUExtractor:
             and not re.search(r"\b(?:of|pack|set|pairs?|x)\s*$", text[: m.start()], re.I)  # "pack of 2"
         ]
         # the number ends the query, or only a price or a leg length follows it ("dress 10 under 20")
-        prices = [sp for sp in spans if sp.attribute in ("price_min", "price_max")] + partial
+        may_follow = [sp for sp in spans if sp.attribute in ("price_min", "price_max")] + partial
         ending = [
             m for m in numbers
-            if not "".join(" " if any(p.start <= i < p.end for p in prices) else ch
+            if not "".join(" " if any(p.start <= i < p.end for p in may_follow) else ch
                            for i, ch in enumerate(text) if i >= m.end()).strip()
         ]
         after_line = [

@@ -66,4 +66,3 @@ def test_the_shipped_tagger_reads_the_same_with_exact_products():
         feed = {"input_ids": np.array([enc.ids]), "attention_mask": np.array([enc.attention_mask]),
                 "token_type_ids": np.array([enc.type_ids])}
         np.testing.assert_array_equal(tagger.session.run(None, feed)[0], exact.run(None, feed)[0])
-
