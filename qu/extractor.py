@@ -117,7 +117,9 @@ class QUExtractor:
         return out
 
     def _named_brands(self, spans: list[Span]) -> set[str]:
-        return {b for sp in spans if sp.attribute == "brand" and (b := self.lexicon.brand(sp.text, fuzzy=False))}
+        # a rule's brand was read from the lexicon already, misspelt or not ("new balence")
+        return {b for sp in spans if sp.attribute == "brand"
+                and (b := self.lexicon.brand(sp.text, fuzzy=False) or (sp.value if sp.source == "rules" else None))}
 
     def _around_lines(self, spans: list[Span], lines: list[ProductLine]) -> list[Span]:
         """A layer's spans with a product line's name in the query: spans over the name go (the

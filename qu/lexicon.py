@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from qu._data import LEXICONS, VOCAB, load_split
+from qu._data import LEXICONS, ROOT, VOCAB, load_split
 
 BRANDS_PATH = LEXICONS / "brands.json"
 ATTRIBUTES_PATH = LEXICONS / "attributes.json"
@@ -112,6 +112,8 @@ class Lexicon:
     )  # keys from the curated list (high precision in queries)
     brand_loose: dict[str, str] = field(default_factory=dict)  # loose key -> canonical, for fuzzy matching
     fuzzy_brands: list[str] = field(default_factory=list)  # loose keys eligible for fuzzy matching
+    fuzzy_phrases: list[str] = field(default_factory=list)  # loose keys of curated names of several words
+    phrase_initials: dict[str, str] = field(default_factory=dict)  # loose key -> its words' first letters
     colour_alias: dict[str, str] = field(default_factory=dict)
     colour_words: dict[str, str] = field(default_factory=dict)  # patterns/washes: surface -> canonical
     gender_alias: dict[str, str | list[str]] = field(default_factory=dict)
@@ -131,6 +133,9 @@ class Lexicon:
                 lex.brand_alias.setdefault(key(a), canon)
                 lex.brand_loose.setdefault(_loose(a), canon)
                 lex.brand_curated.add(key(a))
+                if " " in key(a) and len(_loose(a)) >= 8:
+                    lex.fuzzy_phrases.append(_loose(a))
+                    lex.phrase_initials[_loose(a)] = "".join(w[0] for w in key(a).split())
             curated.append(canon)
         with open(VOCAB / "fpi_brand_candidates.csv", encoding="utf-8") as f:
             for row in csv.DictReader(f):
@@ -189,9 +194,43 @@ class Lexicon:
         hit = process.extractOne(lk, self.fuzzy_brands, scorer=fuzz.ratio, score_cutoff=cutoff)
         return self.brand_loose[hit[0]] if hit else None
 
+    def brand_phrase(self, text: str, cutoff: float = 88.0) -> str | None:
+        """A curated brand of several words, misspelt: "new balence", "ralf lauren". Only names of
+        8 letters or more whose words begin as the brand's do, so that two short words cannot drift
+        into a brand ("dog essentials" is not "fog essentials"), and with a word no dictionary holds
+        ("how universe works" is spelt right, and not Universal Works)."""
+        lk = _loose(text)
+        words = dictionary_words()
+        if len(lk) < 8 or not words or all(w in words for w in key(text).split()):
+            return None
+        from rapidfuzz import fuzz, process
+
+        initials = "".join(w[0] for w in key(text).split())
+        for name, _score, _ in process.extract(lk, self.fuzzy_phrases, scorer=fuzz.ratio, score_cutoff=cutoff,
+                                               limit=3):
+            if self.phrase_initials.get(name) == initials:
+                return self.brand_loose[name]
+        return None
+
     def colour(self, text: str) -> str | None:
         k = key(text)
         return self.colour_alias.get(k) or self.colour_words.get(k)
+
+
+WORDPIECE_PATH = ROOT / "models" / "qu" / "minilm" / "tokenizer.json"
+
+
+@lru_cache(maxsize=1)
+def dictionary_words() -> frozenset[str]:
+    """Words of 4 letters or more that BERT's uncased WordPiece vocabulary (the shipped tagger's) holds
+    whole: English words and well-known names. A word in it is spelt right ("casino", "place",
+    "basics"), so it is never a misspelt brand ("casio", "palace", "asics"); "stussey" and "wrangle"
+    are not in it. Empty if the tagger's tokenizer is missing, and then nothing counts as misspelt."""
+    try:
+        vocab = json.loads(WORDPIECE_PATH.read_text(encoding="utf-8"))["model"]["vocab"]
+    except (OSError, KeyError, ValueError):
+        return frozenset()
+    return frozenset(w for w in vocab if len(w) >= 4 and w.isalpha())
 
 
 @lru_cache(maxsize=2)

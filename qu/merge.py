@@ -117,6 +117,9 @@ def merge_spans(
             else t
             for t in primary
         ]
+        # a single letter no brand lexicon knows is not a brand: the "s" of "men s" (men's), a size
+        primary = [t for t in primary if not (t.source == "tagger" and t.attribute == "brand"
+                                              and len(t.text) == 1 and not is_known("brand", t.text))]
     # exact lexicon hits (confidence >= the attribute's override) beat a tagger span of another attribute
     # they overlap: "carhart" is a brand and "uk 8" a size whatever the tagger guessed
     overrides = OVERRIDES if overrides is None else overrides
@@ -210,6 +213,14 @@ def merge_spans(
         # t overlaps both, so it covers the text between them: a pair is joined by "-" or "/"
         if len(pair) == 2 and re.fullmatch(r"\s?[-/]\s?", t.text[pair[0].end - t.start : pair[1].start - t.start]):
             primary = [p for p in primary if p is not t] + pair
+    # a tagger size inside a size the rules read whole with its system or fit ("9.5" in "us 9.5", "28" in
+    # "28 short") is that size: the system is part of what the shopper wrote
+    for t in [t for t in primary if t.source == "tagger" and t.attribute == "size"]:
+        whole = next((r for r in strong if r.attribute == "size" and r.start <= t.start and t.end <= r.end
+                      and not re.fullmatch(r"(?:size|sz)?", (r.text[: t.start - r.start] + " "
+                                                              + r.text[t.end - r.start :]).strip(), re.I)), None)
+        if whole is not None:
+            primary = [p for p in primary if p is not t] + [whole]
     if strong:
         primary = [sp for sp in primary if not doomed(sp)]
         primary = [r for r in strong if not any(_overlaps(r, p) for p in primary)] + primary

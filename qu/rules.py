@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from qu._data import load_split
-from qu.lexicon import Lexicon, _loose, get_lexicon, key
+from qu.lexicon import Lexicon, _loose, dictionary_words, get_lexicon, key
 from qu.sizes import find_sizes
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import Span
@@ -121,10 +121,12 @@ _AMBIGUOUS_COLOURS = {
 }
 
 
-_SYSTEMS = {"uk", "eu", "us", "fr", "it", "jp", "cm", "waist", "one size", "collar", "chest", "us kids", "letter pair"}
+_SYSTEMS = {"uk", "eu", "us", "fr", "it", "jp", "cm", "waist", "one size", "collar", "chest", "us kids", "letter pair",
+            "leg fit"}
 SIZE_IN_CONTEXT = 0.9  # a letter size beside a garment or a fashion brand: "nike hoodie xs", not "iphone xs"
 SIZE_STRONG = 0.95  # beats the tagger's other reading: a letter size ending the query, a kids' age
 _BARE_LETTERS = ("s", "m", "l")
+_POSSESSORS = {"men", "women", "boy", "boys", "girl", "girls", "kid", "kids", "child", "children"}  # "men s" is men's
 
 
 def _sizes_in_context(query: str, spans: list[Span], systems: dict[tuple[int, int], str]) -> list[Span]:
@@ -132,7 +134,8 @@ def _sizes_in_context(query: str, spans: list[Span], systems: dict[tuple[int, in
     alone (0.7: "iphone xs", "large print"), but beside a garment the rules know or a curated
     fashion brand it is the shopper's size. As the query's last word it is the size even against
     the tagger's reading, and "s", "m" and "l" count too: shoppers end a query with the size
-    ("zara dress m", "north face puffer womens s"). A kids' age beside a garment ("joggers age 7-8")
+    ("zara dress m", "north face puffer womens s"); mid-query they count right after a department or
+    a garment ("joggers mens l grey"). A kids' age beside a garment ("joggers age 7-8")
     is the size too, not the department the tagger reads."""
     context = any(
         (sp.attribute == "category" and sp.confidence >= 0.85) or (sp.attribute == "brand" and sp.confidence >= 0.9)
@@ -151,10 +154,20 @@ def _sizes_in_context(query: str, spans: list[Span], systems: dict[tuple[int, in
         return sp.confidence
 
     out = [sp if conf(sp) == sp.confidence else sp.model_copy(update={"confidence": conf(sp)}) for sp in spans]
-    word = last.group(0).lower()
-    if word in _BARE_LETTERS and not any(sp.start < last.end() and last.start() < sp.end for sp in spans):
-        out.append(Span(attribute="size", text=last.group(0), start=last.start(), end=last.end(),
-                        value=word, source="rules", confidence=SIZE_STRONG))
+    toks = list(_TOKEN.finditer(query))
+    for i, tok in enumerate(toks):
+        word = tok.group(0).lower()
+        if word not in _BARE_LETTERS or any(sp.start < tok.end() and tok.start() < sp.end for sp in spans):
+            continue
+        if tok.span() == last.span():
+            out.append(Span(attribute="size", text=tok.group(0), start=tok.start(), end=tok.end(),
+                            value=word, source="rules", confidence=SIZE_STRONG))
+        elif i and any(sp.attribute in ("gender", "category") and sp.end == toks[i - 1].end() for sp in spans) and not (
+            word == "s" and toks[i - 1].end() == tok.start() - 1 and toks[i - 1].group(0).lower() in _POSSESSORS
+        ):
+            # mid-query, right after a department or a garment: "joggers mens l grey nike"
+            out.append(Span(attribute="size", text=tok.group(0), start=tok.start(), end=tok.end(),
+                            value=word, source="rules", confidence=SIZE_IN_CONTEXT))
     return out
 
 
@@ -273,6 +286,10 @@ class RuleMatcher:
             return "brand", lex.brand_alias[k], 0.6 if ambiguous else 0.9
         if k in lex.style_alias:
             return "style", lex.style_alias[k], 0.8
+        if n == 2 and not any(ch.isdigit() for ch in k):
+            brand = lex.brand_phrase(phrase)
+            if brand is not None:  # a name of several words, a letter or two off: as sure as the name itself
+                return "brand", brand, 0.9
         if n == 1:
             cat = self.taxonomy.normalise(k) if k.endswith("s") else None
             if cat is not None:
@@ -365,10 +382,16 @@ class RuleMatcher:
             for sp in spans
         ]
 
+    def _misspelt(self, sp: Span) -> bool:
+        """A word read as a curated brand by fuzzy matching, and no word of its own ("stussey")."""
+        words = dictionary_words()
+        return bool(words) and key(sp.value or "") in self.lexicon.brand_curated and key(sp.text) not in words
+
     def _brands_in_context(self, query: str, spans: list[Span]) -> list[Span]:
         """A curated fashion brand that is also a common query word ("wrangler" is a Jeep in
         Amazon's queries, "coach" a bus) is weak evidence alone (0.6), but when it opens the query
-        and a garment the rules know follows it, it is the brand: "wrangler jacket", "coach bag"."""
+        and a garment the rules know follows it, it is the brand: "wrangler jacket", "coach bag". So is
+        a misspelt one read by fuzzy matching: "stussey hoodie", "wrangle jeans"."""
         cats = {sp.start for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85}
         return [
             sp.model_copy(update={"confidence": 0.9})
@@ -376,7 +399,7 @@ class RuleMatcher:
             and sp.confidence < 0.9
             and not query[: sp.start].strip()
             and any(c >= sp.end and not query[sp.end : c].strip() for c in cats)
-            and key(sp.text) in self.lexicon.brand_curated
+            and (key(sp.text) in self.lexicon.brand_curated or self._misspelt(sp))
             else sp
             for sp in spans
         ]

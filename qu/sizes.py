@@ -2,8 +2,9 @@
 
 Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from context), "waist"
 (W32, W32 L30), "one size", "age" (kids: 3T, 2-3 years, 12 months), "measure" (12 inch, 38mm),
-"numeric" (size 8 with no system), "collar" (15.5 collar, 16.5 neck), "length" (a leg alone in a
-query about trousers: "34l", "l32"), "letter pair" ("s/m": two sizes),
+"numeric" (size 8 with no system), "leg fit" (a size with its leg: "28 short", "14 long"),
+"collar" (15.5 collar, 16.5 neck), "length" (a leg alone in a query about trousers: "34l", "l32"),
+"letter pair" ("s/m": two sizes),
 "numeric pair" ("8-10": two UK dress sizes), "jp"/"cm" (shoes: "jp 26", "cm 27").
 Shoe conversion uses data/vocab/sizes/shoe_size_tables.json
 (`blitzResults`: half sizes UK 0-15 with EU, US, cm, JP), women's dress conversion by UK = EU - 28 = US + 4.
@@ -64,8 +65,9 @@ _UNITS = r"(?:inch(?:es)?|in|\"|mm|cm|oz|ml|ft|feet|foot|m|l|lb|lbs|kg|g|qt|gall
 # Ordered: the first pattern that matches a stretch of text wins it.
 _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("one size", re.compile(r"\b(?:one[\s-]size(?:[\s-]fits[\s-]all)?|onesize|os|osfa)\b", re.I)),
-    ("waist", re.compile(r"\bw\s?(\d{2})(?:\s*[/x]?\s*l\s?(\d{2}))?\b", re.I)),
-    ("waist", re.compile(r"\b(\d{2})\s?w\s*(?:[/x]?\s*(\d{2})\s?l)?\b", re.I)),
+    # a waist is 22-48 inches ("85w" is a power, "w10" a women's shoe size)
+    ("waist", re.compile(r"\bw\s?(2[2-9]|3\d|4[0-8])(?:\s*[/x]?\s*l\s?(\d{2}))?\b", re.I)),
+    ("waist", re.compile(r"\b(2[2-9]|3\d|4[0-8])\s?w(?:\s*[/x]?\s*(\d{2})\s?l)?\b", re.I)),
     ("waist", re.compile(r"\b(\d{2})\s?x\s?(\d{2})\b", re.I)),
     # in words: "28 waist", "32in waist 30 leg", "waist 34" (not "waist trainer": no number)
     (
@@ -93,6 +95,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # a shirt's collar: "15.5 collar", "collar 16"
     ("collar", re.compile(r"\b(1[3-9](?:\.5)?)\s?(?:\"|in(?:ch)?)?\s?(?:collar|neck)\b", re.I)),  # "16.5 neck"
     ("collar", re.compile(r"\bcollar\s?(?:size\s?)?(1[3-9](?:\.5)?)\b", re.I)),
+    # a size with its leg fit, in a query about trousers (see find_sizes): "jeans 28 short", "trousers 14 long"
+    ("leg fit", re.compile(r"\b(\d{1,2})\s?(short|long|regular|reg)\b", re.I)),
     # a leg length alone, in a query about trousers (see find_sizes): "tall jeans 34l", "chinos l32"
     ("length", re.compile(r"\b(2[6-9]|3[0-8])\s?l\b|\bl\s?(2[6-9]|3[0-8])\b", re.I)),
     # a chest: "32 chest", "chest 40", "38in chest"
@@ -158,6 +162,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
         return f"collar {_fmt(g[0])}", "collar"
     if kind == "length":
         return f"l{g[0]}", "length"
+    if kind == "leg fit":
+        return f"{int(g[0])} {'regular' if g[1].lower() == 'reg' else g[1].lower()}", "leg fit"
     if kind == "chest":
         return f"chest {g[0]}", "chest"
     if kind == "kids shoe":
@@ -224,6 +230,8 @@ def find_sizes(query: str) -> list[SizeMatch]:
             if any(s < te and ts < e for ts, te in taken):
                 continue
             # "34l" is a rucksack's volume elsewhere; "l30" right after a number is a leg ("10 l30")
+            if kind == "leg fit" and not _LEGS.search(query):
+                continue
             if kind == "length" and not _LEGS.search(query) and not (
                 m.group(0)[0] in "lL" and re.search(r"\b\d{1,2}\s$", query[:s])
             ):

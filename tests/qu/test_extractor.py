@@ -197,3 +197,17 @@ def test_condition_used(extractor, query, condition):
     _check_spans(p)
     assert p.condition == condition, p.spans
     assert "used" not in p.residual.split() and "preloved" not in p.residual.split()
+
+
+@pytest.mark.parametrize(
+    "query,size_text",
+    [
+        ("sneakers us 9.5 mens", "us 9.5"),  # the tagger read "9.5": the system is part of the size
+        ("jeans 28 short", "28 short"),
+        ("tank with built-in bra plus size 3xl", "3xl"),  # "size" alone does not widen it
+    ],
+)
+def test_a_size_read_whole_by_the_rules_keeps_its_system(extractor, query, size_text):
+    p = extractor.parse(query)
+    assert size_text in [s.text for s in p.spans if s.attribute == "size"]
+    assert size_text not in p.residual

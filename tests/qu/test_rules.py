@@ -42,9 +42,16 @@ def test_sizes_and_ages_are_not_prices(query):
         ("jeep wrangler floor mats", None),  # a car, not a garment
         ("lucky cat onesie", None),  # does not open the query
         ("wrangler", None),  # alone: weak
+        ("stussey hoodie", "stussy"),  # misspelt, read by fuzzy matching: no word of its own
+        ("wrangle jeans", "wrangler"),
+        ("casino dress", None),  # spelt right: a word, not "casio"
+        ("basics tee", None),  # not "asics"
+        ("new balence trainers", "new balance"),  # a name of two words, one misspelt
+        ("how universe works", None),  # both words spelt right: not Universal Works
+        ("dog essentials", None),  # not "fog essentials": the words begin otherwise
     ],
 )
-def test_a_common_word_brand_before_a_garment_is_the_brand(query, brand):
+def test_a_common_word_or_misspelt_brand_before_a_garment_is_the_brand(query, brand):
     from qu.rules import RuleMatcher
 
     rules = RuleMatcher.load()
@@ -67,3 +74,20 @@ def test_a_weak_colour_name_beside_a_garment_is_the_colour(query, confident):
 
     colours = [sp for sp in RuleMatcher.load().spans(query) if sp.attribute == "colour"]
     assert colours and all(sp.confidence >= 0.85 for sp in colours) == confident
+
+
+@pytest.mark.parametrize(
+    "query,size",
+    [
+        ("joggers mens l grey nike", "l"),  # mid-query, right after a department
+        ("hoodie m black", "m"),  # right after a garment
+        ("men s teva sandals", None),  # "men s" is men's
+        ("s club 7 tshirt", None),  # nothing before it
+    ],
+)
+def test_a_bare_letter_size_mid_query(query, size):
+    from qu.rules import RuleMatcher
+
+    rules = RuleMatcher.load()
+    sizes = [sp.value for sp in rules.spans(query) if sp.attribute == "size"]
+    assert sizes == ([size] if size else [])

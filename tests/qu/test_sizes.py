@@ -33,6 +33,8 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("oxford shirt 16.5 neck", "16.5 neck", "collar 16.5", "collar"),
         ("bootcut jeans 34L", "34L", "l34", "length"),
         ("chinos l32", "l32", "l32", "length"),
+        ("jeans 28 short", "28 short", "28 short", "leg fit"),
+        ("trousers 14 Reg", "14 Reg", "14 regular", "leg fit"),
     ],
 )
 def test_size_grammar(query, text, value, system):
@@ -43,7 +45,8 @@ def test_size_grammar(query, text, value, system):
 
 
 @pytest.mark.parametrize(
-    "query", ["levis 501", "dr martens 1460", "nike air max 90", "iphone 12", "28 waist trainer for women", "v neck 14"]
+    "query", ["levis 501", "dr martens 1460", "nike air max 90", "iphone 12", "28 waist trainer for women", "v neck 14",
+              "85w power adapter", "crocs w10", "dress 10 long"]  # a waist is 22-48; a leg fit needs trousers
 )
 def test_model_numbers_are_not_sizes(query):
     assert find_sizes(query) == []
