@@ -41,6 +41,10 @@ class QueryError(ValueError):
     """A query qu cannot read (empty or blank)."""
 
 
+_SIZE_WORD_BEFORE = re.compile(r"\b(?:size|sz|uk|eu|us)\s*$", re.I)
+_SIZE_WORD_AFTER = re.compile(r"^\s*(?:uk|eu|us)\b", re.I)
+
+
 def _mask_html(q: str) -> str:
     """Blank out HTML tags and entities with spaces, keeping every offset unchanged."""
     return _HTML.sub(lambda m: " " * len(m.group(0)), q)
@@ -329,7 +333,13 @@ class QUExtractor:
         text = masked if masked is not None else query[: self.max_chars]
         covered = [False] * len(text)
         for sp in fixed:
-            for i in range(sp.start, min(sp.end, len(text))):
+            start, end = sp.start, min(sp.end, len(text))
+            if sp.attribute == "size":  # "size" and the system beside a size are part of it: "dress size uk 8"
+                while m := _SIZE_WORD_BEFORE.search(text[:start]):
+                    start = m.start()
+                while m := _SIZE_WORD_AFTER.match(text[end:]):
+                    end += m.end()
+            for i in range(start, end):
                 covered[i] = True
         kept = "".join(" " if c else ch for ch, c in zip(text, covered, strict=True))
         residual = re.sub(r"\s+", " ", kept).strip()

@@ -185,27 +185,30 @@ def merge_spans(
     if is_known is not None:
         # a tagger category that took a colour, size or style along ("trousers cream", "jacket light
         # wash", "jacket s", "pants baggy") is the garment the taxonomy knows, then what the rules read
-        # after it
-        for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
-            tail = next((r for r in rules if r.attribute in ("colour", "size", "style") and r.end == t.end
-                         and r.start > t.start), None)
+        # after it; so is a tagger size that took one along ("10 lace")
+        for t in [t for t in primary if t.source == "tagger" and t.attribute in ("category", "size")]:
+            tail = next((r for r in rules if r.attribute in ("colour", "size", "style") and r.attribute != t.attribute
+                         and r.end == t.end and r.start > t.start), None)
             cut = cut_before(t, tail.start) if tail else None
-            if cut and is_known("category", cut.text):
+            if cut and (is_known("category", cut.text) if t.attribute == "category" else re.search(r"\d", cut.text)):
                 primary = [p for p in primary if p is not t] + [cut, tail]
         # a tagger brand that took the garment or a colour along ("hobbs coat", "hunter wellies",
-        # "navy ralph lauren") is the brand and the garment or colour the rules read
+        # "navy ralph lauren") is the brand and the garment or colour the rules read; one no lexicon
+        # knows that is only a garment and a colour ("parka khaki") is those
         for t in [t for t in primary if t.source == "tagger" and t.attribute == "brand"]:
             brand = next((r for r in rules if r.attribute == "brand" and r.confidence >= 0.9
                           and t.start <= r.start and r.end <= t.end and r.end - r.start < t.end - t.start), None)
-            if brand is None:
+            if brand is None and is_known("brand", t.text):
                 continue
             along = [r for r in rules if r.attribute in ("category", "colour") and t.start <= r.start
-                     and r.end <= t.end and not _overlaps(r, brand)]
+                     and r.end <= t.end and (brand is None or not _overlaps(r, brand))]
+            if brand is None and sorted(r.attribute for r in along) != ["category", "colour"]:
+                continue
             rest = list(t.text)
-            for r in (brand, *along):
+            for r in ([brand] if brand else []) + along:
                 rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
             if along and not "".join(rest).strip():
-                primary = [p for p in primary if p is not t] + [brand, *along]
+                primary = [p for p in primary if p is not t] + ([brand] if brand else []) + along
     # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m") gives way to them: a
     # shopper who writes a pair means either size, and a filter on both values finds either
     for t in [t for t in primary if t.source == "tagger" and t.attribute == "size"]:

@@ -89,7 +89,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         "system pair",
         re.compile(r"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it)\s?(\d{1,2})\s?(?:-|/|to)\s?(\d{1,2})\b", re.I),
     ),
-    ("system", re.compile(rf"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it|jp)\s?({_NUM})\b", re.I)),
+    ("system", re.compile(rf"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it|jp)\s?(?:size\s?)?({_NUM})\b", re.I)),
     ("system", re.compile(r"\b(cm)\s?(2\d(?:\.5)?)\b", re.I)),  # a shoe's length: "cm 27" (27cm is a measure)
     ("system", re.compile(rf"\b({_NUM})\s?(uk|eu|eur|us|usa)\b(?!\s?(?:\d|dollars?|\$))", re.I)),  # "42 eu"
     # a shirt's collar: "15.5 collar", "collar 16"

@@ -34,6 +34,7 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("bootcut jeans 34L", "34L", "l34", "length"),
         ("chinos l32", "l32", "l32", "length"),
         ("jeans 28 short", "28 short", "28 short", "leg fit"),
+        ("uk size 8 dress", "uk size 8", "uk 8", "uk"),
         ("trousers 14 Reg", "14 Reg", "14 regular", "leg fit"),
     ],
 )
