@@ -18,27 +18,61 @@ _TEXT_FIELDS = ("brand", "category", "colour", "size", "gender", "condition", "d
 # other names catalogues give the same fields (US spelling, marketplace exports, Amazon's ESCI
 # columns), read when the row lacks our own; the key as written stays in `metadata`
 ALIASES = {
-    "id": ("product_id", "item_id", "listing_id", "sku"),
-    "title": ("name", "product_title", "product_name", "item_title", "listing_title"),
+    "id": ("product_id", "item_id", "listing_id", "sku", "handle"),
+    "title": ("name", "product_title", "product_name", "item_title", "listing_title", "item_name"),
     "colour": ("color", "product_color", "product_colour"),
-    "brand": ("product_brand", "designer"),
-    "description": ("product_text", "product_description", "product_bullet_point", "details"),
-    "category": ("product_type", "article_type", "articleType"),
-    "size": ("size_label", "product_size"),
+    "brand": ("product_brand", "designer", "vendor", "brand_name", "manufacturer"),
+    "description": ("product_text", "product_description", "product_bullet_point", "details",
+                    "item_description", "listing_description", "body_html"),
+    "category": ("product_type", "article_type", "articletype", "product_category", "item_category"),
+    "size": ("size_label", "product_size", "item_size"),
     "gender": ("department", "sex"),
     "condition": ("item_condition", "product_condition"),
-    "price": ("product_price", "listing_price"),
+    "price": ("product_price", "listing_price", "item_price", "variant_price", "sale_price"),
 }
-# a price as sellers' exports write it: "£12.50", "15 EUR", "$1,200"
-_PRICE = re.compile(r"\s*(?:[£$€]|gbp|usd|eur)?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(?:[£$€]|gbp|usd|eur)?\s*", re.I)
+# a price as sellers' exports write it: "£12.50", "15 EUR", "$1,200", "12,50 €", "1.200,50 €"
+_PRICE = re.compile(
+    r"\s*(?:[£$€]|gbp|usd|eur)?\s*"
+    r"(?:(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?|(\d{1,3}(?:\.\d{3})+|\d+),(\d{1,2}))"  # 1,200.50 | 1.200,50
+    r"\s*(?:[£$€]|gbp|usd|eur)?\s*",
+    re.I,
+)
+
+
+def _column(name: str) -> str:
+    """A column's name as matched against ours and `ALIASES`: "Item ID", "item-id" and "item_id" alike."""
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
 
 
 def with_aliases(row: dict) -> dict:
-    """`row` with the fields it gives under another name (`ALIASES`) also under ours; the first
-    alias given wins, and a field under our own name always does."""
-    found = {canon: next((row[a] for a in names if row.get(a) not in (None, "")), None)
-             for canon, names in ALIASES.items() if canon not in row}
-    return {**{k: v for k, v in found.items() if v is not None}, **row}
+    """`row` with the fields it gives under another name (`ALIASES`, matched whatever the case and
+    separators: "Title", "Item ID") also under ours; our own name wins, then the first alias given."""
+    columns: dict[str, str] = {}
+    for k in row:
+        if isinstance(k, str):
+            columns.setdefault(_column(k), k)
+    found = {}
+    for canon, names in ALIASES.items():
+        if canon in row:
+            continue
+        for name in (canon, *names):
+            k = columns.get(name)
+            if k is not None and row[k] not in (None, ""):
+                found[canon] = row[k]
+                break
+    return {**found, **row}
+
+
+def _price(value: object) -> float:
+    """A price as a number; raises ValueError or TypeError when it is none."""
+    if not isinstance(value, str):
+        return float(value)  # type: ignore[arg-type]
+    m = _PRICE.fullmatch(value)
+    if m is None:
+        return float(value)
+    if m.group(1) is not None:
+        return float(m.group(1).replace(",", "") + (m.group(2) or ""))
+    return float(m.group(3).replace(".", "") + "." + m.group(4))
 
 
 def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = None) -> Listing:
@@ -66,8 +100,7 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
     price = row.get("price")
     if price is not None and price != "":
         try:
-            m = _PRICE.fullmatch(price) if isinstance(price, str) else None
-            p = float(m.group(1).replace(",", "") + (m.group(2) or "")) if m else float(price)
+            p = _price(price)
         except (TypeError, ValueError):
             raise CatalogueError(
                 f"listing {rid!r}: 'price' must be a number, got {price!r}", path=path, line=line
@@ -109,7 +142,7 @@ def _rows(path: Path) -> Iterable[tuple[int, object]]:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
         text = _utf8(path.read_bytes(), path)
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",")
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else _delimiter(text))
         if not reader.fieldnames:
             return
         for row in reader:
@@ -136,6 +169,15 @@ def _rows(path: Path) -> Iterable[tuple[int, object]]:
                 raise CatalogueError(f"bad JSON ({e.msg} at column {e.colno})", path=str(path), line=n) from None
 
 
+def _delimiter(text: str) -> str:
+    """A CSV's delimiter, read from its header row: a comma, or the semicolon spreadsheets write where a
+    comma is the decimal point, or a tab or bar."""
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)  # type: ignore[arg-type]
+    return best if counts[best] > counts[","] else ","
+
+
 def _utf8(data: bytes, path: Path, line: int | None = None) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -145,8 +187,8 @@ def _utf8(data: bytes, path: Path, line: int | None = None) -> str:
             column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         else:
             column = e.start + 1
-        raise CatalogueError(f"not valid UTF-8 (byte {data[e.start]:#04x} at column {column})", path=str(path),
-                             line=line) from None
+        raise CatalogueError(f"not valid UTF-8 (byte {data[e.start]:#04x} at column {column}); save the file as "
+                             "UTF-8", path=str(path), line=line) from None
 
 
 def check_unique(listings: Iterable[Listing]) -> None:

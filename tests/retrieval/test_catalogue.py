@@ -74,7 +74,7 @@ def test_bytes_that_are_not_utf8_name_the_line(tmp_path):
     with pytest.raises(CatalogueError) as e:
         read_catalogue(p)
     assert e.value.line == 2
-    assert str(e.value) == f"{p}, line 2: not valid UTF-8 (byte 0xe9 at column 26)"
+    assert str(e.value) == f"{p}, line 2: not valid UTF-8 (byte 0xe9 at column 26); save the file as UTF-8"
     p.write_bytes(b'{"id": "1", "title": "Caf\xc3\xa9 tee"}\n')
     assert read_catalogue(p)[0].title == "Café tee"
 
@@ -103,6 +103,27 @@ def test_csv_tsv_and_json_array_catalogues(tmp_path):
     json_path.write_text(json.dumps([{"sku": 3, "name": "Hat", "price": "15 EUR"}]), encoding="utf-8")
     (h,) = read_catalogue(json_path)
     assert (h.id, h.title, h.price) == ("3", "Hat", 15.0)
+
+
+def test_spreadsheet_exports_with_other_conventions(tmp_path):
+    """A European spreadsheet's CSV: semicolons between cells, decimal commas, column names in
+    another case ("Title", "Item ID", "Vendor"); a shop export's bar-separated table."""
+    p = tmp_path / "export.csv"
+    p.write_text(
+        "Item ID;Title;Vendor;Colour;Price\n"
+        "a1;Robe midi, fleurie;Sézane;Bleu;12,50 €\n"
+        "a2;Manteau laine;Max Mara;;1.200,00 €\n"
+        "a3;Sac;;;€ 80\n",
+        encoding="utf-8",
+    )
+    a, b, c = read_catalogue(p)
+    assert (a.id, a.title, a.brand, a.colour, a.price) == ("a1", "Robe midi, fleurie", "Sézane", "Bleu", 12.5)
+    assert (b.brand, b.price) == ("Max Mara", 1200.0)
+    assert c.price == 80.0
+    bars = tmp_path / "shop.csv"
+    bars.write_text("handle|name|variant_price\nblue-tee|Blue tee|9.99\n", encoding="utf-8")
+    (t,) = read_catalogue(bars)
+    assert (t.id, t.title, t.price) == ("blue-tee", "Blue tee", 9.99)
 
 
 @pytest.mark.parametrize(
