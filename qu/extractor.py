@@ -41,7 +41,8 @@ class QueryError(ValueError):
     """A query qu cannot read (empty or blank)."""
 
 
-_SIZE_WORD_BEFORE = re.compile(r"\b(?:size|sz|uk|eu|us)\s*$", re.I)
+_DEPARTMENT = r"(?:(?:wo)?men'?s|ladies|boys|girls|kids)"
+_SIZE_WORD_BEFORE = re.compile(rf"\b(?:size|sz|uk|eu|us)\s*(?:{_DEPARTMENT}\s+)?(?:size\s+)?$", re.I)
 _SIZE_WORD_AFTER = re.compile(r"^\s*(?:uk|eu|us)\b", re.I)
 
 

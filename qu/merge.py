@@ -117,9 +117,11 @@ def merge_spans(
             else t
             for t in primary
         ]
-        # a single letter no brand lexicon knows is not a brand: the "s" of "men s" (men's), a size
-        primary = [t for t in primary if not (t.source == "tagger" and t.attribute == "brand"
-                                              and len(t.text) == 1 and not is_known("brand", t.text))]
+        # a single letter no brand lexicon knows is not a brand: the "s" of "men s" (men's), a size; nor is
+        # the system of a size the rules read ("us" in "us womens 8")
+        systems = {(r.value or "").split()[0] for r in rules if r.attribute == "size" and r.value}
+        primary = [t for t in primary if not (t.source == "tagger" and t.attribute == "brand" and (
+            (len(t.text) == 1 and not is_known("brand", t.text)) or t.text.lower() in systems))]
     # exact lexicon hits (confidence >= the attribute's override) beat a tagger span of another attribute
     # they overlap: "carhart" is a brand and "uk 8" a size whatever the tagger guessed
     overrides = OVERRIDES if overrides is None else overrides
@@ -217,13 +219,16 @@ def merge_spans(
         if len(pair) == 2 and re.fullmatch(r"\s?[-/]\s?", t.text[pair[0].end - t.start : pair[1].start - t.start]):
             primary = [p for p in primary if p is not t] + pair
     # a tagger size inside a size the rules read whole with its system or fit ("9.5" in "us 9.5", "28" in
-    # "28 short") is that size: the system is part of what the shopper wrote
+    # "28 short") is that size: the system is part of what the shopper wrote; so is the word "size" alone
+    # before the number the tagger read as something else ("junior size 4")
     for t in [t for t in primary if t.source == "tagger" and t.attribute == "size"]:
-        whole = next((r for r in strong if r.attribute == "size" and r.start <= t.start and t.end <= r.end
+        word_only = re.fullmatch(r"size|sz", t.text, re.I) is not None
+        whole = next((r for r in rules if r.attribute == "size" and r.start <= t.start and t.end <= r.end
+                      and (r in strong or (word_only and r.confidence >= 0.9))
                       and not re.fullmatch(r"(?:size|sz)?", (r.text[: t.start - r.start] + " "
                                                               + r.text[t.end - r.start :]).strip(), re.I)), None)
         if whole is not None:
-            primary = [p for p in primary if p is not t] + [whole]
+            primary = [p for p in primary if not (p.source == "tagger" and _overlaps(p, whole))] + [whole]
     if strong:
         primary = [sp for sp in primary if not doomed(sp)]
         primary = [r for r in strong if not any(_overlaps(r, p) for p in primary)] + primary

@@ -64,7 +64,7 @@ _UNITS = r"(?:inch(?:es)?|in|\"|mm|cm|oz|ml|ft|feet|foot|m|l|lb|lbs|kg|g|qt|gall
 
 # Ordered: the first pattern that matches a stretch of text wins it.
 _PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("one size", re.compile(r"\b(?:one[\s-]size(?:[\s-]fits[\s-]all)?|onesize|os|osfa)\b", re.I)),
+    ("one size", re.compile(r"\b(?:one[\s-]size(?:[\s-]fits[\s-](?:all|most))?|onesize|os|osfa|osfm)\b", re.I)),
     # a waist is 22-48 inches ("85w" is a power, "w10" a women's shoe size)
     ("waist", re.compile(r"\bw\s?(2[2-9]|3\d|4[0-8])(?:\s*[/x]?\s*l\s?(\d{2}))?\b", re.I)),
     ("waist", re.compile(r"\b(2[2-9]|3\d|4[0-8])\s?w(?:\s*[/x]?\s*(\d{2})\s?l)?\b", re.I)),
@@ -90,6 +90,11 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         re.compile(r"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it)\s?(\d{1,2})\s?(?:-|/|to)\s?(\d{1,2})\b", re.I),
     ),
     ("system", re.compile(rf"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it|jp)\s?(?:size\s?)?({_NUM})\b", re.I)),
+    # the system, the department, then the number: "us womens 8" (the size is the number, in that system)
+    (
+        "system gender",
+        re.compile(rf"\b(uk|eu|us)\s(?:(?:wo)?men'?s|ladies|boys|girls|kids)\s(?:size\s)?({_NUM})\b", re.I),
+    ),
     ("system", re.compile(r"\b(cm)\s?(2\d(?:\.5)?)\b", re.I)),  # a shoe's length: "cm 27" (27cm is a measure)
     ("system", re.compile(rf"\b({_NUM})\s?(uk|eu|eur|us|usa)\b(?!\s?(?:\d|dollars?|\$))", re.I)),  # "42 eu"
     # a shirt's collar: "15.5 collar", "collar 16"
@@ -260,8 +265,10 @@ def find_sizes(query: str) -> list[SizeMatch]:
                     a, b = m.span(i)
                     out.append(SizeMatch(a, b, m.group(i), _LETTERS[m.group(i).lower()], "letter pair"))
                 continue
+            if kind == "system gender":  # "us womens 8": the size is the number, the department stays a word
+                kind, s = "system", m.start(2)
             value, system = _value(kind, m)
-            out.append(SizeMatch(s, e, m.group(0), value, system))
+            out.append(SizeMatch(s, e, query[s:e], value, system))
     return sorted(out, key=lambda x: x.start)
 
 

@@ -213,7 +213,7 @@ def test_a_size_read_whole_by_the_rules_keeps_its_system(extractor, query, size_
     assert size_text not in p.residual
 
 
-@pytest.mark.parametrize("query", ["dress size uk 8", "size 6 uk heels", "uk size 8 dress"])
+@pytest.mark.parametrize("query", ["dress size uk 8", "size 6 uk heels", "uk size 8 dress", "nike us mens 10.5"])
 def test_size_words_beside_a_size_leave_no_residual(extractor, query):
     """"size" and the system beside a size are part of it, not words for lexical matching."""
     p = extractor.parse(query)

@@ -35,6 +35,8 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("chinos l32", "l32", "l32", "length"),
         ("jeans 28 short", "28 short", "28 short", "leg fit"),
         ("uk size 8 dress", "uk size 8", "uk 8", "uk"),
+        ("us womens 8 shoes", "8", "us 8", "us"),  # the department between stays a word of its own
+        ("hat osfm", "osfm", "one size", "one size"),
         ("trousers 14 Reg", "14 Reg", "14 regular", "leg fit"),
     ],
 )
