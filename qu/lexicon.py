@@ -112,8 +112,8 @@ class Lexicon:
     )  # keys from the curated list (high precision in queries)
     brand_loose: dict[str, str] = field(default_factory=dict)  # loose key -> canonical, for fuzzy matching
     fuzzy_brands: list[str] = field(default_factory=list)  # loose keys eligible for fuzzy matching
-    fuzzy_phrases: list[str] = field(default_factory=list)  # loose keys of curated names of several words
-    phrase_initials: dict[str, str] = field(default_factory=dict)  # loose key -> its words' first letters
+    # loose keys of curated brand names of several words, by their words' first letters ("nb": newbalance)
+    fuzzy_phrases: dict[str, list[str]] = field(default_factory=dict)
     colour_alias: dict[str, str] = field(default_factory=dict)
     colour_words: dict[str, str] = field(default_factory=dict)  # patterns/washes: surface -> canonical
     gender_alias: dict[str, str | list[str]] = field(default_factory=dict)
@@ -134,8 +134,7 @@ class Lexicon:
                 lex.brand_loose.setdefault(_loose(a), canon)
                 lex.brand_curated.add(key(a))
                 if " " in key(a) and len(_loose(a)) >= 8:
-                    lex.fuzzy_phrases.append(_loose(a))
-                    lex.phrase_initials[_loose(a)] = "".join(w[0] for w in key(a).split())
+                    lex.fuzzy_phrases.setdefault("".join(w[0] for w in key(a).split()), []).append(_loose(a))
             curated.append(canon)
         with open(VOCAB / "fpi_brand_candidates.csv", encoding="utf-8") as f:
             for row in csv.DictReader(f):
@@ -205,12 +204,9 @@ class Lexicon:
             return None
         from rapidfuzz import fuzz, process
 
-        initials = "".join(w[0] for w in key(text).split())
-        for name, _score, _ in process.extract(lk, self.fuzzy_phrases, scorer=fuzz.ratio, score_cutoff=cutoff,
-                                               limit=3):
-            if self.phrase_initials.get(name) == initials:
-                return self.brand_loose[name]
-        return None
+        names = self.fuzzy_phrases.get("".join(w[0] for w in key(text).split()))
+        hit = process.extractOne(lk, names, scorer=fuzz.ratio, score_cutoff=cutoff) if names else None
+        return self.brand_loose[hit[0]] if hit else None
 
     def colour(self, text: str) -> str | None:
         k = key(text)
