@@ -343,7 +343,7 @@ class QUExtractor:
             for i in range(start, end):
                 covered[i] = True
         kept = "".join(" " if c else ch for ch, c in zip(text, covered, strict=True))
-        residual = re.sub(r"\s+", " ", kept).strip()
+        residual = " ".join(w for w in kept.split() if any(ch.isalnum() for ch in w))  # no lone "/" or "-"
         fields = {a: (v[0] if len(v) == 1 else list(v)) for a, v in values.items()}
         return ParsedQuery(
             query=query,

@@ -45,6 +45,12 @@ def cut_before(sp: Span, end: int) -> Span:
     return sp.model_copy(update={"text": text, "end": sp.start + len(text), "value": None})
 
 
+def cut_after(sp: Span, start: int) -> Span:
+    """`sp` from offset `start` on (after the space there); its value is read again from the text."""
+    text = sp.text[start - sp.start :].lstrip()
+    return sp.model_copy(update={"text": text, "start": sp.end - len(text), "value": None})
+
+
 def _both_bounds(a: Span, b: Span) -> bool:
     """The two bounds of one price range ("20-40") share their text: both are kept."""
     return {a.attribute, b.attribute} == {"price_min", "price_max"} and (a.start, a.end) == (b.start, b.end)
@@ -194,6 +200,15 @@ def merge_spans(
             cut = cut_before(t, tail.start) if tail else None
             if cut and (is_known("category", cut.text) if t.attribute == "category" else re.search(r"\d", cut.text)):
                 primary = [p for p in primary if p is not t] + [cut, tail]
+        # and one of two words that took the colour before it along ("teal top") is the colour, then the
+        # garment (not "snow plow shoe")
+        for t in [t for t in primary
+                  if t.source == "tagger" and t.attribute == "category" and len(t.text.split()) == 2]:
+            head = next((r for r in rules if r.attribute == "colour" and r.confidence >= 0.9 and r.start == t.start
+                         and r.end < t.end), None)
+            rest = cut_after(t, head.end) if head else None
+            if rest and is_known("category", rest.text):
+                primary = [p for p in primary if p is not t] + [head, rest]
         # a tagger brand that took the garment or a colour along ("hobbs coat", "hunter wellies",
         # "navy ralph lauren") is the brand and the garment or colour the rules read; one no lexicon
         # knows that is only a garment and a colour ("parka khaki") is those
@@ -211,10 +226,11 @@ def merge_spans(
                 rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
             if along and not "".join(rest).strip():
                 primary = [p for p in primary if p is not t] + ([brand] if brand else []) + along
-    # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m") gives way to them: a
-    # shopper who writes a pair means either size, and a filter on both values finds either
-    for t in [t for t in primary if t.source == "tagger" and t.attribute == "size"]:
-        pair = sorted((r for r in rules if r.attribute == "size" and _overlaps(t, r)), key=lambda r: r.start)
+    # a tagger size or colour over two the rules read ("8-10", "uk 8-10", "s/m", "black/white") gives way
+    # to them: a shopper who writes a pair means either size, or both colours, and a filter on both
+    # values finds either
+    for t in [t for t in primary if t.source == "tagger" and t.attribute in ("size", "colour")]:
+        pair = sorted((r for r in rules if r.attribute == t.attribute and _overlaps(t, r)), key=lambda r: r.start)
         # t overlaps both, so it covers the text between them: a pair is joined by "-" or "/"
         if len(pair) == 2 and re.fullmatch(r"\s?[-/]\s?", t.text[pair[0].end - t.start : pair[1].start - t.start]):
             primary = [p for p in primary if p is not t] + pair
@@ -229,6 +245,12 @@ def merge_spans(
                                                               + r.text[t.end - r.start :]).strip(), re.I)), None)
         if whole is not None:
             primary = [p for p in primary if not (p.source == "tagger" and _overlaps(p, whole))] + [whole]
+    # a tagger colour inside a denim wash ("acid" in "acid wash") is the wash
+    for t in [t for t in primary if t.source == "tagger" and t.attribute == "colour"]:
+        wash = next((r for r in strong if r.attribute == "colour" and r.start <= t.start and t.end <= r.end
+                     and r.end - r.start > t.end - t.start), None)
+        if wash is not None:
+            primary = [p for p in primary if not (p.source == "tagger" and _overlaps(p, wash))] + [wash]
     if strong:
         primary = [sp for sp in primary if not doomed(sp)]
         primary = [r for r in strong if not any(_overlaps(r, p) for p in primary)] + primary
