@@ -226,11 +226,10 @@ def merge_spans(
                 rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
             if along and not "".join(rest).strip():
                 primary = [p for p in primary if p is not t] + ([brand] if brand else []) + along
-    # a tagger size or colour over two the rules read ("8-10", "uk 8-10", "s/m", "black/white") gives way
-    # to them: a shopper who writes a pair means either size, or both colours, and a filter on both
-    # values finds either
-    for t in [t for t in primary if t.source == "tagger" and t.attribute in ("size", "colour")]:
-        pair = sorted((r for r in rules if r.attribute == t.attribute and _overlaps(t, r)), key=lambda r: r.start)
+    # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m") gives way to them: a
+    # shopper who writes a pair means either size, and a filter on both values finds either
+    for t in [t for t in primary if t.source == "tagger" and t.attribute == "size"]:
+        pair = sorted((r for r in rules if r.attribute == "size" and _overlaps(t, r)), key=lambda r: r.start)
         # t overlaps both, so it covers the text between them: a pair is joined by "-" or "/"
         if len(pair) == 2 and re.fullmatch(r"\s?[-/]\s?", t.text[pair[0].end - t.start : pair[1].start - t.start]):
             primary = [p for p in primary if p is not t] + pair
