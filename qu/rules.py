@@ -66,7 +66,11 @@ _PRICE_PATTERNS = [
             re.I,
         ),
     ),
+    ("max", re.compile(r"(?:under|below|less than|up to)\s+a\s+(tenner|fiver)\b", re.I)),  # UK slang: 10, 5
+    # a bare amount with its currency sign is the shopper's budget: "dress £10", "$25 jeans"
+    ("max", re.compile(r"(?:[£$€]\s?(\d{1,5}(?:\.\d{1,2})?)|\b(\d{1,5}(?:\.\d{1,2})?)\s?[£€])(?![\w.])", re.I)),
 ]
+_SLANG_AMOUNTS = {"tenner": 10.0, "fiver": 5.0}
 
 
 # colour words that more often name something else ("fat burning cream", "steel toe", "blue print")
@@ -226,7 +230,7 @@ def find_price(query: str) -> list[PriceBounds]:
                 and not text.startswith((">", "≥"))
             ):
                 continue
-            nums = [float(g) for g in m.groups() if g is not None]
+            nums = [_SLANG_AMOUNTS.get(g.lower()) or float(g) for g in m.groups() if g is not None]
             start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
             end = m.start() + len(m.group(0).rstrip())
             if kind == "max":

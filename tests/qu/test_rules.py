@@ -17,6 +17,10 @@ from qu.rules import find_price
         ("coat 30 and under", None, 30.0),
         ("trainers 20 quid max", None, 20.0),
         ("jeans max 25", None, 25.0),
+        ("dress £10", None, 10.0),  # a bare amount with its sign is a budget
+        ("$25 jeans", None, 25.0),
+        ("jeans 25€", None, 25.0),
+        ("tops under a tenner", None, 10.0),
     ],
 )
 def test_price_bounds(query, low, high):
@@ -28,7 +32,7 @@ def test_price_bounds(query, low, high):
 @pytest.mark.parametrize(
     "query",
     ["size 10-12 dress", "baby 0-3 months", "6-12 months romper", "nike air max 90", "iphone 11 max case",
-     "max 2 pack", "max 10 lbs"],
+     "max 2 pack", "max 10 lbs", "20 pounds dumbbell"],  # "pounds" without a sign may weigh
 )
 def test_sizes_and_ages_are_not_prices(query):
     assert find_price(query) == []
