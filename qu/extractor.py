@@ -122,9 +122,9 @@ class QUExtractor:
         return out
 
     def _named_brands(self, spans: list[Span]) -> set[str]:
-        # a rule's brand was read from the lexicon already, misspelt or not ("new balence")
+        # misspelt or not: "supream box logo", "new balence 550" (asked only where a line needs its brand)
         return {b for sp in spans if sp.attribute == "brand"
-                and (b := self.lexicon.brand(sp.text, fuzzy=False) or (sp.value if sp.source == "rules" else None))}
+                and (b := (sp.value if sp.source == "rules" else None) or self.lexicon.brand(sp.text))}
 
     def _around_lines(self, spans: list[Span], lines: list[ProductLine]) -> list[Span]:
         """A layer's spans with a product line's name in the query: spans over the name go (the

@@ -190,6 +190,8 @@ class Lexicon:
             return None
         from rapidfuzz import fuzz, process
 
+        if len(lk) >= 6 and " " not in k and k not in dictionary_words():
+            cutoff = min(cutoff, 85.0)  # a word no dictionary holds, one letter off a brand: "supream"
         hit = process.extractOne(lk, self.fuzzy_brands, scorer=fuzz.ratio, score_cutoff=cutoff)
         return self.brand_loose[hit[0]] if hit else None
 

@@ -20,6 +20,7 @@ from qu.lexicon import canonical_brand, canonical_colour
         ("H&M", "h&m"),
         ("Ralph Lauren", "ralph lauren"),
         ("United Colors of Benetton", "benetton"),
+        ("supream", "supreme"),  # no dictionary word: one letter off is enough (ratio 86)
     ],
 )
 def test_brand_aliases_and_misspellings(text, brand):
