@@ -223,7 +223,7 @@ class QUExtractor:
         if attribute == "colour":
             return lex.colour(text) or self._last_word(attribute, k) or k
         if attribute == "category":
-            return self.taxonomy.normalise(text) or k
+            return self.taxonomy.normalise(text) or self.taxonomy.misspelt(text) or k
         if attribute == "gender":
             g = lex.gender_alias.get(k) or self._last_word(attribute, k)
             return ("+".join(g) if isinstance(g, list) else g) if g else None

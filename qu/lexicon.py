@@ -216,19 +216,33 @@ class Lexicon:
 
 
 WORDPIECE_PATH = ROOT / "models" / "qu" / "minilm" / "tokenizer.json"
+WORD_MIN_COUNT = 100  # pyspellchecker's English list counts words in subtitles; its floor (50) holds misspellings
 
 
 @lru_cache(maxsize=1)
 def dictionary_words() -> frozenset[str]:
-    """Words of 4 letters or more that BERT's uncased WordPiece vocabulary (the shipped tagger's) holds
-    whole: English words and well-known names. A word in it is spelt right ("casino", "place",
-    "basics"), so it is never a misspelt brand ("casio", "palace", "asics"); "stussey" and "wrangle"
-    are not in it. Empty if the tagger's tokenizer is missing, and then nothing counts as misspelt."""
+    """English words of 4 letters or more: pyspellchecker's English word list (160k words with their
+    counts in a large corpus; those counted 100 times or more) and the whole words of BERT's uncased
+    WordPiece vocabulary (the shipped tagger's: well-known names too). A word in it is spelt right
+    ("casino", "cooker", "stickers"), so it is never read as a misspelt brand or garment ("casio",
+    "choker", "knickers"); "stussey", "hoddie" and "jaket" are not in it. Empty if neither source
+    can be read, and then nothing counts as misspelt."""
+    import gzip
+    from importlib import resources
+
+    words: set[str] = set()
     try:
         vocab = json.loads(WORDPIECE_PATH.read_text(encoding="utf-8"))["model"]["vocab"]
+        words.update(w for w in vocab if len(w) >= 4 and w.isalpha())
     except (OSError, KeyError, ValueError):
-        return frozenset()
-    return frozenset(w for w in vocab if len(w) >= 4 and w.isalpha())
+        pass
+    try:
+        with resources.files("spellchecker").joinpath("resources", "en.json.gz").open("rb") as f:
+            counts = json.loads(gzip.decompress(f.read()))
+        words.update(w for w, n in counts.items() if n >= WORD_MIN_COUNT and len(w) >= 4 and w.isalpha())
+    except (ModuleNotFoundError, OSError, ValueError):
+        pass
+    return frozenset(words)
 
 
 @lru_cache(maxsize=2)

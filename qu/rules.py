@@ -264,6 +264,7 @@ class RuleMatcher:
 
     @classmethod
     def load(cls) -> RuleMatcher:
+        dictionary_words()  # read now (0.2 s), not by the first query with a word it must look up
         return cls(lexicon=get_lexicon(), taxonomy=get_taxonomy(), common=_common_words())
 
     def _lookup(self, phrase: str, n: int) -> tuple[str, str, float] | None:
@@ -298,6 +299,9 @@ class RuleMatcher:
             cat = self.taxonomy.normalise(k) if k.endswith("s") else None
             if cat is not None:
                 return "category", cat, 0.75
+            cat = self.taxonomy.misspelt(k)
+            if cat is not None:  # "hoddie", "jaket": a garment misspelt, no word of its own
+                return "category", cat, 0.85
             lk = _loose(phrase)
             if len(lk) >= 5 and k not in self.common and not lk.isdigit():
                 brand = lex.brand(phrase, fuzzy=True)
@@ -395,7 +399,7 @@ class RuleMatcher:
         """A curated fashion brand that is also a common query word ("wrangler" is a Jeep in
         Amazon's queries, "coach" a bus) is weak evidence alone (0.6), but when it opens the query
         and a garment the rules know follows it, it is the brand: "wrangler jacket", "coach bag". So is
-        a misspelt one read by fuzzy matching: "stussey hoodie", "wrangle jeans"."""
+        a misspelt one read by fuzzy matching: "stussey hoodie", "hollester hoodie"."""
         cats = {sp.start for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85}
         return [
             sp.model_copy(update={"confidence": 0.9})

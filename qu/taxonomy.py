@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+
 from qu._data import LEXICONS
+from qu.lexicon import dictionary_words
 
 CATEGORIES_PATH = LEXICONS / "categories.json"
 # the roots a marketplace's listings sit under: a query about one of them is a query for things to wear
@@ -73,6 +77,29 @@ class Taxonomy:
     def roots(self, categories) -> set[str]:
         """The taxonomy roots ("clothing", "shoes", ...) of the known categories among `categories`."""
         return {self.path(c)[0] for c in categories if c in self.parents}
+
+    def misspelt(self, text: str) -> str | None:
+        """The garment a misspelt word names: one edit off (a letter added, dropped, changed, or two
+        swapped) a one-word garment name that begins with the same letter ("hoddie", "jaket", "skrit",
+        "troussers"). Only a word of 5 letters or more that no dictionary holds, nor its singular
+        (`qu.lexicon.dictionary_words`), so a real word ("shorter", "strainers") is never read as one."""
+        k = _key(text)
+        words = dictionary_words()
+        if not k.isalpha() or len(k) < 5 or not words or k in words or (k.endswith("s") and k[:-1] in words):
+            return None
+        names = self._one_word_names.get(k[0])
+        hit = process.extractOne(k, names, scorer=DamerauLevenshtein.distance, score_cutoff=1) if names else None
+        return self.synonyms[hit[0]] if hit else None
+
+    @cached_property
+    def _one_word_names(self) -> dict[str, list[str]]:
+        """One-word names of 4 letters or more of categories below a root ("hoodie", "jackets"), by
+        their first letter."""
+        out: dict[str, list[str]] = {}
+        for k in sorted(self.synonyms):
+            if k.isalpha() and len(k) >= 4 and self.parents.get(self.synonyms[k]) is not None:
+                out.setdefault(k[0], []).append(k)
+        return out
 
     def normalise(self, text: str) -> str | None:
         k = _key(text)

@@ -89,6 +89,27 @@ def test_normalise_category(text, leaf):
     assert normalise_category(text) == leaf
 
 
+@pytest.mark.parametrize(
+    "word,leaf",
+    [
+        ("hoddie", "hoodies"),  # one letter changed
+        ("jaket", "jackets"),  # one dropped
+        ("troussers", "trousers"),  # one added
+        ("skrit", "skirts"),  # two swapped
+        ("sweatshrit", "sweatshirts"),
+        ("knecklace", None),  # the first letter is kept: shoppers rarely miss it
+        ("strainers", None),  # a word ("strainer"), not "trainers"
+        ("shorter", None),  # a word
+        ("boden", None),  # two edits from "boots"
+        ("tee", None),  # too short to guess
+    ],
+)
+def test_misspelt_garments(word, leaf):
+    from qu.taxonomy import get_taxonomy
+
+    assert get_taxonomy().misspelt(word) == leaf
+
+
 def test_unknown_category_is_none():
     assert normalise_category("quantum flux capacitor") is None
     assert normalise_category("   ") is None
