@@ -216,7 +216,7 @@ class Lexicon:
 
 
 WORDPIECE_PATH = ROOT / "models" / "qu" / "minilm" / "tokenizer.json"
-WORD_MIN_COUNT = 100  # pyspellchecker's English list counts words in subtitles; its floor (50) holds misspellings
+WORD_MIN_COUNT = 100  # pyspellchecker's English list counts words in a corpus; near its floor (50) are misspellings
 
 
 @lru_cache(maxsize=1)

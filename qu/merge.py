@@ -35,6 +35,9 @@ DEFAULT_POLICY: dict[str, Policy] = {
 }
 
 
+_SYSTEM_WORDS = {"uk", "eu", "us", "fr", "it", "jp"}
+
+
 def _overlaps(a: Span, b: Span) -> bool:
     return a.start < b.end and b.start < a.end
 
@@ -125,7 +128,7 @@ def merge_spans(
         ]
         # a single letter no brand lexicon knows is not a brand: the "s" of "men s" (men's), a size; nor is
         # the system of a size the rules read ("us" in "us womens 8")
-        systems = {(r.value or "").split()[0] for r in rules if r.attribute == "size" and r.value}
+        systems = {(r.value or "").split()[0] for r in rules if r.attribute == "size" and r.value} & _SYSTEM_WORDS
         primary = [t for t in primary if not (t.source == "tagger" and t.attribute == "brand" and (
             (len(t.text) == 1 and not is_known("brand", t.text)) or t.text.lower() in systems))]
     # exact lexicon hits (confidence >= the attribute's override) beat a tagger span of another attribute
