@@ -3,8 +3,8 @@
 Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from context), "waist"
 (W32, W32 L30), "one size", "age" (kids: 3T, 2-3 years, 12 months), "measure" (12 inch, 38mm),
 "numeric" (size 8 with no system), "leg fit" (a size with its leg: "28 short", "14 long"),
-"collar" (15.5 collar, 16.5 neck), "length" (a leg alone in a query about trousers: "34l", "l32"),
-"letter pair" ("s/m": two sizes),
+"collar" (15.5 collar, 16.5 neck), "hat" (a fitted cap: "7 1/4"), "length" (a leg alone in a query
+about trousers: "34l", "l32"), "letter pair" ("s/m": two sizes),
 "numeric pair" ("8-10": two UK dress sizes), "jp"/"cm" (shoes: "jp 26", "cm 27").
 Shoe conversion uses data/vocab/sizes/shoe_size_tables.json
 (`blitzResults`: half sizes UK 0-15 with EU, US, cm, JP), women's dress conversion by UK = EU - 28 = US + 4.
@@ -121,6 +121,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("age", re.compile(r"\b(\d)\s?t\b", re.I)),
     # US children's shoe sizes: "8c" (toddler), "5y" / "5.5y" (youth, "gs"), kept as written
     ("kids shoe", re.compile(r"\b(1?\d(?:\.5)?)\s?([cy])\b", re.I)),
+    # a fitted cap's size, in a query about hats (see find_sizes): "new era 7 1/4", "7 3/8 fitted"
+    ("hat", re.compile(r"\b([67])\s([1357]/8|1/4|3/4|1/2)(?![\w/])", re.I)),
     # a bare pair: UK dress sizes "8-10", "12/14" (two sizes); kids' ages "7-8", "10-12" (see find_sizes)
     (
         "pair",
@@ -167,6 +169,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
         return f"collar {_fmt(g[0])}", "collar"
     if kind == "length":
         return f"l{g[0]}", "length"
+    if kind == "hat":
+        return f"{g[0]} {g[1]}", "hat"
     if kind == "leg fit":
         return f"{int(g[0])} {'regular' if g[1].lower() == 'reg' else g[1].lower()}", "leg fit"
     if kind == "chest":
@@ -208,6 +212,7 @@ _KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|child
 
 
 FITS = ("plus size", "petite", "tall")  # sizes that are a cut, not a measure
+_HATS = re.compile(r"\b(?:hats?|caps?|fitted|new era|59fifty|snapback)\b", re.I)
 _LEGS = re.compile(r"\b(?:jeans?|trousers?|pants|chinos?|cords|cargos|joggers|slacks|leg)\b", re.I)
 
 
@@ -235,7 +240,7 @@ def find_sizes(query: str) -> list[SizeMatch]:
             if any(s < te and ts < e for ts, te in taken):
                 continue
             # "34l" is a rucksack's volume elsewhere; "l30" right after a number is a leg ("10 l30")
-            if kind == "leg fit" and not _LEGS.search(query):
+            if (kind == "leg fit" and not _LEGS.search(query)) or (kind == "hat" and not _HATS.search(query)):
                 continue
             if kind == "length" and not _LEGS.search(query) and not (
                 m.group(0)[0] in "lL" and re.search(r"\b\d{1,2}\s$", query[:s])

@@ -37,6 +37,7 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("uk size 8 dress", "uk size 8", "uk 8", "uk"),
         ("us womens 8 shoes", "8", "us 8", "us"),  # the department between stays a word of its own
         ("hat osfm", "osfm", "one size", "one size"),
+        ("new era cap 7 1/4", "7 1/4", "7 1/4", "hat"),  # a fitted cap's size, only beside a hat word
         ("trousers 14 Reg", "14 Reg", "14 regular", "leg fit"),
     ],
 )
