@@ -154,8 +154,9 @@ class QUExtractor:
         polo 40", "lv speedy 25". Shoes: UK/US 1-15 keep no system, 35-48 are EU. Clothing: whole
         numbers 0-56 (UK, US and EU dress sizes, waists, chests), ending the query, kept as written,
         since the number alone does not say which system. Bags: 15-50, a width in cm. A number the
-        tagger read as a style, colour or brand ("trousers 6" as style "6") gives way; a department
-        that took the number along ("mens 11") is cut short."""
+        tagger read as a style, colour, brand or department ("trousers 6" as style "6", "vans old
+        skool 7" as a department "7") gives way; a department that took the number along ("mens 11")
+        is cut short."""
         # a fit is a range and a leg length half a size: "petite trousers 6", "mom jeans 10 l30"
         partial = [sp for sp in spans if sp.attribute == "size" and is_partial((sp.value or sp.text).lower())]
         if not any(ch.isdigit() for ch in text) or any(sp.attribute == "size" and sp not in partial for sp in spans):
@@ -195,7 +196,7 @@ class QUExtractor:
             # the tagger's department sometimes takes the size along: "mens 11" is "mens" and 11
             gender = [sp for sp in over if sp.attribute == "gender" and sp.start < m.start()]
             if all(
-                sp.attribute in ("style", "colour", "brand") and (sp.start, sp.end) == m.span()
+                sp.attribute in ("style", "colour", "brand", "gender") and (sp.start, sp.end) == m.span()
                 for sp in over
                 if sp not in gender
             ):
