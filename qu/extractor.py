@@ -13,7 +13,7 @@ from qu.lexicon import Lexicon, get_lexicon, key
 from qu.merge import cut_before, merge_spans
 from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
 from qu.rules import RuleMatcher
-from qu.sizes import convert_dress_size, convert_shoe_size, is_partial, normalise_size
+from qu.sizes import DEPARTMENT, convert_dress_size, convert_shoe_size, is_partial, normalise_size
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import ATTRIBUTES, ParsedQuery, Span
 
@@ -41,8 +41,7 @@ class QueryError(ValueError):
     """A query qu cannot read (empty or blank)."""
 
 
-_DEPARTMENT = r"(?:(?:wo)?men'?s|ladies|boys|girls|kids)"
-_SIZE_WORD_BEFORE = re.compile(rf"\b(?:size|sz|uk|eu|us)\s*(?:{_DEPARTMENT}\s+)?(?:size\s+)?$", re.I)
+_SIZE_WORD_BEFORE = re.compile(rf"\b(?:size|sz|uk|eu|us)\s*(?:{DEPARTMENT}\s+)?(?:size\s+)?$", re.I)
 _SIZE_WORD_AFTER = re.compile(r"^\s*(?:uk|eu|us)\b", re.I)
 
 

@@ -190,7 +190,7 @@ class Lexicon:
             return None
         from rapidfuzz import fuzz, process
 
-        if len(lk) >= 6 and " " not in k and k not in dictionary_words():
+        if len(lk) >= 6 and " " not in k and not spelt_right(k):
             cutoff = min(cutoff, 85.0)  # a word no dictionary holds, one letter off a brand: "supream"
         hit = process.extractOne(lk, self.fuzzy_brands, scorer=fuzz.ratio, score_cutoff=cutoff)
         return self.brand_loose[hit[0]] if hit else None
@@ -201,8 +201,7 @@ class Lexicon:
         into a brand ("dog essentials" is not "fog essentials"), and with a word no dictionary holds
         ("how universe works" is spelt right, and not Universal Works)."""
         lk = _loose(text)
-        words = dictionary_words()
-        if len(lk) < 8 or not words or all(w in words for w in key(text).split()):
+        if len(lk) < 8 or all(spelt_right(w) for w in key(text).split()):
             return None
         from rapidfuzz import fuzz, process
 
@@ -243,6 +242,13 @@ def dictionary_words() -> frozenset[str]:
     except (ModuleNotFoundError, OSError, ValueError):
         pass
     return frozenset(words)
+
+
+def spelt_right(word: str) -> bool:
+    """Whether a (lowercased) word counts as spelt right: the dictionary holds it, or no dictionary
+    could be read, and then nothing counts as misspelt."""
+    words = dictionary_words()
+    return not words or word in words
 
 
 @lru_cache(maxsize=2)

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from qu._data import load_split
-from qu.lexicon import Lexicon, _loose, dictionary_words, get_lexicon, key
+from qu.lexicon import Lexicon, _loose, dictionary_words, get_lexicon, key, spelt_right
 from qu.sizes import find_sizes
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import Span
@@ -392,8 +392,7 @@ class RuleMatcher:
 
     def _misspelt(self, sp: Span) -> bool:
         """A word read as a curated brand by fuzzy matching, and no word of its own ("stussey")."""
-        words = dictionary_words()
-        return bool(words) and key(sp.value or "") in self.lexicon.brand_curated and key(sp.text) not in words
+        return key(sp.value or "") in self.lexicon.brand_curated and not spelt_right(key(sp.text))
 
     def _brands_in_context(self, query: str, spans: list[Span]) -> list[Span]:
         """A curated fashion brand that is also a common query word ("wrangler" is a Jeep in

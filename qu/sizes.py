@@ -60,6 +60,7 @@ _LETTERS = {
 }
 _LETTER_RE = "|".join(sorted((re.escape(k) for k in _LETTERS), key=len, reverse=True))
 _NUM = r"\d{1,3}(?:\.5)?"
+DEPARTMENT = r"(?:(?:wo)?men'?s|ladies|boys|girls|kids)"  # a department between a size's system and number
 _UNITS = r"(?:inch(?:es)?|in|\"|mm|cm|oz|ml|ft|feet|foot|m|l|lb|lbs|kg|g|qt|gallon|gal)"
 
 # Ordered: the first pattern that matches a stretch of text wins it.
@@ -93,7 +94,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # the system, the department, then the number: "us womens 8" (the size is the number, in that system)
     (
         "system gender",
-        re.compile(rf"\b(uk|eu|us)\s(?:(?:wo)?men'?s|ladies|boys|girls|kids)\s(?:size\s)?({_NUM})\b", re.I),
+        re.compile(rf"\b(uk|eu|us)\s{DEPARTMENT}\s(?:size\s)?({_NUM})\b", re.I),
     ),
     ("system", re.compile(r"\b(cm)\s?(2\d(?:\.5)?)\b", re.I)),  # a shoe's length: "cm 27" (27cm is a measure)
     ("system", re.compile(rf"\b({_NUM})\s?(uk|eu|eur|us|usa)\b(?!\s?(?:\d|dollars?|\$))", re.I)),  # "42 eu"

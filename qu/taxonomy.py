@@ -17,7 +17,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from qu._data import LEXICONS
-from qu.lexicon import dictionary_words
+from qu.lexicon import spelt_right
 
 CATEGORIES_PATH = LEXICONS / "categories.json"
 # the roots a marketplace's listings sit under: a query about one of them is a query for things to wear
@@ -82,10 +82,9 @@ class Taxonomy:
         """The garment a misspelt word names: one edit off (a letter added, dropped, changed, or two
         swapped) a one-word garment name that begins with the same letter ("hoddie", "jaket", "skrit",
         "troussers"). Only a word of 5 letters or more that no dictionary holds, nor its singular
-        (`qu.lexicon.dictionary_words`), so a real word ("shorter", "strainers") is never read as one."""
+        (`qu.lexicon.spelt_right`), so a real word ("shorter", "strainers") is never read as one."""
         k = _key(text)
-        words = dictionary_words()
-        if not k.isalpha() or len(k) < 5 or not words or k in words or (k.endswith("s") and k[:-1] in words):
+        if not k.isalpha() or len(k) < 5 or spelt_right(k) or (k.endswith("s") and spelt_right(k[:-1])):
             return None
         names = self._one_word_names.get(k[0])
         hit = process.extractOne(k, names, scorer=DamerauLevenshtein.distance, score_cutoff=1) if names else None
