@@ -11,14 +11,14 @@ from preloved.pipeline import SearchPipeline
 from service._state import ServiceState
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     return request.app.state.service
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def get_pipeline(state: StateDep) -> SearchPipeline:
+async def get_pipeline(state: StateDep) -> SearchPipeline:
     if state.pipeline is None:
         if state.load_error is not None:
             raise HTTPException(503, f"the models and index failed to load: {state.load_error}")
@@ -30,7 +30,7 @@ def get_pipeline(state: StateDep) -> SearchPipeline:
 PipelineDep = Annotated[SearchPipeline, Depends(get_pipeline)]
 
 
-def require_api_key(
+async def require_api_key(
     state: StateDep,
     x_api_key: Annotated[str | None, Header(description="The API key (or a bearer token)")] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
