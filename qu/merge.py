@@ -229,6 +229,19 @@ def merge_spans(
                 rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
             if along and not "".join(rest).strip():
                 primary = [p for p in primary if p is not t] + ([brand] if brand else []) + along
+        # a tagger style or department that took the query's one garment along, every word of it read by
+        # the rules ("sage green cardigan", "newborn babygrow"), is what the rules read
+        for t in [t for t in primary if t.source == "tagger" and t.attribute in ("style", "gender")]:
+            inside = [r for r in rules if r.attribute in ("category", "colour", "gender", "style", "size")
+                      and t.start <= r.start and r.end <= t.end]
+            rest = list(t.text)
+            for r in inside:
+                rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
+            garments = [r for r in inside if r.attribute == "category"]
+            if (len(inside) >= 2 and not "".join(rest).strip() and len(garments) == 1
+                    and garments[0].confidence >= fill_min
+                    and not any(p.attribute == "category" and not _overlaps(p, t) for p in primary)):
+                primary = [p for p in primary if p is not t] + inside
     # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m") gives way to them: a
     # shopper who writes a pair means either size, and a filter on both values finds either
     for t in [t for t in primary if t.source == "tagger" and t.attribute == "size"]:

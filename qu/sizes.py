@@ -59,7 +59,8 @@ _LETTERS = {
     "5x": "5xl",
 }
 _LETTER_RE = "|".join(sorted((re.escape(k) for k in _LETTERS), key=len, reverse=True))
-_NUM = r"\d{1,3}(?:\.5)?"
+_HALF = r"\s1/2|\s(?:and\s)?a\shalf"  # "8 1/2", "7 and a half": US shoppers write half sizes so
+_NUM = rf"\d{{1,3}}(?:\.5|{_HALF})?"
 DEPARTMENT = r"(?:(?:wo)?men'?s|ladies|boys|girls|kids)"  # a department between a size's system and number
 _UNITS = r"(?:inch(?:es)?|in|\"|mm|cm|oz|ml|ft|feet|foot|m|l|lb|lbs|kg|g|qt|gallon|gal)"
 
@@ -127,7 +128,9 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # a bare pair: UK dress sizes "8-10", "12/14" (two sizes); kids' ages "7-8", "10-12" (see find_sizes)
     (
         "pair",
-        re.compile(rf"(?<![\w.£$€/-])(\d{{1,2}})\s?(?:-|/)\s?(\d{{1,2}})(?![\w.%/-])(?!\s?{_UNITS}(?![a-z]))", re.I),
+        # not the "1/2" of a half size ("13 1/2")
+        re.compile(rf"(?<![\w.£$€/-])(?<!\d\s)(\d{{1,2}})\s?(?:-|/)\s?(\d{{1,2}})(?![\w.%/-])"
+                   rf"(?!\s?{_UNITS}(?![a-z]))", re.I),
     ),
     ("letter", re.compile(rf"\b(?:size\s+|sz\s*)({_LETTER_RE})\b", re.I)),
     ("numeric", re.compile(rf"\b(?:size|sz)\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
@@ -155,8 +158,13 @@ class SizeMatch:
 
 
 def _fmt(num: str) -> str:
-    f = float(num)
+    f = float(_halves(num))
     return str(int(f)) if f == int(f) else str(f)
+
+
+def _halves(num: str) -> str:
+    """A half written out as a decimal: "8 1/2" and "7 and a half" -> "8.5", "7.5"."""
+    return re.sub(_HALF, ".5", num, flags=re.I)
 
 
 def _system(name: str) -> str:
@@ -200,12 +208,12 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
             return word, "fit"
         return _LETTERS.get(word, _LETTERS.get(word.replace(" ", "-"), word)), "letter"
     if kind == "numeric":
-        return re.sub(r"\s+", "", g[0]), "numeric"
+        return re.sub(r"\s+", "", _halves(g[0])), "numeric"
     unit = g[1].lower()
     unit = {"in": "inch", '"': "inch", "inches": "inch", "feet": "ft", "foot": "ft", "lbs": "lb"}.get(
         unit, unit
     )
-    return f"{re.sub(r'[ ]+', '', g[0])} {unit}", "measure"
+    return f"{re.sub(r'[ ]+', '', _halves(g[0]))} {unit}", "measure"
 
 
 # not "baby": "baby tee", "baby blue" and "baby pink" are not for children, and babies' sizes are months
@@ -283,7 +291,8 @@ def normalise_size(text: str) -> str | None:
     -> "12 petite"), or None."""
     found = find_sizes(text)
     if not found:
-        return None
+        bare = re.fullmatch(rf"\s*({_NUM})\s*", text, re.I)  # a bare half size: "8 1/2" -> "8.5"
+        return _fmt(bare.group(1)) if bare and re.search(r"\D", bare.group(1)) else None
     # a bare number beside a fit or a leg length completes it: UK shops sell "12 petite" and "10 l30";
     # beside a leg length, 24 and up is the waist ("32 l30" is w32 l30)
     if is_partial(found[0].value) and (n := re.search(r"(?<![\d.])\d{1,2}(?![\d.])", text)):

@@ -213,6 +213,33 @@ def test_a_tagger_span_that_took_a_neighbour_along_gives_it_back():
     assert got(merge_spans(rules, tagger, is_known=known)) == [("brand", "old navy ralph lauren", "tagger")]
 
 
+def test_a_style_or_department_that_took_the_garment_along_is_what_the_rules_read():
+    known = lambda attribute, text: True  # noqa: E731
+    q = "sage green cardigan"
+    rules = [_at(q, "colour", "sage green", "rules", "green", 0.9),
+             _at(q, "category", "cardigan", "rules", "cardigans", 0.85)]
+    tagger = [_at(q, "style", "sage green cardigan", "tagger")]
+    assert got(merge_spans(rules, tagger, is_known=known)) == [
+        ("colour", "sage green", "rules"), ("category", "cardigan", "rules")]
+    q = "newborn babygrow"
+    rules = [_at(q, "gender", "newborn", "rules", "boys+girls", 0.9),
+             _at(q, "category", "babygrow", "rules", "jumpsuits", 0.85)]
+    tagger = [_at(q, "gender", "newborn babygrow", "tagger")]
+    assert got(merge_spans(rules, tagger, is_known=known)) == [
+        ("gender", "newborn", "rules"), ("category", "babygrow", "rules")]
+    # not where it holds two garments ("cardigan jacket sweaters"), nor where the query names another
+    q = "cardigan jacket sweaters"
+    rules = [_at(q, "category", "cardigan", "rules", "cardigans", 0.85),
+             _at(q, "category", "jacket", "rules", "jackets", 0.85)]
+    tagger = [_at(q, "style", "cardigan jacket", "tagger"), _at(q, "category", "sweaters", "tagger")]
+    assert got(merge_spans(rules, tagger, is_known=known)) == [
+        ("style", "cardigan jacket", "tagger"), ("category", "sweaters", "tagger")]
+    q = "short tight dresses"
+    rules = [_at(q, "category", "short", "rules", "shorts", 0.85), _at(q, "style", "tight", "rules", "tight", 0.8)]
+    tagger = [_at(q, "style", "short tight", "tagger"), _at(q, "category", "dresses", "tagger")]
+    assert got(merge_spans(rules, tagger, is_known=known))[0] == ("style", "short tight", "tagger")
+
+
 def test_a_phrase_the_tagger_left_half_unread_is_the_rules():
     known = lambda attribute, text: attribute == "category" and text in ("jacket", "baby grow")  # noqa: E731
     # "baby grow": the tagger's department "baby" and, over the size, "grow 3-6 months", which the

@@ -39,6 +39,12 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("hat osfm", "osfm", "one size", "one size"),
         ("new era cap 7 1/4", "7 1/4", "7 1/4", "hat"),  # a fitted cap's size, only beside a hat word
         ("trousers 14 Reg", "14 Reg", "14 regular", "leg fit"),
+        # half sizes written out, as US shoppers do
+        ("size 8 1/2 womens", "size 8 1/2", "8.5", "numeric"),
+        ("size 7 and a half trainers", "size 7 and a half", "7.5", "numeric"),
+        ("nike uk 9 1/2", "uk 9 1/2", "uk 9.5", "uk"),
+        ("kids shoes size 13 1/2", "size 13 1/2", "13.5", "numeric"),  # not the kids' age "1-2"
+        ("5 1/2 inch heels", "5 1/2 inch", "5.5 inch", "measure"),
     ],
 )
 def test_size_grammar(query, text, value, system):
@@ -119,4 +125,10 @@ def test_a_leg_length_alone_needs_trousers_in_the_query():
      ("10 l30", "10 l30"), ("32 l30", "w32 l30"), ("l30", None), ("rucksack 34l", "34 l")],
 )
 def test_a_bare_number_beside_a_fit_or_a_leg_length_completes_it(text, value):
+    assert normalise_size(text) == value
+
+
+@pytest.mark.parametrize("text,value", [("8 1/2", "8.5"), ("9 and a half", "9.5"), ("8", None), ("1/2", None)])
+def test_a_bare_half_size_reads_as_a_decimal(text, value):
+    """The tagger reads "womens boots 8 1/2" with a bare size; its value is the half size, not "8 1 2"."""
     assert normalise_size(text) == value
