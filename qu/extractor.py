@@ -171,8 +171,10 @@ class QUExtractor:
             if not any(ln.start < m.end() and m.start() < ln.end for ln in lines)  # "gel kayano 14"
             and not re.search(r"\b(?:of|pack|set|pairs?|x)\s*$", text[: m.start()], re.I)  # "pack of 2"
         ]
-        # the number ends the query, or only a price or a leg length follows it ("dress 10 under 20")
-        may_follow = [sp for sp in spans if sp.attribute in ("price_min", "price_max")] + partial
+        # the number ends the query, or only a price, a leg length or a department follows it ("dress 10
+        # under 20", "timberland boots 9 mens")
+        may_follow = [sp for sp in spans if sp.attribute in ("price_min", "price_max")
+                      or (sp.attribute == "gender" and not re.search(r"\d", sp.text))] + partial
         ending = [
             m for m in numbers
             if not "".join(" " if any(p.start <= i < p.end for p in may_follow) else ch
