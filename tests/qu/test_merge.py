@@ -240,6 +240,18 @@ def test_a_style_or_department_that_took_the_garment_along_is_what_the_rules_rea
     assert got(merge_spans(rules, tagger, is_known=known))[0] == ("style", "short tight", "tagger")
 
 
+def test_a_tagger_style_that_is_a_colour_the_rules_are_sure_of_is_the_colour_unless_a_material():
+    q = "oatmeal jumper"
+    rules = [_at(q, "colour", "oatmeal", "rules", "cream", 0.9)]
+    assert got(merge_spans(rules, [_at(q, "style", "oatmeal", "tagger")])) == [("colour", "oatmeal", "rules")]
+    q = "gold hoop earrings"  # QueryNER reads metals, stones and cloth as modifiers
+    rules = [_at(q, "colour", "gold", "rules", "gold", 0.9)]
+    assert got(merge_spans(rules, [_at(q, "style", "gold", "tagger")])) == [("style", "gold", "tagger")]
+    q = "tan leather belt"  # a colour word the rules are unsure of ("self tan")
+    rules = [_at(q, "colour", "tan", "rules", "tan", 0.6)]
+    assert got(merge_spans(rules, [_at(q, "style", "tan", "tagger")])) == [("style", "tan", "tagger")]
+
+
 def test_a_phrase_the_tagger_left_half_unread_is_the_rules():
     known = lambda attribute, text: attribute == "category" and text in ("jacket", "baby grow")  # noqa: E731
     # "baby grow": the tagger's department "baby" and, over the size, "grow 3-6 months", which the
