@@ -252,6 +252,17 @@ def test_a_tagger_style_that_is_a_colour_the_rules_are_sure_of_is_the_colour_unl
     assert got(merge_spans(rules, [_at(q, "style", "tan", "tagger")])) == [("style", "tan", "tagger")]
 
 
+def test_a_tagger_category_the_taxonomy_reads_whole_borrows_no_rule_value():
+    q = "mens dress socks"
+    rules = [_at(q, "category", "dress", "rules", "dresses", 0.85), _at(q, "category", "socks", "rules", "socks", 0.85)]
+    tagger = [_at(q, "category", "dress socks", "tagger")]
+    # the extractor reads "dress socks" with the taxonomy (socks); the first rule value (dresses) was wrong
+    out = merge_spans(rules, tagger, is_known=lambda attribute, text: True)
+    assert [(s.text, s.value) for s in out] == [("dress socks", None)]
+    out = merge_spans(rules, tagger, is_known=lambda attribute, text: False)
+    assert [(s.text, s.value) for s in out] == [("dress socks", "dresses")]
+
+
 def test_a_phrase_the_tagger_left_half_unread_is_the_rules():
     known = lambda attribute, text: attribute == "category" and text in ("jacket", "baby grow")  # noqa: E731
     # "baby grow": the tagger's department "baby" and, over the size, "grow 3-6 months", which the
