@@ -210,6 +210,9 @@ class QUExtractor:
     def _is_known(self, attribute: str, text: str) -> bool:
         if attribute == "category":
             return self.taxonomy.normalise(text) is not None
+        if attribute == "narrow category":  # a kind of thing ("socks", "bags"), not a department ("accessories")
+            c = self.taxonomy.normalise(text)
+            return c is not None and (len(self.taxonomy.path(c)) >= 2 or c in GARMENT_ROOTS - {"clothing"})
         if attribute == "brand":
             return self.lexicon.brand(text, fuzzy=False) is not None
         return True

@@ -293,9 +293,10 @@ def merge_spans(
     for sp in kept:
         if sp.source == "tagger" and sp.value is None:
             same = [r for r in rules if r.attribute == sp.attribute and _overlaps(r, sp) and r.value is not None]
-            if sp.attribute == "category" and is_known is not None and is_known("category", sp.text):
-                # the taxonomy reads the tagger's phrase, so its parts lend it no value: "dress socks" are
-                # socks, not a dress (a phrase it is part of still does: "corset" in "corset dress")
+            if sp.attribute == "category" and is_known is not None and is_known("narrow category", sp.text):
+                # the taxonomy reads the tagger's phrase below its top, so its parts lend it no value:
+                # "dress socks" are socks, not a dress (but "shoe accessories" are shoes' more than any
+                # accessory; and a phrase it is part of still lends it: "corset" in "corset dress")
                 same = [r for r in same if not (sp.start <= r.start and r.end <= sp.end)]
             # not the value of a fit or a leg length for a size read with its number ("12 petite",
             # "10 l30"): its own value says both
