@@ -40,7 +40,12 @@ CLOSED_ATTRIBUTES: tuple[str, ...] = ("category", "colour", "size", "gender", "c
 # (its category) outlasts who made it: "tommy hilfiger jeans" with no Tommy jeans in stock shows
 # other jeans, Tommy's boosted, not Tommy watches; ESCI's judges grade it so too (a substitute
 # of another brand is partly relevant, another kind of product is not).
-DEFAULT_RELAX_ORDER: tuple[str, ...] = ("size", "colour", "condition", "gender", "price", "brand", "category")
+# "category^": the category asked for climbs once to a family of substitutes (footwear) before the gender goes
+# ("mens boots" where the only boots are infants' lists men's shoes); `Plan.with_leaf` takes it back
+# when a later step finds enough in the category asked for.
+DEFAULT_RELAX_ORDER: tuple[str, ...] = (
+    "size", "colour", "condition", "category^", "gender", "price", "brand", "category",
+)
 
 _GENDER = {
     "men": "men",
@@ -315,11 +320,21 @@ def _broader(c: Constraint) -> Constraint | None:
     return replace(c, values=(path[-2],)) if path and len(path) >= 2 else None
 
 
+def _substitutes(category: str) -> bool:
+    """Whether the kinds in a category stand in for one another before the gender goes: footwear.
+    Shoes of another gender or age cannot be worn, and shops file boots, loafers and heels under
+    each other's names (the demo's men's boots are "casual shoes"). Clothing's families are not
+    (a t-shirt for "guess shirts for men", other departments' earrings for "diamond earrings for men"
+    read worse on the demo, where "category^" went to tops, trousers and jewellery too)."""
+    return category == "shoes"
+
+
 @dataclass
 class Plan:
     filters: list[Constraint] = field(default_factory=list)  # applied now
     boosts: list[Constraint] = field(default_factory=list)
     relaxed: list[str] = field(default_factory=list)
+    climbed: Constraint | None = None  # the category asked for, while "category^" has it one level up
 
     def relax_unknown(self, known: Callable[[Constraint], bool]) -> None:
         """Relax the parsed filters whose value no listing has (`known` says): such a filter would
@@ -331,16 +346,30 @@ class Plan:
             for c in unknown:
                 self.relax(c)
 
-    def relaxable(self, order: Sequence[str]) -> Constraint | None:
-        for attr in order:
+    def relaxable(self, order: Sequence[str]) -> tuple[str, Constraint] | None:
+        """The next parsed filter to relax, by `order`, with the step of the order that names it.
+        "category^" names the category asked for, climbing once to its parent where that is a family
+        whose members stand in for one another (`_substitutes`): "boots" to "shoes" before the gender
+        goes ("mens boots" in a shop whose only boots are infants' lists men's shoes, not booties)."""
+        for step in order:
+            if step == "category^":
+                for c in self.filters:
+                    if c.attr == "category" and c.source == "parsed" and self.climbed is None \
+                            and "category" not in self.relaxed and (up := _broader(c)) is not None \
+                            and _substitutes(up.values[0]):
+                        return step, c
+                continue
             for c in self.filters:
-                if c.attr == attr and c.source == "parsed":
-                    return c
+                if c.attr == step and c.source == "parsed":
+                    return step, c
         return None
 
-    def relax(self, c: Constraint) -> None:
+    def relax(self, c: Constraint, climb: bool = False) -> None:
         """Drop a filter; it stays a boost. A parsed category gives way to its parent in the
-        taxonomy ("jeans" to "trousers", "hoodies" to "sweatshirts"), dropped only at the top."""
+        taxonomy ("jeans" to "trousers", "hoodies" to "sweatshirts"), dropped only at the top.
+        `climb`: this is the "category^" step, which `with_leaf` can take back."""
+        if climb:
+            self.climbed = c
         self.filters.remove(c)
         if c.attr not in self.relaxed:
             self.relaxed.append(c.attr)
@@ -348,6 +377,18 @@ class Plan:
         broader = _broader(c)
         if broader is not None:
             self.filters.append(broader)
+
+    def with_leaf(self) -> Plan | None:
+        """This plan with the category asked for back in place of the parent it climbed to, or None
+        when it has not climbed, or climbed further. After a later relaxation (the brand), the category
+        asked for may find enough again: "carhartt boots" climbs to Carhartt shoes, then, with no
+        Carhartt shoes either, lists other brands' boots rather than their shoes."""
+        c = self.climbed
+        up = _broader(c) if c is not None else None
+        if up is None or up not in self.filters:
+            return None
+        return Plan(filters=[c if f == up else f for f in self.filters], boosts=[b for b in self.boosts if b != c],
+                    relaxed=[a for a in self.relaxed if a != "category"])
 
     def applied(self) -> dict[str, object]:
         out: dict[str, object] = {}

@@ -584,22 +584,26 @@ class Index:
         segs = st.segments()
         plan.relax_unknown(lambda c: any(seg.attrs.knows(c.attr, v) for seg, _ in segs for v in c.values))
 
-        while True:
-            masks = [self._mask(seg, alive, plan.filters) for seg, alive in segs]
+        def found(p: Plan) -> tuple[int, list, tuple | None]:  # listings that pass p's filters
+            masks = [self._mask(seg, alive, p.filters) for seg, alive in segs]
             if stage == "bm25":
                 lex = self._bm25(segs, masks, terms, depth)
-                n_found = len(lex[0])
-            else:
-                n_found = sum(
-                    len(seg) if m is None else int(np.count_nonzero(m)) for (seg, _), m in zip(segs, masks, strict=True)
-                )
-            if n_found >= cfg.min_results:
-                break
-            c = plan.relaxable(cfg.relax_order)
-            if c is None:
-                break
+                return len(lex[0]), masks, lex
+            n = sum(len(seg) if m is None else int(np.count_nonzero(m))
+                    for (seg, _), m in zip(segs, masks, strict=True))
+            return n, masks, None
+
+        n_found, masks, lex = found(plan)
+        while n_found < cfg.min_results and (nxt := plan.relaxable(cfg.relax_order)) is not None:
+            step, c = nxt
             logger.debug("query %r: %d results with %s; relaxing it", query, n_found, c.label())
-            plan.relax(c)
+            plan.relax(c, climb=step == "category^")
+            n_found, masks, lex = found(plan)
+            # after a later step (the brand), the category asked for may find enough again
+            if n_found >= cfg.min_results and step != "category^" and (leaf := plan.with_leaf()) is not None:
+                n_leaf, leaf_masks, leaf_lex = found(leaf)
+                if n_leaf >= cfg.min_results:
+                    plan, n_found, masks, lex = leaf, n_leaf, leaf_masks, leaf_lex
 
         lists: dict[str, tuple[list[str], np.ndarray]] = {}
         where: dict[str, tuple[int, int]] = {}

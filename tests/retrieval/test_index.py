@@ -140,6 +140,38 @@ def test_the_brand_is_relaxed_before_the_category(tiny_index):
     assert [h.id for h in r.hits] == ["7"]
 
 
+def test_the_category_climbs_to_its_family_before_the_gender_goes(tmp_path, embedder):
+    # the only boots are infants': "mens boots" lists men's shoes (boots' family), not infants' booties
+    listings = [
+        Listing(id="b1", title="Infant boys white booties", brand="madagascar", category="boots", gender="boys"),
+        Listing(id="b2", title="Infant girls pink booties", brand="madagascar", category="boots", gender="girls"),
+        Listing(id="s1", title="Men black leather ankle shoes", brand="homme", category="formal shoes", gender="men"),
+        Listing(id="s2", title="Men brown desert shoes", brand="clarks", category="trainers", gender="men"),
+        Listing(id="h1", title="Men black hat", brand="homme", category="hats", gender="men"),
+    ]
+    idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
+    cfg = SearchConfig(min_results=2, filter_attributes=ALL)
+    q = "mens boots"
+    r = idx.search(q, parsed=parsed(q, category="boots", gender="men"), config=cfg)
+    assert r.applied_filters == {"gender": "men", "category": "shoes"} and r.relaxed_filters == ("category",)
+    assert {h.id for h in r.hits} == {"s1", "s2"}
+    # a family as broad as accessories is no substitute: "mens gloves" drops the gender, not the garment
+    listings.append(Listing(id="g1", title="Women wool gloves", brand="homme", category="gloves", gender="women"))
+    listings.append(Listing(id="g2", title="Girls knitted gloves", brand="homme", category="gloves", gender="girls"))
+    idx = Index.build(listings, tmp_path / "j", embedder=embedder, show_progress=False)
+    q = "mens gloves"
+    r = idx.search(q, parsed=parsed(q, category="gloves", gender="men"), config=cfg)
+    assert r.applied_filters == {"category": "gloves"} and r.relaxed_filters == ("gender",)
+    # the climb is taken back when a later step finds enough in the category asked for: no Baggit
+    # shoes either, so other brands' boots, not other brands' shoes
+    q = "baggit boots"
+    listings.append(Listing(id="x1", title="Baggit tote", brand="baggit", category="bags"))
+    idx = Index.build(listings, tmp_path / "k", embedder=embedder, show_progress=False)
+    r = idx.search(q, parsed=parsed(q, brand="baggit", category="boots"), config=cfg)
+    assert r.applied_filters == {"category": "boots"} and set(r.relaxed_filters) == {"brand"}
+    assert {h.id for h in r.hits} == {"b1", "b2"}
+
+
 def test_a_parsed_value_no_listing_has_is_relaxed_at_once(tmp_path, embedder):
     # one listing lacks a brand: the brand filter would pass it, and only it, so enough results
     # "pass" and nothing would be relaxed; a value no listing has is relaxed before counting
