@@ -140,8 +140,8 @@ def test_the_brand_is_relaxed_before_the_category(tiny_index):
     assert [h.id for h in r.hits] == ["7"]
 
 
-def test_the_category_climbs_to_its_family_before_the_gender_goes(tmp_path, embedder):
-    # the only boots are infants': "mens boots" lists men's shoes (boots' family), not infants' booties
+def test_footwear_climbs_to_shoes_before_the_gender_goes(tmp_path, embedder):
+    # the only boots are infants': "mens boots" lists men's shoes, not infants' booties
     listings = [
         Listing(id="b1", title="Infant boys white booties", brand="madagascar", category="boots", gender="boys"),
         Listing(id="b2", title="Infant girls pink booties", brand="madagascar", category="boots", gender="girls"),
@@ -155,7 +155,7 @@ def test_the_category_climbs_to_its_family_before_the_gender_goes(tmp_path, embe
     r = idx.search(q, parsed=parsed(q, category="boots", gender="men"), config=cfg)
     assert r.applied_filters == {"gender": "men", "category": "shoes"} and r.relaxed_filters == ("category",)
     assert {h.id for h in r.hits} == {"s1", "s2"}
-    # a family as broad as accessories is no substitute: "mens gloves" drops the gender, not the garment
+    # accessories do not climb: "mens gloves" drops the gender, not the garment
     listings.append(Listing(id="g1", title="Women wool gloves", brand="homme", category="gloves", gender="women"))
     listings.append(Listing(id="g2", title="Girls knitted gloves", brand="homme", category="gloves", gender="girls"))
     idx = Index.build(listings, tmp_path / "j", embedder=embedder, show_progress=False)
