@@ -36,6 +36,8 @@ DEFAULT_POLICY: dict[str, Policy] = {
 
 
 _SYSTEM_WORDS = {"uk", "eu", "us", "fr", "it", "jp"}
+# words after a garment that name how many, not what: "robe set", "sock sets", "purses and"
+_SETS = re.compile(r"(?:\s+(?:and|&|sets?|packs?|kits?|bundles?|lots?|outfits?|combos?))+\s*$", re.I)
 # colour words that are a material (metals, stones, cloth) or a finish: QueryNER reads them as modifiers
 _MATERIALS = {
     "gold", "silver", "rose gold", "bronze", "copper", "brass", "chrome", "platinum", "steel", "stainless steel",
@@ -293,11 +295,17 @@ def merge_spans(
     for sp in kept:
         if sp.source == "tagger" and sp.value is None:
             same = [r for r in rules if r.attribute == sp.attribute and _overlaps(r, sp) and r.value is not None]
-            if sp.attribute == "category" and is_known is not None and is_known("narrow category", sp.text):
-                # the taxonomy reads the tagger's phrase below its top, so its parts lend it no value:
-                # "dress socks" are socks, not a dress (but "shoe accessories" are shoes' more than any
-                # accessory; and a phrase it is part of still lends it: "corset" in "corset dress")
-                same = [r for r in same if not (sp.start <= r.start and r.end <= sp.end)]
+            inside = [r for r in same if sp.start <= r.start and r.end <= sp.end]
+            if sp.attribute == "category" and is_known is not None and inside:
+                # the thing a garment phrase names comes last: where the taxonomy reads the whole phrase
+                # as a kind of thing, its parts lend it no value ("dress socks" are socks, not a dress);
+                # else the last kind of thing inside lends it, if the phrase ends with a garment word
+                # ("shoe accessories" are shoes' more than any accessory's; a "coat rack" is no coat).
+                # A phrase it is part of still lends it its value: "corset" in "corset dress"
+                narrow = [r for r in inside if is_known("narrow category", r.text)]
+                end = sp.start + len(_SETS.sub("", sp.text))  # "robe set", "lingerie sets" name robes, lingerie
+                keep = [] if is_known("narrow category", sp.text) or inside[-1].end != end else (narrow or inside)[-1:]
+                same = [r for r in same if r not in inside] + keep
             # not the value of a fit or a leg length for a size read with its number ("12 petite",
             # "10 l30"): its own value says both
             if same and not (sp.attribute == "size" and is_partial(same[0].value) and sp.text != same[0].text):

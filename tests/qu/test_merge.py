@@ -259,8 +259,32 @@ def test_a_tagger_category_the_taxonomy_reads_whole_borrows_no_rule_value():
     # the extractor reads "dress socks" with the taxonomy (socks); the first rule value (dresses) was wrong
     out = merge_spans(rules, tagger, is_known=lambda attribute, text: True)
     assert [(s.text, s.value) for s in out] == [("dress socks", None)]
+    # with no taxonomy reading, the garment it ends with lends its value
     out = merge_spans(rules, tagger, is_known=lambda attribute, text: False)
-    assert [(s.text, s.value) for s in out] == [("dress socks", "dresses")]
+    assert [(s.text, s.value) for s in out] == [("dress socks", "socks")]
+
+
+@pytest.mark.parametrize(
+    "q,garments,value",
+    [
+        ("ring light", [("ring", "rings")], None),  # the phrase ends with no garment: a ring light is no ring
+        ("coat rack", [("coat", "coats")], None),
+        ("shoe accessories", [("shoe", "shoes"), ("accessories", "accessories")], "shoes"),  # a department last
+        ("robe set", [("robe", "nightwear")], "nightwear"),  # "set" says how many, not what
+        ("scarf hat set", [("scarf", "scarves"), ("hat", "hats")], "hats"),
+    ],
+)
+def test_a_tagger_garment_phrase_takes_the_value_of_the_garment_it_ends_with(q, garments, value):
+    rules = [_at(q, "category", t, "rules", v, 0.85) for t, v in garments]
+    narrow = {"rings", "coats", "shoes", "nightwear", "scarves", "hats"}
+    known = {"ring": "rings", "coat": "coats", "shoe": "shoes", "accessories": "accessories", "robe": "nightwear",
+             "scarf": "scarves", "hat": "hats", "shoe accessories": "accessories"}
+
+    def is_known(attribute, text):
+        return attribute == "narrow category" and known.get(text) in narrow
+
+    out = merge_spans(rules, [_at(q, "category", q, "tagger")], is_known=is_known)
+    assert [(s.text, s.value) for s in out] == [(q, value)]
 
 
 def test_a_phrase_the_tagger_left_half_unread_is_the_rules():
