@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import gzip
+import html
 import io
 import json
 import math
@@ -75,6 +77,20 @@ def _price(value: object) -> float:
     return float(m.group(3).replace(".", "") + "." + m.group(4))
 
 
+def _scalar(v: object) -> bool:
+    return isinstance(v, str | int | float) and not isinstance(v, bool)
+
+
+_TAG = re.compile(r"<[^>]{0,300}>")
+
+
+def _text(value: str) -> str:
+    """A text field, trimmed; one with HTML in it (a shop export's `body_html`) as its words: tags
+    read as spaces, entities as their characters, runs of white space as one."""
+    cleaned = html.unescape(_TAG.sub(" ", value)) if "<" in value or "&" in value else value
+    return " ".join(cleaned.split()) if cleaned != value else value.strip()
+
+
 def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = None) -> Listing:
     """One catalogue row to a `Listing`; unknown keys go into `metadata`. Raises CatalogueError."""
     if not isinstance(row, dict):
@@ -89,15 +105,19 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
     if not isinstance(title, str) or not title.strip():
         raise CatalogueError(f"listing {rid!r} has no 'title' (got {title!r}; also read from "
                              f"{', '.join(ALIASES['title'])})", path=path, line=line)
-    data: dict[str, object] = {"id": str(rid).strip(), "title": title.strip()}
+    data: dict[str, object] = {"id": str(rid).strip(), "title": _text(title)}
     for key in _TEXT_FIELDS:
         v = row.get(key)
+        if isinstance(v, list) and v and all(_scalar(x) for x in v):  # "size": ["S", "M"]: either
+            v = ", ".join(str(x).strip() for x in v if str(x).strip())
         if v is None or (isinstance(v, str) and not v.strip()):
             continue
-        if not isinstance(v, str | int | float) or isinstance(v, bool):
+        if not _scalar(v):
             raise CatalogueError(f"listing {rid!r}: '{key}' must be text, got {v!r}", path=path, line=line)
-        data[key] = str(v).strip()
+        data[key] = _text(str(v))
     price = row.get("price")
+    if isinstance(price, dict):  # {"amount": "12.50", "currency": "GBP"}, as shop APIs write it
+        price = next((price[k] for k in ("amount", "value", "price") if k in price), price)
     if price is not None and price != "":
         try:
             p = _price(price)
@@ -137,11 +157,22 @@ def read_catalogue(path: str | Path) -> list[Listing]:
     return out
 
 
+_SPREADSHEETS = (".xlsx", ".xls", ".xlsm", ".ods", ".numbers", ".parquet")
+
+
+def _bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix.lower() == ".gz" else data
+
+
 def _rows(path: Path) -> Iterable[tuple[int, object]]:
-    """(line number, row) for each row of a catalogue file, by its suffix."""
-    suffix = path.suffix.lower()
+    """(line number, row) for each row of a catalogue file, by its suffix (under a `.gz`)."""
+    suffix = (path.with_suffix("") if path.suffix.lower() == ".gz" else path).suffix.lower()
+    if suffix in _SPREADSHEETS:
+        raise CatalogueError(f"a {suffix} file is not read here: save it as CSV (UTF-8), or as JSON lines",
+                             path=str(path))
     if suffix in (".csv", ".tsv"):
-        text = _utf8(path.read_bytes(), path)
+        text = _utf8(_bytes(path), path)
         reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else _delimiter(text))
         if not reader.fieldnames:
             return
@@ -151,14 +182,19 @@ def _rows(path: Path) -> Iterable[tuple[int, object]]:
         return
     if suffix == ".json":
         try:
-            items = json.loads(_utf8(path.read_bytes(), path))
+            items = json.loads(_utf8(_bytes(path), path))
         except json.JSONDecodeError as e:
             raise CatalogueError(f"bad JSON ({e.msg} at line {e.lineno}, column {e.colno})", path=str(path)) from None
+        if isinstance(items, dict):  # {"products": [...]}, as a shop's API exports it: the one list inside
+            lists = [v for v in items.values() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
+            if len(lists) == 1:
+                items = lists[0]
         if not isinstance(items, list):
-            raise CatalogueError(f"expected a JSON array of listings, got {type(items).__name__}", path=str(path))
+            raise CatalogueError(f"expected a JSON array of listings (or an object holding one), got "
+                                 f"{type(items).__name__}", path=str(path))
         yield from enumerate(items, start=1)
         return
-    with path.open("rb") as f:
+    with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")) as f:
         for n, data in enumerate(f, start=1):
             raw = _utf8(data, path, n)
             if not raw.strip():

@@ -132,7 +132,8 @@ def test_spreadsheet_exports_with_other_conventions(tmp_path):
         ("bad.csv", b"id,title\n1,ok\n2,caf\xe9\n", "line 3: not valid UTF-8 (byte 0xe9 at column 6)"),
         ("dup.csv", b"id,title\n1,a\n1,b\n", "line 3: duplicate id '1' (first on line 2)"),
         ("price.csv", b"id,title,price\n1,a,about ten\n", "line 2: listing '1': 'price' must be a number"),
-        ("notlist.json", b'{"id": 1}', "expected a JSON array of listings, got dict"),
+        ("notlist.json", b'{"id": 1}', "expected a JSON array of listings (or an object holding one), got dict"),
+        ("shop.xlsx", b"PK\x03\x04", "a .xlsx file is not read here: save it as CSV (UTF-8), or as JSON lines"),
         ("item.json", b'[{"id": 1, "title": "a"}, {"id": 2}]', "line 2: listing 2 has no 'title'"),
     ],
 )
@@ -141,3 +142,33 @@ def test_table_and_array_catalogues_fail_clearly(tmp_path, name, content, messag
     p.write_bytes(content)
     with pytest.raises(CatalogueError, match=re.escape(message)):
         read_catalogue(p)
+
+
+def test_shop_exports_with_lists_html_nested_prices_and_gzip(tmp_path):
+    """What shops' APIs and exports write: {"products": [...]}, several sizes or colours as a list,
+    HTML descriptions, a price as {"amount", "currency"}; any of the formats gzipped."""
+    products = {"products": [
+        {"id": 11, "title": "Levi's 501 jeans", "vendor": "Levi's", "size": ["W30 L32", "W32 L32"],
+         "color": ["blue", "black"], "body_html": "<p>Light&nbsp;wash, <strong>button fly</strong></p>",
+         "price": {"amount": "25.00", "currency_code": "GBP"}},
+        {"id": 12, "title": "Black & White  tee", "tags": ["y2k", "cotton"]},
+    ]}
+    p = tmp_path / "products.json"
+    p.write_text(json.dumps(products), encoding="utf-8")
+    a, b = read_catalogue(p)
+    assert (a.id, a.brand, a.size, a.colour, a.price) == ("11", "Levi's", "W30 L32, W32 L32", "blue, black", 25.0)
+    assert a.description == "Light wash, button fly"
+    assert b.title == "Black & White  tee" and b.metadata == {"tags": ["y2k", "cotton"]}  # no HTML: as written
+    import gzip
+
+    gz = tmp_path / "cat.jsonl.gz"
+    gz.write_bytes(gzip.compress(b'{"id": 1, "title": "Red dress"}\n{"id": 2, "title": "Hat"}\n'))
+    assert [x.title for x in read_catalogue(gz)] == ["Red dress", "Hat"]
+    gz = tmp_path / "cat.csv.gz"
+    gz.write_bytes(gzip.compress(b"id,title,price\n1,Red dress,9.50\n"))
+    assert [(x.title, x.price) for x in read_catalogue(gz)] == [("Red dress", 9.5)]
+    # a list of objects is no text
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": 1, "title": "a", "size": [{"label": "M"}]}) + "\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match="'size' must be text"):
+        read_catalogue(bad)
