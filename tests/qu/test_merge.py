@@ -213,31 +213,26 @@ def test_a_tagger_span_that_took_a_neighbour_along_gives_it_back():
     assert got(merge_spans(rules, tagger, is_known=known)) == [("brand", "old navy ralph lauren", "tagger")]
 
 
-def test_a_style_or_department_that_took_the_garment_along_is_what_the_rules_read():
-    known = lambda attribute, text: True  # noqa: E731
-    q = "sage green cardigan"
-    rules = [_at(q, "colour", "sage green", "rules", "green", 0.9),
-             _at(q, "category", "cardigan", "rules", "cardigans", 0.85)]
-    tagger = [_at(q, "style", "sage green cardigan", "tagger")]
-    assert got(merge_spans(rules, tagger, is_known=known)) == [
-        ("colour", "sage green", "rules"), ("category", "cardigan", "rules")]
-    q = "newborn babygrow"
-    rules = [_at(q, "gender", "newborn", "rules", "boys+girls", 0.9),
-             _at(q, "category", "babygrow", "rules", "jumpsuits", 0.85)]
-    tagger = [_at(q, "gender", "newborn babygrow", "tagger")]
-    assert got(merge_spans(rules, tagger, is_known=known)) == [
-        ("gender", "newborn", "rules"), ("category", "babygrow", "rules")]
-    # not where it holds two garments ("cardigan jacket sweaters"), nor where the query names another
-    q = "cardigan jacket sweaters"
-    rules = [_at(q, "category", "cardigan", "rules", "cardigans", 0.85),
-             _at(q, "category", "jacket", "rules", "jackets", 0.85)]
-    tagger = [_at(q, "style", "cardigan jacket", "tagger"), _at(q, "category", "sweaters", "tagger")]
-    assert got(merge_spans(rules, tagger, is_known=known)) == [
-        ("style", "cardigan jacket", "tagger"), ("category", "sweaters", "tagger")]
-    q = "short tight dresses"
-    rules = [_at(q, "category", "short", "rules", "shorts", 0.85), _at(q, "style", "tight", "rules", "tight", 0.8)]
-    tagger = [_at(q, "style", "short tight", "tagger"), _at(q, "category", "dresses", "tagger")]
-    assert got(merge_spans(rules, tagger, is_known=known))[0] == ("style", "short tight", "tagger")
+@pytest.mark.parametrize(
+    "q,rules,tagger,expected",
+    [
+        ("sage green cardigan", [("colour", "sage green", "green"), ("category", "cardigan", "cardigans")],
+         [("style", "sage green cardigan")], [("colour", "sage green", "rules"), ("category", "cardigan", "rules")]),
+        ("newborn babygrow", [("gender", "newborn", "boys+girls"), ("category", "babygrow", "jumpsuits")],
+         [("gender", "newborn babygrow")], [("gender", "newborn", "rules"), ("category", "babygrow", "rules")]),
+        # not where it holds two garments, nor where the query names another
+        ("cardigan jacket sweaters", [("category", "cardigan", "cardigans"), ("category", "jacket", "jackets")],
+         [("style", "cardigan jacket"), ("category", "sweaters")],
+         [("style", "cardigan jacket", "tagger"), ("category", "sweaters", "tagger")]),
+        ("short tight dresses", [("category", "short", "shorts"), ("style", "tight", "tight")],
+         [("style", "short tight"), ("category", "dresses")],
+         [("style", "short tight", "tagger"), ("category", "dresses", "tagger")]),
+    ],
+)
+def test_a_style_or_department_that_took_the_garment_along_is_what_the_rules_read(q, rules, tagger, expected):
+    rules = [_at(q, a, t, "rules", v, 0.9 if a != "category" else 0.85) for a, t, v in rules]
+    tagger = [_at(q, a, t, "tagger") for a, t in tagger]
+    assert got(merge_spans(rules, tagger, is_known=lambda attribute, text: True)) == expected
 
 
 def test_a_tagger_style_that_is_a_colour_the_rules_are_sure_of_is_the_colour_unless_a_material():
