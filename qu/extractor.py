@@ -41,6 +41,7 @@ class QueryError(ValueError):
     """A query qu cannot read (empty or blank)."""
 
 
+_AGE = re.compile(r"age [\d-]+|[\d-]+ months")  # a size value that is a child's age
 _SIZE_WORD_BEFORE = re.compile(rf"\b(?:size|sz|uk|eu|us)\s*(?:{DEPARTMENT}\s+)?(?:size\s+)?$", re.I)
 _SIZE_WORD_AFTER = re.compile(r"^\s*(?:uk|eu|us)\b", re.I)
 
@@ -293,6 +294,7 @@ class QUExtractor:
         conf: dict[str, float] = {}
         sources: dict[str, str] = {}
         fixed: list[Span] = []
+        ages: list[Span] = []  # a child's age read as the department ("age 13-14 years", "18-24 months")
         price_min = price_max = None
         for sp in spans:
             if sp.attribute in ("price_min", "price_max"):
@@ -308,6 +310,8 @@ class QUExtractor:
             if value is None:
                 # a span with no canonical value (a department such as "family") still explains its words
                 fixed.append(sp)
+                if sp.attribute == "gender" and _AGE.fullmatch(normalise_size(sp.text) or ""):
+                    ages.append(sp)
                 continue
             sp = sp if sp.value is not None else sp.model_copy(update={"value": value})
             fixed.append(sp)
@@ -316,6 +320,9 @@ class QUExtractor:
                     values[sp.attribute].append(v)
             if sp.confidence >= conf.get(sp.attribute, -1.0):
                 conf[sp.attribute], sources[sp.attribute] = sp.confidence, sp.source
+        if ages and "gender" not in values:  # and no other department: children's
+            values["gender"] = ["boys", "girls"]
+            conf["gender"], sources["gender"] = ages[0].confidence, ages[0].source
         extra: dict[str, object] = {}
         # a product line's brand and category, where the query names neither; of two lines, the last
         # is the thing named ("ugg mini tasman" is a Tasman)

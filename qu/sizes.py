@@ -62,7 +62,7 @@ _LETTER_RE = "|".join(sorted((re.escape(k) for k in _LETTERS), key=len, reverse=
 _HALF = r"\s1/2|\s(?:and\s)?a\shalf"  # "8 1/2", "7 and a half": US shoppers write half sizes so
 _NUM = rf"\d{{1,3}}(?:\.5|{_HALF})?"
 DEPARTMENT = r"(?:(?:wo)?men'?s|ladies|boys|girls|kids)"  # a department between a size's system and number
-_UNITS = r"(?:inch(?:es)?|in|\"|mm|cm|oz|ml|ft|feet|foot|m|l|lb|lbs|kg|g|qt|gallon|gal)"
+_UNITS = r"(?:inch(?:es)?|in|\"|mm|cm|oz|ml|ft|feet|foot|m|l|lb|lbs|kg|g|qt|gallon|gal|denier)"
 
 # Ordered: the first pattern that matches a stretch of text wins it.
 _PATTERNS: list[tuple[str, re.Pattern]] = [

@@ -45,6 +45,7 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("nike uk 9 1/2", "uk 9 1/2", "uk 9.5", "uk"),
         ("kids shoes size 13 1/2", "size 13 1/2", "13.5", "numeric"),  # not the kids' age "1-2"
         ("5 1/2 inch heels", "5 1/2 inch", "5.5 inch", "measure"),
+        ("tights 40 denier black", "40 denier", "40 denier", "measure"),  # a thickness, not a size 40
     ],
 )
 def test_size_grammar(query, text, value, system):
