@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import html
 import io
 import json
 import math
@@ -81,16 +80,6 @@ def _scalar(v: object) -> bool:
     return isinstance(v, str | int | float) and not isinstance(v, bool)
 
 
-_TAG = re.compile(r"<[^>]{0,300}>")
-
-
-def _text(value: str) -> str:
-    """A text field, trimmed; one with HTML in it (a shop export's `body_html`) as its words: tags
-    read as spaces, entities as their characters, runs of white space as one."""
-    cleaned = html.unescape(_TAG.sub(" ", value)) if "<" in value or "&" in value else value
-    return " ".join(cleaned.split()) if cleaned != value else value.strip()
-
-
 def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = None) -> Listing:
     """One catalogue row to a `Listing`; unknown keys go into `metadata`. Raises CatalogueError."""
     if not isinstance(row, dict):
@@ -105,7 +94,7 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
     if not isinstance(title, str) or not title.strip():
         raise CatalogueError(f"listing {rid!r} has no 'title' (got {title!r}; also read from "
                              f"{', '.join(ALIASES['title'])})", path=path, line=line)
-    data: dict[str, object] = {"id": str(rid).strip(), "title": _text(title)}
+    data: dict[str, object] = {"id": str(rid).strip(), "title": title.strip()}
     for key in _TEXT_FIELDS:
         v = row.get(key)
         if isinstance(v, list) and v and all(_scalar(x) for x in v):  # "size": ["S", "M"]: either
@@ -114,7 +103,7 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
             continue
         if not _scalar(v):
             raise CatalogueError(f"listing {rid!r}: '{key}' must be text, got {v!r}", path=path, line=line)
-        data[key] = _text(str(v))
+        data[key] = str(v).strip()
     price = row.get("price")
     if isinstance(price, dict):  # {"amount": "12.50", "currency": "GBP"}, as shop APIs write it
         price = next((price[k] for k in ("amount", "value", "price") if k in price), price)
