@@ -173,3 +173,18 @@ def test_shop_exports_with_lists_html_nested_prices_and_gzip(tmp_path):
     bad.write_text(json.dumps({"id": 1, "title": "a", "size": [{"label": "M"}]}) + "\n", encoding="utf-8")
     with pytest.raises(CatalogueError, match="'size' must be text"):
         read_catalogue(bad)
+
+
+def test_the_esci_pool_reads_the_same_through_the_catalogue_reader(tmp_path):
+    """`score.py esci` indexes ESCI's products through `preloved index --catalog` (this reader);
+    `preloved eval` builds them as `Listing(**product)`. Both must see the same texts, or the two
+    measure different indexes (a reader that cleaned HTML once did)."""
+    from pathlib import Path
+
+    from preloved.esci import product_pool
+    from retrieval import Listing
+
+    pool = product_pool(Path(__file__).resolve().parents[2] / "data")
+    p = tmp_path / "pool.jsonl"
+    p.write_text("".join(json.dumps(x) + "\n" for x in pool), encoding="utf-8")
+    assert read_catalogue(p) == [Listing(**x) for x in pool]
