@@ -107,7 +107,7 @@ class Taxonomy:
         if k in self.synonyms:
             return self.synonyms[k]
         # plural/singular and a trailing head noun: "black skinny jeans" -> "jeans"
-        for cand in (k.rstrip("s"), k + "s", k[:-2] if k.endswith("es") else ""):
+        for cand in (k.rstrip("s"), k[:-1] if k.endswith("s") else "", k + "s", k[:-2] if k.endswith("es") else ""):
             if cand and cand in self.synonyms:
                 return self.synonyms[cand]
         words = k.split()
