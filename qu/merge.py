@@ -295,8 +295,8 @@ def merge_spans(
     for sp in kept:
         if sp.source == "tagger" and sp.value is None:
             same = [r for r in rules if r.attribute == sp.attribute and _overlaps(r, sp) and r.value is not None]
-            inside = [r for r in same if sp.start <= r.start and r.end <= sp.end]
-            if sp.attribute == "category" and is_known is not None and inside:
+            inside = [r for r in same if sp.start <= r.start and r.end <= sp.end] if sp.attribute == "category" else []
+            if is_known is not None and inside:
                 # the thing a garment phrase names comes last: where the taxonomy reads the whole phrase
                 # as a kind of thing, its parts lend it no value ("dress socks" are socks, not a dress);
                 # else the last kind of thing inside lends it, if the phrase ends with a garment word
