@@ -1,4 +1,5 @@
-"""Reading catalogue files (JSON lines, a JSON array, CSV or TSV) into validated `Listing`s."""
+"""Reading catalogue files (JSON lines, a JSON array or an object holding one, CSV or TSV, any of
+them gzipped) into validated `Listing`s."""
 
 from __future__ import annotations
 
@@ -124,9 +125,11 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
 
 
 def read_catalogue(path: str | Path) -> list[Listing]:
-    """Read a catalogue: JSON lines (any other suffix), a JSON array (`.json`), or a table with a
-    header row (`.csv`, `.tsv`; an empty cell is a missing field). `id` and `title` are required
-    (also read from the names in `ALIASES`); ids must be unique.
+    """Read a catalogue: JSON lines (any other suffix), a JSON array or an object holding one list of
+    listings (`.json`), or a table with a header row (`.csv`, `.tsv`; an empty cell is a missing
+    field); any of them may be gzipped (`.jsonl.gz`). `id` and `title` are required (also read from
+    the names in `ALIASES`); ids must be unique. A text field given as a list of values is read as
+    them joined by commas; a price may be an object with an `amount`.
 
     Raises CatalogueError naming the line (the array's item for `.json`) for bytes that are not
     UTF-8, bad JSON, a missing id or title, or a duplicate id. Blank lines are skipped.
