@@ -25,7 +25,7 @@ _PRICE_PATTERNS = [
     (
         "max",
         re.compile(
-            rf"(?:under|below|less than|cheaper than|up to|upto|no more than|<=?|≤|"
+            rf"(?:under|below|less than|cheaper than|up to|upto|no more than|budget(?: of)?|<=?|≤|"
             rf"max(?:imum)?(?=\s*{_CUR}))\s*{_AMOUNT}",
             re.I,
         ),
@@ -36,8 +36,8 @@ _PRICE_PATTERNS = [
     (  # "jeans max 25"; not "air max 90", "max 10 lbs"
         "max",
         re.compile(
-            r"(?<!air )\bmax(?:imum)?\s+(\d{2,5})\b"
-            r"(?![\d%.]|\s?(?:lbs?|kg|g|oz|mm|cm|in|inch|ft|gb|tb|w|watts?|mph|psi|v|ml|l|x|pcs|pack)\b)",
+            rf"(?<!air )\bmax(?:imum)?\s+(\d{{2,5}})(?:\s?{_CUR}(?!\w)|\b"
+            r"(?![\d%.]|\s?(?:lbs?|kg|g|oz|mm|cm|in|inch|ft|gb|tb|w|watts?|mph|psi|v|ml|l|x|pcs|pack)\b))",
             re.I,
         ),
     ),
@@ -54,7 +54,7 @@ _PRICE_PATTERNS = [
     ("range", re.compile(r"\bbetween\s+(\d{1,5})\s?(?:-|to|and)\s?(\d{1,5})\b", re.I)),  # "between 50 and 100"
     (
         "range",
-        re.compile(r"\b(\d{2,5})\s?(?:-|to)\s?(\d{2,5})\s?(?:£|\$|€|gbp|usd|eur|pounds|dollars|euros)", re.I),
+        re.compile(rf"\b(\d{{2,5}})\s?(?:-|to)\s?(\d{{2,5}})\s?{_CUR}(?!\w)", re.I),
     ),
     # a bare "20-40" is read as a price range when no size word or unit is next to it
     (
@@ -219,7 +219,7 @@ def find_price(query: str) -> list[PriceBounds]:
                 continue
             text = m.group(0).strip()
             if kind in ("max", "min") and not re.search(
-                rf"{_CUR}|<|>|≤|≥|under|below|over|above|less|more|up to|upto|max|min|cheaper", text, re.I
+                rf"{_CUR}|<|>|≤|≥|under|below|over|above|less|more|up to|upto|max|min|cheaper|budget", text, re.I
             ):
                 continue
             # a bare "over 50" needs a currency to count: "over 5" alone could be anything

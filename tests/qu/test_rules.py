@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from qu.rules import find_price
@@ -21,12 +23,16 @@ from qu.rules import find_price
         ("$25 jeans", None, 25.0),
         ("jeans 25€", None, 25.0),
         ("tops under a tenner", None, 10.0),
+        ("hoodie 20-30 quid", 20.0, 30.0),  # the currency word is part of the range
+        ("max 50 euros coat", None, 50.0),
+        ("budget 25 jacket", None, 25.0),
     ],
 )
 def test_price_bounds(query, low, high):
     (p,) = find_price(query)
     assert (p.low, p.high) == (low, high)
     assert query[p.start : p.end] == p.text
+    assert not re.search(r"quid|euros", query[p.end :])  # the currency word is read with the amount
 
 
 @pytest.mark.parametrize(
