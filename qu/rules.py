@@ -255,6 +255,12 @@ def _common_words() -> set[str]:
     return {w for w, n in outside.items() if n >= 2 and n > inside[w]}
 
 
+# places whose names begin with a condition or a colour word: "baseball cap new york" is no new cap
+_PLACES = {"new york", "new jersey", "new zealand", "new england", "new orleans", "new mexico", "new hampshire",
+           "new delhi", "new castle", "newcastle united", "orange county", "green bay", "red sox"}
+_PLACE = ("place", "", 0.0)
+
+
 @dataclass
 class RuleMatcher:
     lexicon: Lexicon
@@ -271,6 +277,8 @@ class RuleMatcher:
         """(attribute, canonical value, confidence) for an n-gram, or None."""
         k = key(phrase)
         lex = self.lexicon
+        if k in _PLACES:
+            return _PLACE
         if k in lex.gender_alias:
             v = lex.gender_alias[k]
             return (
@@ -357,6 +365,10 @@ class RuleMatcher:
                 i += 1
                 continue
             n, s, e, (attr, value, conf) = hit
+            if hit[3] is _PLACE:  # a place's name reads as no attribute, whatever its words
+                taken.append((s, e))
+                i += n
+                continue
             out.append(
                 Span(
                     attribute=attr,

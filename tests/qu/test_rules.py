@@ -102,3 +102,13 @@ def test_a_bare_letter_size_mid_query(query, size):
     rules = RuleMatcher.load()
     sizes = [sp.value for sp in rules.spans(query) if sp.attribute == "size"]
     assert sizes == ([size] if size else [])
+
+
+def test_a_place_name_is_no_condition_or_colour():
+    """"new york", "red sox": the words of a place or a team, not the condition new or the colour red."""
+    from qu.rules import RuleMatcher
+
+    rules = RuleMatcher.load()
+    for q in ("baseball cap new york", "boston red sox hats"):
+        assert [sp.attribute for sp in rules.spans(q) if sp.attribute in ("condition", "colour")] == []
+    assert [sp.value for sp in rules.spans("new dress") if sp.attribute == "condition"] == ["new"]
