@@ -81,6 +81,14 @@ OVERRIDES: dict[str, float] = {
 }
 
 
+def _read_whole(t: Span, parts: list[Span]) -> bool:
+    """Whether `parts` (spans inside `t`) read every word of `t`."""
+    rest = list(t.text)
+    for r in parts:
+        rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
+    return not "".join(rest).strip()
+
+
 def _ends_phrase(text: str, end: int, spans: list[Span]) -> bool:
     """Nothing but a gender, size or colour follows offset `end` in `text` ("cardigan women m")."""
     rest = list(text)
@@ -241,21 +249,15 @@ def merge_spans(
                      and r.end <= t.end and (brand is None or not _overlaps(r, brand))]
             if brand is None and sorted(r.attribute for r in along) != ["category", "colour"]:
                 continue
-            rest = list(t.text)
-            for r in ([brand] if brand else []) + along:
-                rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
-            if along and not "".join(rest).strip():
+            if along and _read_whole(t, ([brand] if brand else []) + along):
                 primary = [p for p in primary if p is not t] + ([brand] if brand else []) + along
         # a tagger style or department that took the query's one garment along, every word of it read by
         # the rules ("sage green cardigan", "newborn babygrow"), is what the rules read
         for t in [t for t in primary if t.source == "tagger" and t.attribute in ("style", "gender")]:
             inside = [r for r in rules if r.attribute in ("category", "colour", "gender", "style", "size")
                       and t.start <= r.start and r.end <= t.end]
-            rest = list(t.text)
-            for r in inside:
-                rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
             garments = [r for r in inside if r.attribute == "category"]
-            if (len(inside) >= 2 and not "".join(rest).strip() and len(garments) == 1
+            if (len(inside) >= 2 and _read_whole(t, inside) and len(garments) == 1
                     and garments[0].confidence >= fill_min
                     and not any(p.attribute == "category" and not _overlaps(p, t) for p in primary)):
                 primary = [p for p in primary if p is not t] + inside

@@ -364,11 +364,12 @@ class RuleMatcher:
             if hit is None:
                 i += 1
                 continue
-            n, s, e, (attr, value, conf) = hit
-            if hit[3] is _PLACE:  # a place's name reads as no attribute, whatever its words
+            n, s, e, found = hit
+            if found is _PLACE:  # a place's name reads as no attribute, whatever its words
                 taken.append((s, e))
                 i += n
                 continue
+            attr, value, conf = found
             out.append(
                 Span(
                     attribute=attr,
