@@ -354,9 +354,8 @@ class Plan:
         for step in order:
             if step == "category^":
                 for c in self.filters:
-                    if c.attr == "category" and c.source == "parsed" and self.climbed is None \
-                            and "category" not in self.relaxed and (up := _broader(c)) is not None \
-                            and _substitutes(up.values[0]):
+                    if c.attr == "category" and c.source == "parsed" and "category" not in self.relaxed \
+                            and (up := _broader(c)) is not None and _substitutes(up.values[0]):
                         return step, c
                 continue
             for c in self.filters:

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 from retrieval.errors import CatalogueError
 from retrieval.types import Listing
@@ -152,9 +153,14 @@ def read_catalogue(path: str | Path) -> list[Listing]:
 _SPREADSHEETS = (".xlsx", ".xls", ".xlsm", ".ods", ".numbers", ".parquet")
 
 
+def _open(path: Path) -> IO[bytes]:
+    """The file's bytes, decompressed where it is gzipped (`.gz`)."""
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")
+
+
 def _bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    return gzip.decompress(data) if path.suffix.lower() == ".gz" else data
+    with _open(path) as f:
+        return f.read()
 
 
 def _rows(path: Path) -> Iterable[tuple[int, object]]:
@@ -186,7 +192,7 @@ def _rows(path: Path) -> Iterable[tuple[int, object]]:
                                  f"{type(items).__name__}", path=str(path))
         yield from enumerate(items, start=1)
         return
-    with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")) as f:
+    with _open(path) as f:
         for n, data in enumerate(f, start=1):
             raw = _utf8(data, path, n)
             if not raw.strip():
