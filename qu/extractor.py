@@ -46,9 +46,38 @@ _SIZE_WORD_BEFORE = re.compile(rf"\b(?:size|sz|uk|eu|us)\s*(?:{DEPARTMENT}\s+)?(
 _SIZE_WORD_AFTER = re.compile(r"^\s*(?:uk|eu|us)\b", re.I)
 
 
-def _mask_html(q: str) -> str:
-    """Blank out HTML tags and entities with spaces, keeping every offset unchanged."""
-    return _HTML.sub(lambda m: " " * len(m.group(0)), q)
+# a shopper's request around the query ("looking for a ...", "anyone selling ...", "iso ...", "... please"):
+# it names no attribute, and a listing has nothing to match it with
+_REQUEST = re.compile(
+    r"^\s*(?:(?:(?:hi|hey|hello)\b[\s,!.]*)?(?:(?:i'?m|i am)\s+)?"
+    r"(?:looking\s+for|searching\s+for|in\s+search\s+of|iso|wtb|want(?:ed|\s+to\s+buy)|seeking"
+    r"|(?:i\s+)?(?:need|want)(?!\s+for\b)|(?:does\s+)?any\s?(?:one|body)\s+(?:selling|sell|got|have|has)"
+    r"|(?:do\s+)?you\s+have|have\s+you\s+got)\b[\s:!,.-]*(?:(?:a|an|some|any)\s+)?)?"
+    r"(?:(?:a\s+)?pairs?\s+of\s+)?",
+    re.I,
+)
+_THANKS = re.compile(r"[\s,!.?]*\b(?:please|pls|plz|thanks|thank\s+you|asap)\b[\s!.?]*$", re.I)
+_ANY = re.compile(r"\bany\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b", re.I)  # no constraint
+
+
+# a football season is no size ("arsenal away kit 22/23", "2019/20 home shirt"); a kids' age ends by 16
+_SEASON = re.compile(r"((?:19|20)\d{2}|1[7-9]|[2-9]\d)\s?[/-]\s?(\d{2}|(?:19|20)\d{2})")
+_FOOTBALL = re.compile(r"\b(?:kits?|shirts?|jerseys?|tops?|home|away|third|football|soccer|footy|season)\b", re.I)
+
+
+def _season(text: str, sp: Span) -> bool:
+    m = _SEASON.fullmatch(sp.text.strip())
+    return bool(m and int(m.group(2)[-2:]) == (int(m.group(1)[-2:]) + 1) % 100 and _FOOTBALL.search(text))
+
+
+def _blank(m: re.Match) -> str:
+    return " " * len(m.group(0))
+
+
+def _mask(q: str) -> str:
+    """Blank out HTML tags and entities, a request around the query and "any colour" (no constraint)
+    with spaces, keeping every offset unchanged."""
+    return _ANY.sub(_blank, _THANKS.sub(_blank, _REQUEST.sub(_blank, _HTML.sub(_blank, q), count=1), count=1))
 
 
 @dataclass
@@ -94,7 +123,7 @@ class QUExtractor:
                 raise QueryError(f"query must be a string, got {type(q).__name__}")
             if not q.strip():
                 raise QueryError("query is empty or only whitespace; give at least one word")
-            texts.append(_mask_html(q[: self.max_chars]))
+            texts.append(_mask(q[: self.max_chars]))
         rule_spans = [self.rules.spans(t) for t in texts] if "rules" in layers else [[] for _ in texts]
         if "tagger" in layers and self.tagger is not None:
             tag_spans = self.tagger.pipe(texts, batch_size=batch_size)
@@ -111,6 +140,7 @@ class QUExtractor:
                 if lines:
                     rs, ts = self._around_lines(rs, lines), self._around_lines(ts, lines)
             spans = merge_spans(rs, ts, policy, is_known=self._is_known, text=t)
+            spans = [sp for sp in spans if not (sp.attribute == "size" and _season(t, sp))]
             if "rules" in layers:
                 spans = self._bare_size(t, spans, lines)
             # a span over blanked HTML ("<<< >>>" read as "<<   >>") is not the shopper's text: drop it
@@ -216,6 +246,8 @@ class QUExtractor:
             return c is not None and (len(self.taxonomy.path(c)) >= 2 or c in GARMENT_ROOTS - {"clothing"})
         if attribute == "brand":
             return self.lexicon.brand(text, fuzzy=False) is not None
+        if attribute == "style":
+            return key(text) in self.lexicon.style_alias
         return True
 
     # ---- building a ParsedQuery -----------------------------------------------------------------

@@ -126,7 +126,7 @@ _AMBIGUOUS_COLOURS = {
 
 
 _SYSTEMS = {"uk", "eu", "us", "fr", "it", "jp", "cm", "waist", "one size", "collar", "chest", "us kids", "letter pair",
-            "leg fit", "hat"}
+            "leg fit", "leg", "hat"}
 SIZE_IN_CONTEXT = 0.9  # a letter size beside a garment or a fashion brand: "nike hoodie xs", not "iphone xs"
 SIZE_STRONG = 0.95  # beats the tagger's other reading: a letter size ending the query, a kids' age
 _BARE_LETTERS = ("s", "m", "l")
@@ -385,6 +385,7 @@ class RuleMatcher:
             i += n
         out = self._brands_in_context(query, out)
         out = self._colours_in_context(out)
+        out = self._styles_in_context(out)
         return sorted(_sizes_in_context(query, out, systems), key=lambda sp: sp.start)
 
     def _colours_in_context(self, spans: list[Span]) -> list[Span]:
@@ -402,6 +403,15 @@ class RuleMatcher:
             else sp
             for sp in spans
         ]
+
+    def _styles_in_context(self, spans: list[Span]) -> list[Span]:
+        """A style word is said of something to wear: where the rules read no garment, accessory or
+        fashion brand, it does not outweigh the tagger's reading ("pleated" in "pleated rv door", "party"
+        in "party supplies": train and dev, 28 better, 7 worse)."""
+        if any((sp.attribute == "category" and sp.confidence >= 0.85)
+               or (sp.attribute == "brand" and sp.confidence >= 0.9) for sp in spans):
+            return spans
+        return [sp.model_copy(update={"confidence": 0.75}) if sp.attribute == "style" else sp for sp in spans]
 
     def _misspelt(self, sp: Span) -> bool:
         """A word read as a curated brand by fuzzy matching, and no word of its own ("stussey")."""

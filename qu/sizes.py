@@ -4,7 +4,8 @@ Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from contex
 (W32, W32 L30), "one size", "age" (kids: 3T, 2-3 years, 12 months), "measure" (12 inch, 38mm),
 "numeric" (size 8 with no system), "leg fit" (a size with its leg: "28 short", "14 long"),
 "collar" (15.5 collar, 16.5 neck), "hat" (a fitted cap: "7 1/4"), "length" (a leg alone in a query
-about trousers: "34l", "l32"), "letter pair" ("s/m": two sizes),
+about trousers: "34l", "l32"), "leg" (a leg length in words: "34 leg", "inside leg 32"), "letter pair"
+("s/m": two sizes),
 "numeric pair" ("8-10": two UK dress sizes), "jp"/"cm" (shoes: "jp 26", "cm 27").
 Shoe conversion uses data/vocab/sizes/shoe_size_tables.json
 (`blitzResults`: half sizes UK 0-15 with EU, US, cm, JP), women's dress conversion by UK = EU - 28 = US + 4.
@@ -106,6 +107,9 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("leg fit", re.compile(r"\b(\d{1,2})\s?(short|long|regular|reg)\b", re.I)),
     # a leg length alone, in a query about trousers (see find_sizes): "tall jeans 34l", "chinos l32"
     ("length", re.compile(r"\b(2[6-9]|3[0-8])\s?l\b|\bl\s?(2[6-9]|3[0-8])\b", re.I)),
+    # in words: "34 leg", "32in inside leg", "leg 30", "inside leg 31"
+    ("leg", re.compile(r"\b(2[6-9]|3[0-8])\s?(?:\"|in(?:ch(?:es)?)?)?\s?(?:inside\s)?leg\b"
+                          r"|\b(?:inside\s)?leg\s?(?:length\s?)?(2[6-9]|3[0-8])\b(?!\s?(?:\"|in|cm|mm))", re.I)),
     # a chest: "32 chest", "chest 40", "38in chest"
     ("chest", re.compile(r"\b([2-5]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?chest\b", re.I)),
     ("chest", re.compile(r"\bchest\s?(?:size\s?)?([2-5]\d)\b(?!\s?(?:cm|mm))", re.I)),
@@ -176,8 +180,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
     g = [x for x in m.groups() if x is not None] if m.groups() else []
     if kind == "collar":
         return f"collar {_fmt(g[0])}", "collar"
-    if kind == "length":
-        return f"l{g[0]}", "length"
+    if kind in ("length", "leg"):
+        return f"l{g[0]}", kind
     if kind == "hat":
         return f"{g[0]} {g[1]}", "hat"
     if kind == "leg fit":
@@ -296,7 +300,7 @@ def normalise_size(text: str) -> str | None:
     # a bare number beside a fit or a leg length completes it: UK shops sell "12 petite" and "10 l30";
     # beside a leg length, 24 and up is the waist ("32 l30" is w32 l30)
     if is_partial(found[0].value) and (n := re.search(r"(?<![\d.])\d{1,2}(?![\d.])", text)):
-        if found[0].system == "length" and int(n.group()) >= 24:
+        if found[0].system in ("length", "leg") and int(n.group()) >= 24:
             return f"w{n.group()} {found[0].value}"
         return f"{n.group()} {found[0].value}"
     return found[0].value

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import ValidationError
 
-from qu.extractor import _mask_html
+from qu.extractor import _mask
 from qu.llm.backends import make_client
 from qu.llm.cache import DiskCache
 from qu.llm.prompts import Prompt, load_prompt
@@ -187,8 +187,8 @@ class LLMLayer:
             return parsed
         spans = list(parsed.spans)
         rejected: list[dict] = []
-        # phrases are looked for in the text the fast layers read: HTML blanked, offsets unchanged
-        text = _mask_html(parsed.query[: ext.max_chars])
+        # phrases are looked for in the text the fast layers read: HTML and requests blanked, offsets unchanged
+        text = _mask(parsed.query[: ext.max_chars])
         low = text.lower()
         accepted = 0
         for attr in ("brand", "category", "size", "colour", "style", "gender", "condition"):

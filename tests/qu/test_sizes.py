@@ -33,6 +33,9 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("oxford shirt 16.5 neck", "16.5 neck", "collar 16.5", "collar"),
         ("bootcut jeans 34L", "34L", "l34", "length"),
         ("chinos l32", "l32", "l32", "length"),
+        ("mens jeans 34 leg", "34 leg", "l34", "leg"),
+        ("jeans 32in inside leg", "32in inside leg", "l32", "leg"),
+        ("chinos inside leg 30", "inside leg 30", "l30", "leg"),
         ("jeans 28 short", "28 short", "28 short", "leg fit"),
         ("uk size 8 dress", "uk size 8", "uk 8", "uk"),
         ("us womens 8 shoes", "8", "us 8", "us"),  # the department between stays a word of its own
