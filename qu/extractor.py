@@ -326,7 +326,7 @@ class QUExtractor:
         conf: dict[str, float] = {}
         sources: dict[str, str] = {}
         fixed: list[Span] = []
-        ages: list[Span] = []  # a child's age read as the department ("age 13-14 years", "18-24 months")
+        ages: list[Span] = []  # a child's age, read as the department ("age 13-14 years") or the size
         price_min = price_max = None
         for sp in spans:
             if sp.attribute in ("price_min", "price_max"):
@@ -350,6 +350,8 @@ class QUExtractor:
             for v in value.split("+") if sp.attribute == "gender" else [value]:
                 if v not in values.setdefault(sp.attribute, []):
                     values[sp.attribute].append(v)
+            if sp.attribute == "size" and _AGE.fullmatch(value):  # "joggers age 7-8", "3-6m baby grow"
+                ages.append(sp)
             if sp.confidence >= conf.get(sp.attribute, -1.0):
                 conf[sp.attribute], sources[sp.attribute] = sp.confidence, sp.source
         if ages and "gender" not in values:  # and no other department: children's

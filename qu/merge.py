@@ -151,6 +151,12 @@ def merge_spans(
             else t
             for t in primary
         ]
+        # a tagger department that is exactly a garment the taxonomy knows ("baby grow" in "3-6m baby
+        # grow") is the garment (not a style: "denim", "flannel" and "crossbody" are said of a garment)
+        garments = {(r.start, r.end): r for r in rules if r.attribute == "category" and r.confidence >= fill_min
+                    and is_known("narrow category", r.text)}
+        primary = [garments.get((t.start, t.end), t) if t.source == "tagger" and t.attribute == "gender"
+                   else t for t in primary]
         # a single letter no brand lexicon knows is not a brand: the "s" of "men s" (men's), a size; nor is
         # the system of a size the rules read ("us" in "us womens 8")
         systems = {(r.value or "").split()[0] for r in rules if r.attribute == "size" and r.value} & _SYSTEM_WORDS

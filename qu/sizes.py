@@ -113,8 +113,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # a chest: "32 chest", "chest 40", "38in chest"
     ("chest", re.compile(r"\b([2-5]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?chest\b", re.I)),
     ("chest", re.compile(r"\bchest\s?(?:size\s?)?([2-5]\d)\b(?!\s?(?:cm|mm))", re.I)),
-    # two neighbouring letter sizes: "s/m", "xs / s" (each a size of its own)
-    ("letter pair", re.compile(r"\b(xxs|xs|s|m|l|xl|xxl)\s?/\s?(xs|s|m|l|xl|xxl|xxxl|3xl)\b", re.I)),
+    # two neighbouring letter sizes: "s/m", "xs / s", "m-l" (each a size of its own)
+    ("letter pair", re.compile(r"\b(xxs|xs|s|m|l|xl|xxl)\s?[/-]\s?(xs|s|m|l|xl|xxl|xxxl|3xl)\b(?!-)", re.I)),
     (
         "age",
         re.compile(

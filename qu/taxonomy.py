@@ -100,6 +100,10 @@ class Taxonomy:
                 out.setdefault(k[0], []).append(k)
         return out
 
+    def exact(self, text: str) -> str | None:
+        """The category a phrase names as a whole ("t-shirt", "T Shirt" -> "t-shirts"), or None."""
+        return self.synonyms.get(_key(text))
+
     def normalise(self, text: str) -> str | None:
         k = _key(text)
         if not k:
