@@ -262,15 +262,16 @@ class QUExtractor:
             return lex.colour(text) or self._last_word(attribute, k) or k
         if attribute == "category":
             return self.taxonomy.normalise(text) or self.taxonomy.misspelt(text) or k
+        spaced = k.replace("-", " ")  # "slim-fit", "brand-new": the lexicons list them spaced
         if attribute == "gender":
-            g = lex.gender_alias.get(k) or self._last_word(attribute, k)
+            g = lex.gender_alias.get(k) or lex.gender_alias.get(spaced) or self._last_word(attribute, k)
             return ("+".join(g) if isinstance(g, list) else g) if g else None
         if attribute == "size":
             return normalise_size(text) or k
         if attribute == "condition":
-            return lex.condition_alias.get(k) or k
+            return lex.condition_alias.get(k) or lex.condition_alias.get(spaced) or k
         if attribute == "style":
-            return lex.style_alias.get(k) or k
+            return lex.style_alias.get(k) or lex.style_alias.get(spaced) or k
         return k
 
     @staticmethod

@@ -274,7 +274,14 @@ class RuleMatcher:
         return cls(lexicon=get_lexicon(), taxonomy=get_taxonomy(), common=_common_words())
 
     def _lookup(self, phrase: str, n: int) -> tuple[str, str, float] | None:
-        """(attribute, canonical value, confidence) for an n-gram, or None."""
+        """(attribute, canonical value, confidence) for an n-gram, or None. A hyphenated word the
+        lexicons list spaced is read spaced: "slim-fit", "faux-fur", "brand-new"."""
+        found = self._lookup_phrase(phrase, n)
+        if found is None and "-" in phrase:
+            found = self._lookup_phrase(phrase.replace("-", " "), n)
+        return found
+
+    def _lookup_phrase(self, phrase: str, n: int) -> tuple[str, str, float] | None:
         k = key(phrase)
         lex = self.lexicon
         if k in _PLACES:
