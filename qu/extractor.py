@@ -57,6 +57,8 @@ _REQUEST = re.compile(
     re.I,
 )
 _THANKS = re.compile(r"[\s,!.?]*\b(?:please|pls|plz|thanks|thank\s+you|asap)\b[\s!.?]*$", re.I)
+# a shop the shopper bought from sells every brand: "jd sports tracksuit" is no brand "jd"
+_SHOPS = re.compile(r"(?:\b(?:from|at)\s+)?\b(?:jd\s?sports|sports\s?direct|t\.?[kj]\.?\s?maxx)\b", re.I)
 _ANY = re.compile(r"\bany\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b", re.I)  # no constraint
 
 
@@ -75,9 +77,10 @@ def _blank(m: re.Match) -> str:
 
 
 def _mask(q: str) -> str:
-    """Blank out HTML tags and entities, a request around the query and "any colour" (no constraint)
-    with spaces, keeping every offset unchanged."""
-    return _ANY.sub(_blank, _THANKS.sub(_blank, _REQUEST.sub(_blank, _HTML.sub(_blank, q), count=1), count=1))
+    """Blank out HTML tags and entities, a request around the query, "any colour" (no constraint) and
+    a shop's name with spaces, keeping every offset unchanged."""
+    q = _REQUEST.sub(_blank, _HTML.sub(_blank, q), count=1)
+    return _SHOPS.sub(_blank, _ANY.sub(_blank, _THANKS.sub(_blank, q, count=1)))
 
 
 @dataclass
