@@ -299,7 +299,10 @@ class RuleMatcher:
             return "colour", lex.colour_alias[k], 0.6 if k in _AMBIGUOUS_COLOURS else 0.9
         if k in lex.colour_words:
             return "colour", lex.colour_words[k], 0.7
-        if (cat := self.taxonomy.exact(phrase)) is not None:  # the taxonomy's own key: "t-shirt" is "t shirt"
+        cat = self.taxonomy.synonyms.get(k)
+        if cat is None and ("-" in k or "." in k):
+            cat = self.taxonomy.exact(phrase)  # the taxonomy's own key: "t-shirt" is "t shirt"
+        if cat is not None:
             return "category", cat, 0.85
         if k in lex.brand_alias:
             ambiguous = (n == 1 and k in self.common) or k not in lex.brand_curated
