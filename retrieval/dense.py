@@ -255,7 +255,7 @@ class VectorSearch:
         self.hnsw = hnsw
         self.ef_search = ef_search
         self.exact_below = exact_below
-        self._local = threading.local()  # per thread: a reusable buffer for the masked rows (`_gather`)
+        self._local = threading.local()  # per thread: a reusable block buffer (`_masked_sims`)
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
@@ -288,8 +288,7 @@ class VectorSearch:
             rows = np.flatnonzero(mask)
             if not len(rows):
                 return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-            # a quarter of the rows or more: one pass over every vector costs less than copying these out
-            sims = (np.asarray(self.vectors) @ q)[rows] if 4 * len(rows) > n else self._gather(rows) @ q
+            sims = self._masked_sims(rows, q)
         else:
             rows = None
             sims = np.asarray(self.vectors) @ q
@@ -299,22 +298,25 @@ class VectorSearch:
         out_rows = order if rows is None else rows[order]
         return out_rows.astype(np.int64), sims[order]
 
-    def _gather(self, rows: np.ndarray) -> np.ndarray:
-        """The vectors of `rows` (at most `exact_below` of them) copied into this thread's reusable
-        buffer: a fresh array of up to 30 MB per query page-faults on every page (with transparent
-        huge pages, sometimes waiting 50-100 ms for the kernel to compact memory)."""
+    _BLOCK = 1024  # rows scored at a time: 1.5 MB of 384-dim float32, still in cache when scored
+
+    def _masked_sims(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """The scores of `rows` (ascending), a block at a time: each block is copied into this thread's
+        small buffer and scored while it is in cache, so a search reads the masked rows once. Copying
+        every masked row out first read them three times (and a fresh array of up to 60 MB per search
+        page-faulted); scoring every row reads all of them (64 MB on the demo index, 6-7 ms)."""
         v = self.vectors
-        n = len(rows)
-        if n > self.exact_below or v.dtype != np.float32 or v.ndim != 2:
-            return np.asarray(v[rows])
+        if v.dtype != np.float32 or v.ndim != 2:
+            return np.asarray(v[rows], dtype=np.float32) @ q
         buf = getattr(self._local, "buf", None)
-        if buf is None or len(buf) < n:
-            buf = np.empty((max(n, min(self.exact_below, len(self))), v.shape[1]), dtype=np.float32)
-            self._local.buf = buf
-        out = buf[:n]
-        for s in range(0, n, 4096):  # mode="clip": unbuffered (the rows are in range)
-            np.take(v, rows[s : s + 4096], axis=0, out=out[s : s + 4096], mode="clip")
-        return out
+        if buf is None or buf.shape[1] != v.shape[1]:
+            buf = self._local.buf = np.empty((self._BLOCK, v.shape[1]), dtype=np.float32)
+        sims = np.empty(len(rows), dtype=np.float32)
+        for s in range(0, len(rows), self._BLOCK):
+            part = buf[: min(self._BLOCK, len(rows) - s)]
+            np.take(v, rows[s : s + self._BLOCK], axis=0, out=part, mode="clip")  # "clip": unbuffered
+            np.matmul(part, q, out=sims[s : s + len(part)])
+        return sims
 
     def _search_hnsw(self, q: np.ndarray, k: int, mask: np.ndarray | None):
         import faiss
