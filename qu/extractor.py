@@ -57,6 +57,10 @@ _REQUEST = re.compile(
     re.I,
 )
 _THANKS = re.compile(r"[\s,!.?]*\b(?:please|pls|plz|thanks|thank\s+you|asap)\b[\s!.?]*$", re.I)
+# the price a seller paid ("rrp £45", "retail $120", "was £30") is no budget
+_RRP = re.compile(r"\b(?:rrp|retail(?:ed)?(?:\s+(?:price|for|at))?|was|orig(?:inal(?:ly)?)?(?:\s+price)?|paid)\s*:?\s*"
+                  r"(?:[£$€]\s*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s*(?:[£$€]|gbp|usd|eur|pounds?|quid|dollars?)"
+                  r"|(?<=rrp )\d+(?:[.,]\d+)?|(?<=rrp: )\d+(?:[.,]\d+)?)", re.I)
 # a shop the shopper bought from sells every brand: "jd sports tracksuit" is no brand "jd"
 _SHOPS = re.compile(r"(?:\b(?:from|at)\s+)?\b(?:jd\s?sports|sports\s?direct|t\.?[kj]\.?\s?maxx)\b", re.I)
 _ANY = re.compile(r"\bany\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b", re.I)  # no constraint
@@ -77,10 +81,10 @@ def _blank(m: re.Match) -> str:
 
 
 def _mask(q: str) -> str:
-    """Blank out HTML tags and entities, a request around the query, "any colour" (no constraint) and
-    a shop's name with spaces, keeping every offset unchanged."""
+    """Blank out HTML tags and entities, a request around the query, "any colour" (no constraint), a
+    shop's name and a retail price with spaces, keeping every offset unchanged."""
     q = _REQUEST.sub(_blank, _HTML.sub(_blank, q), count=1)
-    return _SHOPS.sub(_blank, _ANY.sub(_blank, _THANKS.sub(_blank, q, count=1)))
+    return _RRP.sub(_blank, _SHOPS.sub(_blank, _ANY.sub(_blank, _THANKS.sub(_blank, q, count=1))))
 
 
 @dataclass

@@ -76,6 +76,7 @@ _SLANG_AMOUNTS = {"tenner": 10.0, "fiver": 5.0}
 # colour words that more often name something else ("fat burning cream", "steel toe", "blue print")
 _AMBIGUOUS_COLOURS = {
     "cream",
+    "natural",
     "steel",
     "print",
     "printed",
