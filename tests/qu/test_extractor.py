@@ -115,6 +115,32 @@ def test_html_is_masked_not_matched(extractor):
     assert "<b>" not in p.residual
 
 
+@pytest.mark.parametrize(
+    ("query", "kept"),
+    [
+        ("looking for a black leather jacket size m", "black leather jacket size m"),
+        ("hi, anyone got a north face puffer xs? thanks", "north face puffer xs"),
+        ("iso: vintage ralph lauren shirt", "vintage ralph lauren shirt"),
+        ("a pair of black jeans", "black jeans"),
+        ("nike hoodie any size from jd sports", "nike hoodie"),
+        ("zara coat rrp £89 size 10", "zara coat size 10"),
+        # not requests: a greeting alone, "need for", "a line", a price the shopper gives
+        ("hi vis vest", "hi vis vest"),
+        ("hello kitty pyjamas", "hello kitty pyjamas"),
+        ("need for speed hoodie", "need for speed hoodie"),
+        ("a line skirt", "a line skirt"),
+        ("dress under £45", "dress under £45"),
+    ],
+)
+def test_requests_around_the_query_are_blanked_in_place(query, kept):
+    from qu.extractor import _mask
+
+    masked = _mask(query)
+    assert len(masked) == len(query)  # offsets unchanged
+    assert all(m in (c, " ") for m, c in zip(masked, query, strict=True))
+    assert " ".join(masked.split()) == kept
+
+
 def test_batch_equals_single(extractor):
     qs = ["nike air max", "uk 10 dress", "levis 501"]
     assert [p.contract() for p in extractor.parse_batch(qs)] == [extractor.parse(q).contract() for q in qs]
