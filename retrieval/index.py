@@ -752,7 +752,8 @@ class Index:
 
     @staticmethod
     def _boost_matches(segs, seg_idx, rows, plan: Plan):
-        return [(c, Index._row_matches(segs, seg_idx, rows, c)) for c in plan.boosts]
+        # a filter lets a listing missing the field through; one that has the value asked ranks above it
+        return [(c, Index._row_matches(segs, seg_idx, rows, c)) for c in (*plan.filters, *plan.boosts)]
 
     # lifecycle -----------------------------------------------------------------------------------
 

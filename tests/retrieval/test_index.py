@@ -228,6 +228,22 @@ def test_missing_field_is_not_excluded(tmp_path, embedder):
     assert "brand=levis (filter; listing has no brand)" in hb.matched
 
 
+def test_a_listing_with_the_filtered_value_ranks_above_one_missing_it(tmp_path, embedder):
+    """A filter lets through a listing that does not say its brand; one that has the brand asked
+    for ranks above it where the text scores them alike."""
+    listings = [
+        Listing(id="bare", title="Blue denim jacket, cropped"),
+        Listing(id="branded", title="Blue denim jacket, oversized", brand="levis"),
+        *(Listing(id=str(i), title=t) for i, t in enumerate(["Red wool scarf", "Black leather boots",
+                                                              "Green silk dress", "Grey cotton hoodie"])),
+    ]
+    idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
+    # the brand is part of the listing's text, so alone the shorter text scores higher
+    assert [h.id for h in idx.search("blue denim jacket", stage="bm25").hits][:2] == ["bare", "branded"]
+    r = idx.search("blue denim jacket", stage="bm25", filters={"brand": "levis"})
+    assert [h.id for h in r.hits][:2] == ["branded", "bare"]
+
+
 def test_load_missing_index_names_folder(tmp_path):
     with pytest.raises(IndexNotFoundError, match=str(tmp_path / "nope")):
         Index.load(tmp_path / "nope")
