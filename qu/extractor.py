@@ -57,10 +57,14 @@ _REQUEST = re.compile(
     re.I,
 )
 _THANKS = re.compile(r"[\s,!.?]*\b(?:please|pls|plz|thanks|thank\s+you|asap)\b[\s!.?]*$", re.I)
-# the price a seller paid ("rrp £45", "retail $120", "was £30") is no budget
-_RRP = re.compile(r"\b(?:rrp|retail(?:ed)?(?:\s+(?:price|for|at))?|was|orig(?:inal(?:ly)?)?(?:\s+price)?|paid)\s*:?\s*"
-                  r"(?:[£$€]\s*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s*(?:[£$€]|gbp|usd|eur|pounds?|quid|dollars?)"
-                  r"|(?<=rrp )\d+(?:[.,]\d+)?|(?<=rrp: )\d+(?:[.,]\d+)?)", re.I)
+# the price a seller paid ("rrp £45", "rrp 45", "retail $120", "was £30") is no budget
+_CURRENCY = r"(?:[£$€]|gbp|usd|eur|pounds?|quid|dollars?)"
+_RRP = re.compile(
+    rf"\brrp\s*:?\s*[£$€]?\s*\d+(?:[.,]\d+)?(?:\s*{_CURRENCY})?"  # after "rrp" a bare number too
+    r"|\b(?:retail(?:ed)?(?:\s+(?:price|for|at))?|was|orig(?:inal(?:ly)?)?(?:\s+price)?|paid)\s*:?\s*"
+    rf"(?:[£$€]\s*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s*{_CURRENCY})",
+    re.I,
+)
 # a shop the shopper bought from sells every brand: "jd sports tracksuit" is no brand "jd"
 _SHOPS = re.compile(r"(?:\b(?:from|at)\s+)?\b(?:jd\s?sports|sports\s?direct|t\.?[kj]\.?\s?maxx)\b", re.I)
 _ANY = re.compile(r"\bany\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b", re.I)  # no constraint
