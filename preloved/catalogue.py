@@ -1,7 +1,7 @@
 """Build the demo catalogue (data/catalogue/) from the Fashion Product Images styles.csv.
 
 Real fields: id, title, brand (the name's leading words matched against a brand list), category
-(articleType mapped into qu's taxonomy), gender, colour, season, usage. The source has no size,
+(articleType mapped into qu's taxonomy; boots by their title), gender, colour, season, usage. The source has no size,
 condition or price: those are generated with a fixed seed and listed in `synthetic_fields` of the
 data card; no benchmark ever uses them as labels.
 """
@@ -12,6 +12,7 @@ import csv
 import json
 import logging
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +25,14 @@ CONDITIONS = ("new with tags", "new without tags", "used - excellent", "used - g
 CONDITION_WEIGHTS = (0.12, 0.13, 0.35, 0.3, 0.1)
 LETTER_SIZES = ("xs", "s", "m", "l", "xl", "xxl")
 # bump when the builder writes different listings from the same source; `preloved serve` warns
-# about a demo catalogue an older builder wrote (2: brands by exact alias lookup, "Basics" is not Asics)
-BUILDER_VERSION = 2
+# about a demo catalogue an older builder wrote (2: brands by exact alias lookup, "Basics" is not Asics;
+# 3: boots filed under other footwear types are boots)
+BUILDER_VERSION = 3
+# the source files boots under "Casual Shoes", "Sports Shoes", "Flats" or "Formal Shoes" (its own
+# "Booties" are infants'): where such a title says boot, the listing is boots. Not "boot lace",
+# "boot sauce", "bootcut"
+_BOOT_TYPES = {"Casual Shoes", "Sports Shoes", "Formal Shoes", "Flats", "Heels"}
+_BOOT = re.compile(r"\bboots?\b(?!\s*(?:laces?|sauce|cream|polish|cut)\b)", re.I)
 
 
 def _brand_matcher(brand_csv: Path):
@@ -83,6 +90,8 @@ def iter_listings(styles_csv: Path, brand_csv: Path, seed: int = SEED) -> Iterat
             raw_brand = match_brand(title)
             brand = (canonical_brand(raw_brand) or raw_brand.lower()) if raw_brand else None
             category = category_for_article_type(row["articleType"])
+            if row["articleType"] in _BOOT_TYPES and _BOOT.search(title):
+                category = "boots"
             path = category_path(category) if category else ()
             listing = {
                 "id": row["id"],
