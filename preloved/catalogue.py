@@ -26,13 +26,15 @@ CONDITION_WEIGHTS = (0.12, 0.13, 0.35, 0.3, 0.1)
 LETTER_SIZES = ("xs", "s", "m", "l", "xl", "xxl")
 # bump when the builder writes different listings from the same source; `preloved serve` warns
 # about a demo catalogue an older builder wrote (2: brands by exact alias lookup, "Basics" is not Asics;
-# 3: boots filed under other footwear types are boots)
+# 3: footwear filed under another type is what its title says)
 BUILDER_VERSION = 3
-# the source files boots under "Casual Shoes", "Sports Shoes", "Flats" or "Formal Shoes" (its own
-# "Booties" are infants'): where such a title says boot, the listing is boots. Not "boot lace",
-# "boot sauce", "bootcut"
-_BOOT_TYPES = {"Casual Shoes", "Sports Shoes", "Formal Shoes", "Flats", "Heels"}
-_BOOT = re.compile(r"\bboots?\b(?!\s*(?:laces?|sauce|cream|polish|cut)\b)", re.I)
+# the source files boots, loafers, boat shoes and ballerinas under "Casual Shoes", "Sports Shoes",
+# "Flats", "Formal Shoes" or "Heels" (its own "Booties" are infants'): where such a title names one,
+# the listing is that. Not "boot lace", "boot sauce", "bootcut"; not sandals, which are flats or
+# heels too, nor "slippers", which in the source's English are flip flops
+_FOOTWEAR_TYPES = {"Casual Shoes", "Sports Shoes", "Formal Shoes", "Flats", "Heels"}
+_TITLE_FOOTWEAR = re.compile(r"\b(boots?|loafers?|moccasins?|boat shoes?|brogues?|ballerinas?)\b"
+                             r"(?!\s*(?:laces?|sauce|cream|polish|cut)\b)", re.I)
 
 
 def _brand_matcher(brand_csv: Path):
@@ -56,9 +58,10 @@ def _normalisers():
     Brands by exact alias lookup: the fuzzy matching meant for shoppers' typos would make the
     brand "Basics" Asics."""
     from qu.lexicon import get_lexicon
-    from qu.taxonomy import category_for_article_type, category_path
+    from qu.taxonomy import category_for_article_type, category_path, normalise_category
 
-    return (lambda name: get_lexicon().brand(name, fuzzy=False)), category_for_article_type, category_path
+    brand = lambda name: get_lexicon().brand(name, fuzzy=False)  # noqa: E731
+    return brand, category_for_article_type, category_path, normalise_category
 
 
 def _synthetic(rng: random.Random, master: str, sub: str, gender: str) -> dict:
@@ -80,7 +83,7 @@ def _synthetic(rng: random.Random, master: str, sub: str, gender: str) -> dict:
 
 def iter_listings(styles_csv: Path, brand_csv: Path, seed: int = SEED) -> Iterator[dict]:
     match_brand = _brand_matcher(brand_csv)
-    canonical_brand, category_for_article_type, category_path = _normalisers()
+    canonical_brand, category_for_article_type, category_path, normalise_category = _normalisers()
     rng = random.Random(seed)
     with open(styles_csv, newline="") as f:
         for row in csv.DictReader(f):
@@ -90,8 +93,8 @@ def iter_listings(styles_csv: Path, brand_csv: Path, seed: int = SEED) -> Iterat
             raw_brand = match_brand(title)
             brand = (canonical_brand(raw_brand) or raw_brand.lower()) if raw_brand else None
             category = category_for_article_type(row["articleType"])
-            if row["articleType"] in _BOOT_TYPES and _BOOT.search(title):
-                category = "boots"
+            if row["articleType"] in _FOOTWEAR_TYPES and (m := _TITLE_FOOTWEAR.search(title)):
+                category = normalise_category(m.group(1)) or category
             path = category_path(category) if category else ()
             listing = {
                 "id": row["id"],
