@@ -1,9 +1,9 @@
 """Build the demo catalogue (data/catalogue/) from the Fashion Product Images styles.csv.
 
 Real fields: id, title, brand (the name's leading words matched against a brand list), category
-(articleType mapped into qu's taxonomy; boots, loafers and the like by their title), gender, colour, season, usage. The source has no size,
-condition or price: those are generated with a fixed seed and listed in `synthetic_fields` of the
-data card; no benchmark ever uses them as labels.
+(articleType mapped into qu's taxonomy; boots, loafers and the like by their title), gender,
+colour, season, usage. The source has no size, condition or price: those are generated with a
+fixed seed and listed in `synthetic_fields` of the data card; no benchmark ever uses them as labels.
 """
 
 from __future__ import annotations
