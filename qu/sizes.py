@@ -3,9 +3,9 @@
 Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from context), "waist"
 (W32, W32 L30), "one size", "age" (kids: 3T, 2-3 years, 12 months), "measure" (12 inch, 38mm),
 "numeric" (size 8 with no system), "leg fit" (a size with its leg: "28 short", "14 long"),
-"collar" (15.5 collar, 16.5 neck), "hat" (a fitted cap: "7 1/4"), "length" (a leg alone in a query
-about trousers: "34l", "l32"), "leg" (a leg length in words: "34 leg", "inside leg 32"), "letter pair"
-("s/m": two sizes),
+"collar" (15.5 collar, 16.5 neck), "hat" (a fitted cap: "7 1/4"), "suit" (a chest and fit: "42r"),
+"length" (a leg alone in a query about trousers: "34l", "l32"), "leg" (a leg length in words: "34 leg",
+"inside leg 32"), "letter pair" ("s/m": two sizes),
 "numeric pair" ("8-10": two UK dress sizes), "jp"/"cm" (shoes: "jp 26", "cm 27").
 Shoe conversion uses data/vocab/sizes/shoe_size_tables.json
 (`blitzResults`: half sizes UK 0-15 with EU, US, cm, JP), women's dress conversion by UK = EU - 28 = US + 4.
@@ -103,6 +103,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # a shirt's collar: "15.5 collar", "collar 16"
     ("collar", re.compile(r"\b(1[3-9](?:\.5)?)\s?(?:\"|in(?:ch)?)?\s?(?:collar|neck)\b", re.I)),  # "16.5 neck"
     ("collar", re.compile(r"\bcollar\s?(?:size\s?)?(1[3-9](?:\.5)?)\b", re.I)),
+    # a suit or blazer's chest with its fit, in a query about tailoring (see find_sizes): "42r", "38 s", "40l"
+    ("suit", re.compile(r"\b(3[4-9]|4\d|5[0-4])\s?([rsl])\b", re.I)),
     # a size with its leg fit, in a query about trousers (see find_sizes): "jeans 28 short", "trousers 14 long"
     ("leg fit", re.compile(r"\b(\d{1,2})\s?(short|long|regular|reg)\b", re.I)),
     # a leg length alone, in a query about trousers (see find_sizes): "tall jeans 34l", "chinos l32"
@@ -184,6 +186,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
         return f"l{g[0]}", kind
     if kind == "hat":
         return f"{g[0]} {g[1]}", "hat"
+    if kind == "suit":
+        return f"{g[0]}{g[1].lower()}", "suit"
     if kind == "leg fit":
         return f"{int(g[0])} {'regular' if g[1].lower() == 'reg' else g[1].lower()}", "leg fit"
     if kind == "chest":
@@ -226,6 +230,7 @@ _KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|child
 
 FITS = ("plus size", "petite", "tall")  # sizes that are a cut, not a measure
 _HATS = re.compile(r"\b(?:hats?|caps?|fitted|new era|59fifty|snapback)\b", re.I)
+_TAILORING = re.compile(r"\b(?:suits?|blazers?|jackets?|tux(?:edo)?s?|sport ?coats?|waistcoats?)\b", re.I)
 _LEGS = re.compile(r"\b(?:jeans?|trousers?|pants|chinos?|cords|cargos|joggers|slacks|leg)\b", re.I)
 
 
@@ -253,7 +258,8 @@ def find_sizes(query: str) -> list[SizeMatch]:
             if any(s < te and ts < e for ts, te in taken):
                 continue
             # "34l" is a rucksack's volume elsewhere; "l30" right after a number is a leg ("10 l30")
-            if (kind == "leg fit" and not _LEGS.search(query)) or (kind == "hat" and not _HATS.search(query)):
+            if ((kind == "leg fit" and not _LEGS.search(query)) or (kind == "hat" and not _HATS.search(query))
+                    or (kind == "suit" and not _TAILORING.search(query))):
                 continue
             if kind == "length" and not _LEGS.search(query) and not (
                 m.group(0)[0] in "lL" and re.search(r"\b\d{1,2}\s$", query[:s])

@@ -34,6 +34,8 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("bootcut jeans 34L", "34L", "l34", "length"),
         ("chinos l32", "l32", "l32", "length"),
         ("mens jeans 34 leg", "34 leg", "l34", "leg"),
+        ("prom suit 40r", "40r", "40r", "suit"),
+        ("navy blazer 38 s", "38 s", "38s", "suit"),
         ("jeans 32in inside leg", "32in inside leg", "l32", "leg"),
         ("chinos inside leg 30", "inside leg 30", "l30", "leg"),
         ("jeans 28 short", "28 short", "28 short", "leg fit"),
