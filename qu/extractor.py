@@ -170,7 +170,7 @@ class QUExtractor:
     def _around_lines(self, spans: list[Span], lines: list[ProductLine]) -> list[Span]:
         """A layer's spans with a product line's name in the query: spans over the name go (the
         line's own brand stays: "jordan" in "jordan 1"), and a letter size right after it is the
-        size ("nuptse 700 xl")."""
+        size ("nuptse 700 xl"; after a line of jeans, "34l" is the leg)."""
         out = []
         for sp in spans:
             over = [ln for ln in lines if sp.start < ln.end and ln.start < sp.end]
@@ -179,6 +179,10 @@ class QUExtractor:
                     continue
             elif sp.attribute == "size" and sp.source == "rules" and any(0 < sp.start - ln.end <= 1 for ln in lines):
                 sp = sp.model_copy(update={"confidence": max(sp.confidence, 0.9)})
+                # after a line of jeans or trousers "34l" is the leg, not litres ("levis 501 34l")
+                legs = {"jeans", "trousers"} & {ln.category for ln in lines}
+                if legs and (m := re.fullmatch(r"(2[6-9]|3[0-8]) l", sp.value or "")):
+                    sp = sp.model_copy(update={"value": f"l{m.group(1)}"})
             elif sp.attribute != "brand" and (brand := self.lexicon.brand(sp.text, fuzzy=False)) in {
                 ln.brand for ln in lines
             }:  # the line's brand read as something else: "wrangler" as a garment in "wrangler cowboy cut"
