@@ -80,14 +80,22 @@ def _season(text: str, sp: Span) -> bool:
     return bool(m and int(m.group(2)[-2:]) == (int(m.group(1)[-2:]) + 1) % 100 and _FOOTBALL.search(text))
 
 
+def _words(q: str) -> str:
+    """A query written as a slug ("zara-dress-size-10", "nike_air_max") with its words spaced; else q."""
+    if " " not in q.strip() and q.count("-") + q.count("_") >= 2:
+        return q.replace("-", " ").replace("_", " ")
+    return q
+
+
 def _blank(m: re.Match) -> str:
     return " " * len(m.group(0))
 
 
 def _mask(q: str) -> str:
     """Blank out HTML tags and entities, a request around the query, "any colour" (no constraint), a
-    shop's name and a retail price with spaces, keeping every offset unchanged."""
-    q = _REQUEST.sub(_blank, _HTML.sub(_blank, q), count=1)
+    shop's name and a retail price with spaces, keeping every offset unchanged. A query written as a
+    slug ("zara-dress-size-10") is read as its words."""
+    q = _REQUEST.sub(_blank, _HTML.sub(_blank, _words(q)), count=1)
     return _RRP.sub(_blank, _SHOPS.sub(_blank, _ANY.sub(_blank, _THANKS.sub(_blank, q, count=1))))
 
 
@@ -155,7 +163,9 @@ class QUExtractor:
             if "rules" in layers:
                 spans = self._bare_size(t, spans, lines)
             # a span over blanked HTML ("<<< >>>" read as "<<   >>") is not the shopper's text: drop it
-            spans = [s for s in spans if q[s.start : s.end] == s.text]
+            words = _words(q)  # a slug's spans read its words: they keep the shopper's text
+            spans = [s if words is q else s.model_copy(update={"text": q[s.start : s.end]})
+                     for s in spans if words[s.start : s.end] == s.text]
             parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t, lines=lines)
             if "llm" in layers and self.llm is not None:
                 parsed = self.llm.refine(parsed, self)

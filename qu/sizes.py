@@ -138,8 +138,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         re.compile(rf"(?<![\w.£$€/-])(?<!\d\s)(\d{{1,2}})\s?(?:-|/)\s?(\d{{1,2}})(?![\w.%/-])"
                    rf"(?!\s?{_UNITS}(?![a-z]))", re.I),
     ),
-    ("letter", re.compile(rf"\b(?:size\s+|sz\s*)({_LETTER_RE})\b", re.I)),
-    ("numeric", re.compile(rf"\b(?:size|sz)\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
+    ("letter", re.compile(rf"\b(?:size(?:\s*:\s*|\s+)|sz\s*:?\s*)({_LETTER_RE})\b", re.I)),  # "size: m" too
+    ("numeric", re.compile(rf"\b(?:size|sz)\s*:?\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
     ("letter", re.compile(r"\b(plus[\s-]size|petite|tall)\b", re.I)),
     (
         "letter",

@@ -35,6 +35,7 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("chinos l32", "l32", "l32", "length"),
         ("mens jeans 34 leg", "34 leg", "l34", "leg"),
         ("prom suit 40r", "40r", "40r", "suit"),
+        ("dress size: m", "size: m", "m", "letter"),
         ("navy blazer 38 s", "38 s", "38s", "suit"),
         ("jeans 32in inside leg", "32in inside leg", "l32", "leg"),
         ("chinos inside leg 30", "inside leg 30", "l30", "leg"),
@@ -62,7 +63,8 @@ def test_size_grammar(query, text, value, system):
 
 @pytest.mark.parametrize(
     "query", ["levis 501", "dr martens 1460", "nike air max 90", "iphone 12", "28 waist trainer for women", "v neck 14",
-              "85w power adapter", "crocs w10", "dress 10 long"]  # a waist is 22-48; a leg fit needs trousers
+              "85w power adapter", "crocs w10", "dress 10 long",
+              "all sizes"]  # a waist is 22-48; a leg fit needs trousers; "sizes" is no "size s"
 )
 def test_model_numbers_are_not_sizes(query):
     assert find_sizes(query) == []
