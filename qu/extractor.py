@@ -373,7 +373,7 @@ class QUExtractor:
                 continue
             sp = sp if sp.value is not None else sp.model_copy(update={"value": value})
             fixed.append(sp)
-            for v in value.split("+") if sp.attribute == "gender" else [value]:
+            for v in value.split("+") if sp.attribute in ("gender", "colour") else [value]:  # "white+green"
                 if v not in values.setdefault(sp.attribute, []):
                     values[sp.attribute].append(v)
             if sp.attribute == "size" and _AGE.fullmatch(value):  # "joggers age 7-8", "3-6m baby grow"
