@@ -60,7 +60,9 @@ def _normalisers():
     from qu.lexicon import get_lexicon
     from qu.taxonomy import category_for_article_type, category_path, normalise_category
 
-    brand = lambda name: get_lexicon().brand(name, fuzzy=False)  # noqa: E731
+    def brand(name: str) -> str | None:
+        return get_lexicon().brand(name, fuzzy=False)
+
     return brand, category_for_article_type, category_path, normalise_category
 
 

@@ -89,6 +89,13 @@ def _read_whole(t: Span, parts: list[Span]) -> bool:
     return not "".join(rest).strip()
 
 
+def _read_as(spans: list[Span], attribute: str, readings: list[Span]) -> list[Span]:
+    """`spans` with each tagger span of `attribute` that covers exactly the text of one of `readings`
+    replaced by that reading."""
+    at = {(r.start, r.end): r for r in readings}
+    return [at.get((t.start, t.end), t) if t.source == "tagger" and t.attribute == attribute else t for t in spans]
+
+
 def _ends_phrase(text: str, end: int, spans: list[Span]) -> bool:
     """Nothing but a gender, size or colour follows offset `end` in `text` ("cardigan women m")."""
     rest = list(text)
@@ -132,10 +139,8 @@ def merge_spans(
     # "cream wide leg trousers"), unless it names a material or a finish: QueryNER reads "gold",
     # "silver", "linen", "stainless steel" and "holographic" as modifiers (train and dev: 3 better, 1
     # worse, "lilac reed diffuser"; with the materials, 58 worse)
-    colours = {(r.start, r.end): r for r in rules if r.attribute == "colour" and r.confidence >= 0.85
-               and r.text.lower() not in _MATERIALS}
-    primary = [colours.get((t.start, t.end), t) if t.source == "tagger" and t.attribute == "style" else t
-               for t in primary]
+    primary = _read_as(primary, "style", [r for r in rules if r.attribute == "colour" and r.confidence >= 0.85
+                                          and r.text.lower() not in _MATERIALS])
     if is_known is not None:
         # a tagger category or brand that is exactly a rule phrase of another attribute, and that the
         # taxonomy / brand lexicon does not know ("light wash" as a category, "navy" as a brand), is
@@ -153,10 +158,8 @@ def merge_spans(
         ]
         # a tagger department that is exactly a garment the taxonomy knows ("baby grow" in "3-6m baby
         # grow") is the garment (not a style: "denim", "flannel" and "crossbody" are said of a garment)
-        garments = {(r.start, r.end): r for r in rules if r.attribute == "category" and r.confidence >= fill_min
-                    and is_known("narrow category", r.text)}
-        primary = [garments.get((t.start, t.end), t) if t.source == "tagger" and t.attribute == "gender"
-                   else t for t in primary]
+        primary = _read_as(primary, "gender", [r for r in rules if r.attribute == "category"
+                                               and r.confidence >= fill_min and is_known("narrow category", r.text)])
         # a single letter no brand lexicon knows is not a brand: the "s" of "men s" (men's), a size; nor is
         # the system of a size the rules read ("us" in "us womens 8")
         systems = {(r.value or "").split()[0] for r in rules if r.attribute == "size" and r.value} & _SYSTEM_WORDS

@@ -628,9 +628,12 @@ class Index:
         score = np.asarray([fused[i] for i in cand], dtype=np.float64)
         seg_idx = np.asarray([where[i][0] for i in cand])
         rows = np.asarray([where[i][1] for i in cand])
-        explain = self._explain(segs, seg_idx, rows, plan)
-        for c, conf_matches in self._boost_matches(segs, seg_idx, rows, plan):
-            score = score + (conf_matches > 0) * cfg.boost_weight * c.confidence * np.abs(score)
+        # per filter and boost, in that order: each candidate has the value (1), lacks the field (0) or differs (-1)
+        matches = [self._row_matches(segs, seg_idx, rows, c) for c in (*plan.filters, *plan.boosts)]
+        explain = self._explain(plan, matches, len(cand))
+        # a filter lets a listing missing the field through; one that has the value asked ranks above it
+        for c, m in zip((*plan.filters, *plan.boosts), matches, strict=True):
+            score = score + (m > 0) * cfg.boost_weight * c.confidence * np.abs(score)
         order = np.lexsort((np.arange(len(cand)), -score))[:k]
 
         # per-stage scores for every hit, even when only one retriever found it
@@ -725,12 +728,13 @@ class Index:
         return out
 
     @staticmethod
-    def _explain(segs, seg_idx, rows, plan: Plan) -> list[list[str]]:
-        out: list[list[str]] = [[] for _ in rows]
+    def _explain(plan: Plan, matches: list[np.ndarray], n: int) -> list[list[str]]:
+        """Per candidate (n of them), the filters and boosts it matched; `matches` are `_row_matches`
+        per filter, then per boost."""
+        out: list[list[str]] = [[] for _ in range(n)]
         groups = [(c, "filter" if c.source == "filter" else "filter, from query") for c in plan.filters]
         groups += [(c, "relaxed, boost" if c.attr in plan.relaxed else "boost") for c in plan.boosts]
-        for c, kind in groups:
-            m = Index._row_matches(segs, seg_idx, rows, c)
+        for (c, kind), m in zip(groups, matches, strict=True):
             label = c.label()
             yes, missing = f"{label} ({kind})", f"{label} ({kind}; listing has no {c.attr})"
             boost = kind.endswith("boost")
@@ -749,11 +753,6 @@ class Index:
             if len(sel):
                 m[sel] = seg.attrs.row_matches(c, rows[sel])
         return m
-
-    @staticmethod
-    def _boost_matches(segs, seg_idx, rows, plan: Plan):
-        # a filter lets a listing missing the field through; one that has the value asked ranks above it
-        return [(c, Index._row_matches(segs, seg_idx, rows, c)) for c in (*plan.filters, *plan.boosts)]
 
     # lifecycle -----------------------------------------------------------------------------------
 
