@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -63,6 +64,19 @@ class SearchPipeline:
         self.search(query, k=10, stages="rerank" if self.reranker is not None else "hybrid")
         return (time.perf_counter() - t) * 1000
 
+    def start_embedding(self, query: str, stages: str = "rerank", use_cache: bool = True) -> Future | None:
+        """The query's embedding on its way, for `search(query_vector=...)`, or None where the stages
+        need none (or the query is not one `search` would take). The server asks for it as a request
+        arrives; it is encoded when `search` starts, together with the queries of the requests that
+        wait for a worker then (`retrieval.dense.QueryBatcher`)."""
+        try:
+            self.check_query(query)
+        except BadQueryError:
+            return None
+        if stages not in ("dense", "hybrid", "rerank"):
+            return None
+        return self.index.embed_query_async(query, use_cache, now=False)
+
     def check_query(self, query: str) -> str:
         if not isinstance(query, str) or not query.strip():
             raise BadQueryError("query is empty: send some text to search for")
@@ -72,11 +86,13 @@ class SearchPipeline:
 
     def search(self, query: str, k: int = 10, stages: str = "rerank", rerank_depth: int | None = None,
                filters: Mapping[str, object] | None = None, use_parsed: bool = True,
-               exclude: Collection[str] = (), use_cache: bool = True) -> SearchResult:
+               exclude: Collection[str] = (), use_cache: bool = True,
+               query_vector: Future | None = None) -> SearchResult:
         """Run qu, then retrieval (`stages` bm25, dense or hybrid), then the reranker when `stages` is
         "rerank". `filters` are the caller's own; `exclude` names attributes qu read that should not
         be used (a removed chip); `use_parsed=False` ignores everything qu read; `use_cache=False`
-        computes the query vector and the reranker's scores afresh (HTTP `Cache-Control: no-cache`)."""
+        computes the query vector and the reranker's scores afresh (HTTP `Cache-Control: no-cache`);
+        `query_vector` is the query's embedding already on its way (`start_embedding`)."""
         self.check_query(query)
         if not 1 <= k <= self.max_k:
             raise BadQueryError(f"k={k} is out of range: choose 1..{self.max_k}")
@@ -91,7 +107,9 @@ class SearchPipeline:
         timings: dict[str, float] = {}
         stage = "hybrid" if stages == "rerank" else stages
         # the query's embedding does not depend on what qu reads: compute it while qu parses
-        qvec = self.index.embed_query_async(query, use_cache) if stage != "bm25" else None
+        qvec = query_vector if query_vector is not None else self.start_embedding(query, stages, use_cache)
+        if qvec is not None:
+            self.index.need_query_vector(qvec)
         t = time.perf_counter()
         parsed = self.extractor.parse(query)
         if exclude:

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,7 +39,7 @@ from retrieval.attributes import (
 )
 from retrieval.bm25 import SparseBM25
 from retrieval.catalogue import check_unique, listing_from_dict
-from retrieval.dense import Embedder, EmbeddingCache, VectorSearch, content_hashes, embed_cached
+from retrieval.dense import Embedder, EmbeddingCache, QueryBatcher, VectorSearch, content_hashes, embed_cached
 from retrieval.errors import EmptyQueryError, IndexFormatError
 from retrieval.fusion import check_method, fuse
 from retrieval.text import TEXT_VERSION, dense_text, lexical_text, tokenize
@@ -309,7 +309,7 @@ class Index:
         self._compact_lock = threading.Lock()
         self._compact_thread: threading.Thread | None = None
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._embed_pool: ThreadPoolExecutor | None = None  # started on the first embed_query_async
+        self._batcher: QueryBatcher | None = None  # started on the first query to embed
         gen = self.root / manifest["generation"]
         main = _load_segment(gen, manifest, config.ef_search, prefault=prefault)
         self._log = store.DeltaLog(gen / store.DELTA_LOG)
@@ -511,24 +511,37 @@ class Index:
 
     def embed_query(self, query: str, use_cache: bool = True) -> np.ndarray:
         """The query's vector, from a small cache by normalised text unless `use_cache` is false."""
-        if not use_cache:
-            return self.embedder.encode_query(query)
+        return self.embed_query_async(query, use_cache).result()
+
+    def embed_query_async(self, query: str, use_cache: bool = True, now: bool = True) -> Future:
+        """`embed_query` on the index's query-encoding thread (`QueryBatcher`: queries waiting together
+        are encoded in one batch), so a caller can parse the query meanwhile and pass the result to
+        `search(query_vector=...)`: the ONNX encoder releases the GIL while it runs. With `now=False`
+        the query waits to be encoded until `need_query_vector` asks for it (or a batch fills)."""
         key = query.strip().lower()
-        v = self._qcache.get(key)
-        if v is None:
-            v = self.embedder.encode_query(query)
-            self._qcache[key] = v
+        if use_cache and (v := self._qcache.get(key)) is not None:
+            done: Future = Future()
+            done.set_result(v)
+            return done
+        embedder = self.embedder
+        with self._embedder_lock:
+            if self._batcher is None:
+                self._batcher = QueryBatcher(embedder.encode_queries)
+        fut = self._batcher.submit(query, now=now)
+        if use_cache:
+            fut.add_done_callback(lambda f: self._remember(key, f))
+        return fut
+
+    def need_query_vector(self, fut: Future) -> None:
+        """Encode the query of `fut` (from `embed_query_async(now=False)`) now, with those waiting."""
+        if self._batcher is not None:
+            self._batcher.need(fut)
+
+    def _remember(self, key: str, fut: Future) -> None:
+        if fut.exception() is None:
+            self._qcache[key] = fut.result()
             while len(self._qcache) > 4096:
                 self._qcache.popitem(last=False)
-        return v
-
-    def embed_query_async(self, query: str, use_cache: bool = True) -> Future:
-        """`embed_query` in a worker thread, so a caller can parse the query meanwhile and pass the
-        result to `search(query_vector=...)`: the ONNX encoder releases the GIL while it runs."""
-        with self._embedder_lock:
-            if self._embed_pool is None:
-                self._embed_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="embed-query")
-        return self._embed_pool.submit(self.embed_query, query, use_cache)
 
     # searching -----------------------------------------------------------------------------------
 

@@ -35,6 +35,21 @@ def test_stages_differ(pipeline):
     assert len({tuple(v) for v in ids.values()}) > 1  # the stages are not pass-throughs of each other
 
 
+def test_an_embedding_started_ahead_gives_the_same_search(pipeline):
+    """The server starts a query's embedding as the request arrives and hands it to `search`."""
+    q = "white converse high tops size 6"
+    for stages in ("dense", "hybrid", "rerank"):
+        ahead = pipeline.search(q, k=5, stages=stages, use_cache=False,
+                                query_vector=pipeline.start_embedding(q, stages, use_cache=False))
+        plain = pipeline.search(q, k=5, stages=stages, use_cache=False)
+        assert [h.id for h in ahead.hits] == [h.id for h in plain.hits]
+        assert [h.score for h in ahead.hits] == pytest.approx([h.score for h in plain.hits], abs=1e-5)
+    # nothing to embed for BM25, or for a query search would refuse
+    assert pipeline.start_embedding(q, "bm25") is None
+    assert pipeline.start_embedding("  ", "hybrid") is None
+    assert pipeline.start_embedding("x" * 5000, "hybrid") is None
+
+
 @pytest.mark.parametrize(("query", "k", "stages", "message"), [
     ("", 10, "hybrid", "empty"),
     ("   \t", 10, "hybrid", "empty"),

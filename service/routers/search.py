@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from concurrent.futures import Future
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -57,15 +58,15 @@ def _facets(results: list[dict]) -> dict[str, dict[str, int]]:
 
 
 def _run_search(state: ServiceState, pipeline: SearchPipeline, req: SearchRequest, stages: str,
-                queued_at: float, use_cache: bool = True,
-                shallow: int | None = None) -> tuple[SearchResult, float, int]:
+                queued_at: float, use_cache: bool = True, shallow: int | None = None,
+                query_vector: Future | None = None) -> tuple[SearchResult, float, int]:
     waited = (time.perf_counter() - queued_at) * 1000
     drop = set(req.exclude) | set(req.filters)
     with state.lock.read():
         generation = state.cache.generation  # read under the lock: no delete can land mid-search
         result = pipeline.search(req.query, k=req.k, stages=stages, rerank_depth=shallow or req.rerank_depth,
                                  filters=dict(req.filters) or None, use_parsed=req.use_parsed, exclude=drop,
-                                 use_cache=use_cache)
+                                 use_cache=use_cache, query_vector=query_vector)
     return result, waited, generation
 
 
@@ -100,9 +101,11 @@ async def _search(request: Request, state: ServiceState, pipeline: SearchPipelin
                     and req.rerank_depth is None and busy_depth < pipeline.rerank_depth):
                 shallow = busy_depth
                 state.metrics.shallow.inc()
+        # the query's embedding starts now, not when a worker is free: those waiting are encoded together
+        qvec = pipeline.start_embedding(req.query, stages, use_cache)
         try:
             result, waited, generation = await run_limited(
-                state, "/search", lambda: _run_search(state, pipeline, req, stages, start, use_cache, shallow))
+                state, "/search", lambda: _run_search(state, pipeline, req, stages, start, use_cache, shallow, qvec))
         finally:
             if stages == "rerank":
                 state.reranking -= 1

@@ -77,6 +77,52 @@ def test_query_vectors_from_onnx_equal_torch_vectors(tmp_path, embedder):
         Embedder(query_backend="tf")
 
 
+def test_queries_encoded_together_get_the_vectors_each_gets_alone(tmp_path):
+    """`encode_queries` pads a batch to its longest text (texts of very different lengths run in
+    separate groups): each row is the vector `encode_query` gives that text alone, in input order."""
+    from retrieval import Embedder
+
+    e = Embedder(device="cpu", onnx_dir=tmp_path)
+    queries = ["nike", "vintage levis 501 w32 l30 light wash", "x" * 2000, "y2k baby tee 🩷 xs", "nike", " "]
+    together = e.encode_queries(queries)
+    assert together.dtype == np.float32 and together.shape == (len(queries), 384)
+    for q, v in zip(queries, together, strict=True):
+        np.testing.assert_allclose(v, e.encode_query(q), atol=1e-5)
+    np.testing.assert_array_equal(together[0], together[4])
+
+
+def test_the_query_batcher_encodes_waiting_queries_together_and_hands_each_its_own():
+    """Queries submitted to wait (`now=False`) are encoded when one of them is needed, together and
+    oldest first, up to `max_batch`, or once `max_batch` wait; every caller gets its own text's
+    vector; an encoder error reaches each caller of that batch, and the thread goes on."""
+    from retrieval.dense import QueryBatcher
+
+    batches = []
+
+    def encode(texts):
+        batches.append(list(texts))
+        if "boom" in texts:
+            raise RuntimeError("encoder failed")
+        return np.array([[float(len(t))] for t in texts])
+
+    b = QueryBatcher(encode, max_batch=4)
+    assert b.submit("a").result(5)[0] == 1.0  # now=True: at once, alone
+    waiting = [b.submit("b" * n, now=False) for n in range(2, 5)]
+    assert not any(f.done() for f in waiting) and batches == [["a"]]
+    b.need(waiting[1])
+    assert [f.result(5)[0] for f in waiting] == [2.0, 3.0, 4.0]
+    assert batches[1:] == [["bb", "bbb", "bbbb"]]
+    full = [b.submit("c" * n, now=False) for n in range(1, 6)]  # the fourth fills a batch
+    assert [f.result(5)[0] for f in full[:4]] == [1.0, 2.0, 3.0, 4.0] and not full[4].done()
+    b.need(full[4])
+    b.need(full[4])  # needing one twice, or one already done, changes nothing
+    b.need(full[0])
+    assert full[4].result(5)[0] == 5.0 and len(batches) == 4
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        b.submit("boom").result(5)
+    assert b.submit("ok").result(5)[0] == 2.0
+
+
 def test_an_interrupted_embedding_keeps_the_chunks_it_finished(tmp_path, embedder):
     """A big catalogue is embedded chunk by chunk, each chunk cached when done: a build that dies
     part-way leaves those chunks behind, and the next build embeds only the rest."""

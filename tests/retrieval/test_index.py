@@ -278,6 +278,14 @@ def test_a_query_vector_embedded_ahead_gives_the_same_answer(tiny_index):
     q = "black running trainers"
     vec = tiny_index.embed_query_async(q, use_cache=False).result()
     assert vec == pytest.approx(tiny_index.embed_query(q, use_cache=False), abs=1e-6)
+    # from many threads at once (the server's waiting requests): each gets its own query's vector
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = [f"{c} running trainers size {n}" for c in ("black", "white", "red") for n in range(4, 9)]
+    with ThreadPoolExecutor(8) as pool:
+        vecs = list(pool.map(lambda x: tiny_index.embed_query_async(x, use_cache=False).result(), queries))
+    for x, v in zip(queries, vecs, strict=True):
+        assert v == pytest.approx(tiny_index.embedder.encode_query(x), abs=1e-5)
     for stage in ("dense", "hybrid"):
         ahead = tiny_index.search(q, k=5, stage=stage, query_vector=vec)
         plain = tiny_index.search(q, k=5, stage=stage, use_cache=False)
