@@ -172,7 +172,9 @@ def merge_spans(
     # a denim wash is a colour whatever the tagger read in it ("acid wash tee", "jacket light wash"),
     # though colours in general are not strong: a material the colour lexicon knows ("stainless
     # steel", "linen") is a modifier in QueryNER, and a colour override cost F1 on dev
-    strong += [r for r in rules if r.attribute == "colour" and "wash" in (r.value or "") and r not in strong]
+    # so is a pattern's print ("cheetah print heels": not the brand "cheetah" and the style "print")
+    strong += [r for r in rules if r.attribute == "colour" and r not in strong
+               and ("wash" in (r.value or "") or r.text.lower().endswith(" print"))]
 
     def doomed(sp: Span) -> bool:  # a tagger span a strong rule span of another attribute overlaps
         return sp.source == "tagger" and any(_overlaps(sp, r) and r.attribute != sp.attribute for r in strong)

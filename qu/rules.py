@@ -73,6 +73,13 @@ _PRICE_PATTERNS = [
 _SLANG_AMOUNTS = {"tenner": 10.0, "fiver": 5.0}
 
 
+# a shade before a colour is part of its name ("dark purple", "pale yellow"): the span takes it,
+# the value stays the colour
+_SHADES = {"dark", "light", "pale", "deep", "bright", "dusty", "dusky", "neon", "pastel", "muted",
+           "vivid", "rich", "baby"}
+# a pattern's name with "print" is one colour ("cheetah print"), as "leopard print" is in the lexicon
+_PATTERN_VALUES = {"animal print", "floral", "camo", "check", "polka dot", "striped"}
+
 # colour words that more often name something else ("fat burning cream", "steel toe", "blue print")
 _AMBIGUOUS_COLOURS = {
     "cream",
@@ -300,6 +307,12 @@ class RuleMatcher:
             return "colour", lex.colour_alias[k], 0.6 if k in _AMBIGUOUS_COLOURS else 0.9
         if k in lex.colour_words:
             return "colour", lex.colour_words[k], 0.7
+        if n == 2:
+            first, _, second = k.partition(" ")
+            if first in _SHADES and second in lex.colour_alias and second not in _AMBIGUOUS_COLOURS:
+                return "colour", lex.colour_alias[second], 0.9
+            if second == "print" and lex.colour(first) in _PATTERN_VALUES:
+                return "colour", lex.colour(first), 0.7
         cat = self.taxonomy.synonyms.get(k)
         if cat is None and ("-" in k or "." in k):
             cat = self.taxonomy.exact(phrase)  # the taxonomy's own key: "t-shirt" is "t shirt"
