@@ -195,6 +195,38 @@ def wait_ready(host: str, port: int, proc: subprocess.Popen | None, timeout: flo
     raise SystemExit("the server did not become ready in time")
 
 
+def plot(report: dict, path: Path, targets: dict[str, tuple[int, float]]) -> None:
+    """Latency (p50, p95, p99) against throughput, one line a stages setting through its client
+    counts, with each target as a marker line: the picture a fleet is sized from."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = list(dict.fromkeys(c["stages"] for c in report["cells"]))
+    fig, axes = plt.subplots(1, len(modes), figsize=(5.2 * len(modes), 3.8), squeeze=False)
+    for ax, stages in zip(axes[0], modes, strict=True):
+        cells = sorted((c for c in report["cells"] if c["stages"] == stages), key=lambda c: c["concurrency"])
+        x = [c["throughput_rps"] for c in cells]
+        for q, style in (("p50", ":"), ("p95", "-"), ("p99", "--")):
+            ax.plot(x, [c[f"{q}_ms"] for c in cells], style, marker="o", label=q)
+        for c in cells:
+            ax.annotate(f"{c['concurrency']} client{'s' * (c['concurrency'] > 1)}", (c["throughput_rps"], c["p95_ms"]),
+                        textcoords="offset points", xytext=(4, 6), fontsize=8)
+        if stages in targets:
+            clients, ms = targets[stages]
+            ax.axhline(ms, color="grey", lw=0.8)
+            ax.text(x[0], ms, f" target: p95 {ms:g} ms at {clients} clients", fontsize=8, va="bottom", color="grey")
+        ax.set_xlabel("throughput (searches/s)")
+        ax.set_ylabel("latency (ms)")
+        ax.set_title(f"{stages}, {report['machine']['cpus']} CPUs, caches {'on' if report['result_cache'] else 'off'}")
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--url", help="an already running server on 127.0.0.1 (default: start one)")
@@ -211,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--use-cache", action="store_true",
                    help="let the server answer repeats from its result cache (default: no-cache)")
     p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"))
+    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "load.json"),
+                   help="the JSON report; a latency-throughput plot is written beside it (.png)")
     args = p.parse_args(argv)
 
     if args.requests < 1 or args.requests > 100_000:
@@ -288,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
+    plot(report, out.with_suffix(".png"), {"rerank": (4, args.target_p95_ms), "hybrid": (16, 50.0)})
     print()
     print(f"{'stages':8s}{'clients':>8s}{'done':>7s}{'req/s':>9s}{'p50':>9s}{'p95':>9s}{'p99':>9s}{'errors':>8s}"
           f"{'cpu ms/req':>12s}{'load':>7s}")
