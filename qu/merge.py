@@ -144,8 +144,9 @@ def merge_spans(
     if is_known is not None:
         # a tagger category or brand that is exactly a rule phrase of another attribute, and that the
         # taxonomy / brand lexicon does not know ("light wash" as a category, "navy" as a brand), is
-        # read as the rule says
-        relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand"}
+        # read as the rule says; not a word the rules themselves doubt ("cream" in "cc cream", "fat
+        # burning cream": a colour only beside a garment)
+        relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand" and r.confidence > 0.6}
         primary = [
             relabel[(t.start, t.end)]
             if t.source == "tagger"
@@ -295,6 +296,18 @@ def merge_spans(
                                                               + r.text[t.end - r.start :]).strip(), re.I)), None)
         if whole is not None:
             primary = [p for p in primary if not (p.source == "tagger" and _overlaps(p, whole))] + [whole]
+    # a tagger category that is a colour the rules are sure of and then a garment of theirs is the two
+    # ("cream jumper", "camel coat", "stone chinos": the tagger reads a colour word that names other
+    # things as part of the thing)
+    if text is not None:
+        for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
+            colour = next((r for r in rules if r.attribute == "colour" and r.confidence >= fill_min
+                           and r.start == t.start and r.end < t.end), None)
+            garment = next((r for r in rules if colour is not None and r.attribute == "category"
+                            and r.confidence >= fill_min and r.end == t.end and not text[colour.end:r.start].strip()),
+                           None)
+            if garment is not None:
+                primary = [p for p in primary if p is not t] + [colour, garment]
     # a tagger colour inside a denim wash ("acid" in "acid wash") is the wash
     for t in [t for t in primary if t.source == "tagger" and t.attribute == "colour"]:
         wash = next((r for r in strong if r.attribute == "colour" and r.start <= t.start and t.end <= r.end
