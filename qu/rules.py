@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from qu._data import load_split
 from qu.lexicon import Lexicon, _loose, dictionary_words, get_lexicon, key, spelt_right
+from qu.merge import GARMENT_COLOUR, METALS_AND_STONES
 from qu.sizes import find_sizes
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import Span
@@ -408,9 +409,22 @@ class RuleMatcher:
             taken.append((s, e))
             i += n
         out = self._brands_in_context(query, out)
+        out = self._mint_in_context(query, out)
         out = self._colours_in_context(out)
         out = self._styles_in_context(out)
         return sorted(_sizes_in_context(query, out, systems), key=lambda sp: sp.start)
+
+    def _mint_in_context(self, query: str, spans: list[Span]) -> list[Span]:
+        """"mint" just before a garment is its colour ("mint top", "mint cardigan"); elsewhere it is the
+        condition ("mint condition", "nike tn mint")."""
+        cats = [sp for sp in spans if sp.attribute == "category"]
+        return [
+            sp.model_copy(update={"attribute": "colour", "value": self.lexicon.colour("mint"), "confidence": 0.85})
+            if sp.attribute == "condition" and key(sp.text) == "mint"
+            and any(c.start > sp.end and not query[sp.end : c.start].strip() for c in cats)
+            else sp
+            for sp in spans
+        ]
 
     def _colours_in_context(self, spans: list[Span]) -> list[Span]:
         """A colour name that more often names something else ("cream", "stone", "camel") is weak
@@ -420,13 +434,17 @@ class RuleMatcher:
         cats = [sp.value for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85]
         if not self.taxonomy.roots(cats) & GARMENT_ROOTS:
             return spans
-        return [
-            sp.model_copy(update={"confidence": 0.85})
-            if sp.attribute == "colour" and sp.confidence < 0.85 and key(sp.text) in self.lexicon.colour_alias
-            and sp.value not in self.lexicon.colour_words.values()
-            else sp
-            for sp in spans
-        ]
+        out = []
+        for sp in spans:
+            if sp.attribute == "colour" and sp.text.lower() in METALS_AND_STONES:
+                # a metal's or a stone's name said of clothes, shoes or a bag is its colour ("silver sequin
+                # top", "slate hoodie", "bronze heels"), not the material it is of a ring
+                sp = sp.model_copy(update={"confidence": GARMENT_COLOUR})
+            elif (sp.attribute == "colour" and sp.confidence < 0.85 and key(sp.text) in self.lexicon.colour_alias
+                  and sp.value not in self.lexicon.colour_words.values()):
+                sp = sp.model_copy(update={"confidence": 0.85})
+            out.append(sp)
+        return out
 
     def _styles_in_context(self, spans: list[Span]) -> list[Span]:
         """A style word is said of something to wear: where the rules read no garment, accessory or
