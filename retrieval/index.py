@@ -510,8 +510,15 @@ class Index:
         return self._embedder
 
     def embed_query(self, query: str, use_cache: bool = True) -> np.ndarray:
-        """The query's vector, from a small cache by normalised text unless `use_cache` is false."""
-        return self.embed_query_async(query, use_cache).result()
+        """The query's vector, from a small cache by normalised text unless `use_cache` is false,
+        encoded on the calling thread (no hand-over to the batching thread: about 1 ms less alone)."""
+        key = query.strip().lower()
+        v = self._qcache.get(key) if use_cache else None
+        if v is None:
+            v = self.embedder.encode_query(query)
+            if use_cache:
+                self._remember(key, v)
+        return v
 
     def embed_query_async(self, query: str, use_cache: bool = True, now: bool = True) -> Future:
         """`embed_query` on the index's query-encoding thread (`QueryBatcher`: queries waiting together
@@ -529,7 +536,11 @@ class Index:
                 self._batcher = QueryBatcher(embedder.encode_queries)
         fut = self._batcher.submit(query, now=now)
         if use_cache:
-            fut.add_done_callback(lambda f: self._remember(key, f))
+            def remember(f: Future) -> None:
+                if f.exception() is None:
+                    self._remember(key, f.result())
+
+            fut.add_done_callback(remember)
         return fut
 
     def need_query_vector(self, fut: Future) -> None:
@@ -537,11 +548,10 @@ class Index:
         if self._batcher is not None:
             self._batcher.need(fut)
 
-    def _remember(self, key: str, fut: Future) -> None:
-        if fut.exception() is None:
-            self._qcache[key] = fut.result()
-            while len(self._qcache) > 4096:
-                self._qcache.popitem(last=False)
+    def _remember(self, key: str, vector: np.ndarray) -> None:
+        self._qcache[key] = vector
+        while len(self._qcache) > 4096:
+            self._qcache.popitem(last=False)
 
     # searching -----------------------------------------------------------------------------------
 
