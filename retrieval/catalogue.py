@@ -23,11 +23,11 @@ _TEXT_FIELDS = ("brand", "category", "colour", "size", "gender", "condition", "d
 ALIASES = {
     "id": ("product_id", "item_id", "listing_id", "sku", "handle"),
     "title": ("name", "product_title", "product_name", "item_title", "listing_title", "item_name"),
-    "colour": ("color", "product_color", "product_colour"),
+    "colour": ("color", "product_color", "product_colour", "color_1", "colour_1", "color1", "colour1"),
     "brand": ("product_brand", "designer", "vendor", "brand_name", "manufacturer"),
     "description": ("product_text", "product_description", "product_bullet_point", "details",
                     "item_description", "listing_description", "body_html"),
-    "category": ("product_type", "article_type", "articletype", "product_category", "item_category"),
+    "category": ("product_type", "article_type", "articletype", "product_category", "item_category", "type"),
     "size": ("size_label", "product_size", "item_size"),
     "gender": ("department", "sex"),
     "condition": ("item_condition", "product_condition"),
@@ -40,6 +40,9 @@ _PRICE = re.compile(
     r"\s*(?:[£$€]|gbp|usd|eur)?\s*",
     re.I,
 )
+
+
+_OPTION_NAME = re.compile(r"option_?\d+_name")
 
 
 def _column(name: str) -> str:
@@ -55,6 +58,13 @@ def with_aliases(row: dict) -> dict:
         if isinstance(k, str):
             columns.setdefault(_column(k), k)
     found = {}
+    # a shop export's variant options ("Option1 Name" = "Size", "Option1 Value" = "W32 L32"), as Shopify writes them
+    for col, k in columns.items():
+        value_key = columns.get(col.removesuffix("name") + "value") if _OPTION_NAME.fullmatch(col) else None
+        if value_key and isinstance(row[k], str) and row[value_key] not in (None, ""):
+            canon = {"size": "size", "colour": "colour", "color": "colour"}.get(row[k].strip().lower())
+            if canon and canon not in row:
+                found.setdefault(canon, row[value_key])
     for canon, names in ALIASES.items():
         if canon in row:
             continue
@@ -175,7 +185,14 @@ def _rows(path: Path) -> Iterable[tuple[int, object]]:
         if not reader.fieldnames:
             return
         for row in reader:
-            if any(v not in (None, "") for v in row.values()):
+            extra = [v for v in row.get(None) or () if v.strip()]  # cells past the header's last column
+            if extra:
+                cells, delimiter = len(reader.fieldnames) + len(row[None]), reader.reader.dialect.delimiter
+                raise CatalogueError(
+                    f"{cells} cells where the header has {len(reader.fieldnames)} (the extra ones start "
+                    f"{extra[0][:40]!r}): a value with a {delimiter!r} in it must be quoted, or the columns shift",
+                    path=str(path), line=reader.line_num)
+            if any(v not in (None, "") for k, v in row.items() if k is not None):
                 yield reader.line_num, {k: v for k, v in row.items() if k is not None}
         return
     if suffix == ".json":

@@ -135,6 +135,10 @@ def test_spreadsheet_exports_with_other_conventions(tmp_path):
         ("notlist.json", b'{"id": 1}', "expected a JSON array of listings (or an object holding one), got dict"),
         ("shop.xlsx", b"PK\x03\x04", "a .xlsx file is not read here: save it as CSV (UTF-8), or as JSON lines"),
         ("item.json", b'[{"id": 1, "title": "a"}, {"id": 2}]', "line 2: listing 2 has no 'title'"),
+        # a comma not quoted shifts the columns: said, not read into the wrong fields
+        ("shift.csv", b"id,title,size,price\n1,Levi's jeans,light wash, worn,W32,25\n",
+         "line 2: 6 cells where the header has 4 (the extra ones start 'W32'): a value with a ',' in it "
+         "must be quoted, or the columns shift"),
     ],
 )
 def test_table_and_array_catalogues_fail_clearly(tmp_path, name, content, message):
@@ -173,6 +177,21 @@ def test_shop_exports_with_lists_html_nested_prices_and_gzip(tmp_path):
     bad.write_text(json.dumps({"id": 1, "title": "a", "size": [{"label": "M"}]}) + "\n", encoding="utf-8")
     with pytest.raises(CatalogueError, match="'size' must be text"):
         read_catalogue(bad)
+
+
+def test_a_shopify_product_export_reads_its_type_and_size_option(tmp_path):
+    """Shopify's product CSV: "Handle", "Vendor", "Type", "Body (HTML)", "Variant Price", and the size
+    (or colour) in a variant option ("Option1 Name" = "Size", "Option1 Value" = "W32 L32")."""
+    p = tmp_path / "products_export.csv"
+    p.write_text(
+        "Handle,Title,Body (HTML),Vendor,Type,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Variant Price\n"
+        "levis-501,Levi's 501 jeans,\"<p>Light wash, great fit</p>\",Levi's,Jeans,Size,W32 L32,Color,Blue,£25.00\n"
+        "nike-tn,Nike TN,,Nike,Trainers,Size,UK 9,,,80\n", encoding="utf-8")
+    a, b = read_catalogue(p)
+    assert (a.id, a.brand, a.category, a.size, a.colour, a.price) == ("levis-501", "Levi's", "Jeans", "W32 L32",
+                                                                        "Blue", 25.0)
+    assert a.description == "<p>Light wash, great fit</p>"
+    assert (b.category, b.size, b.colour, b.price) == ("Trainers", "UK 9", None, 80.0)
 
 
 def test_the_esci_pool_reads_the_same_through_the_catalogue_reader(tmp_path):
