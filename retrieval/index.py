@@ -653,11 +653,11 @@ class Index:
         rows = np.asarray([where[i][1] for i in cand])
         # per filter and boost, in that order: each candidate has the value (1), lacks the field (0) or differs (-1)
         matches = [self._row_matches(segs, seg_idx, rows, c) for c in (*plan.filters, *plan.boosts)]
-        explain = self._explain(plan, matches, len(cand))
         # a filter lets a listing missing the field through; one that has the value asked ranks above it
         for c, m in zip((*plan.filters, *plan.boosts), matches, strict=True):
             score = score + (m > 0) * cfg.boost_weight * c.confidence * np.abs(score)
         order = np.lexsort((np.arange(len(cand)), -score))[:k]
+        explain = self._explain(plan, [m[order] for m in matches], len(order))  # the hits' only
 
         # per-stage scores for every hit, even when only one retriever found it
         stage_scores = self._stage_scores(segs, seg_idx[order], rows[order], terms, qvec, stage)
@@ -669,7 +669,7 @@ class Index:
             if stage == "hybrid":
                 scores["fused"] = float(fused[i])
             matched = [f"{s}#{ranks[s][i]}" for s in lists if i in ranks[s]]
-            matched += explain[o]
+            matched += explain[j]
             hits.append(Hit(id=i, score=float(score[o]), scores=scores, matched=tuple(matched)))
         return Retrieved(hits=hits, applied_filters=plan.applied(), relaxed_filters=tuple(plan.relaxed))
 
