@@ -130,9 +130,10 @@ def _eval_main(argv: list[str]) -> int:
     ap.add_argument("--llm-backend", help="override PRELOVED_LLM_BACKEND")
     ap.add_argument("--limit", type=int, default=None, help="score only the first N queries of each split")
     ap.add_argument("--json", dest="json_out", help="also write the full results to this file")
+    ap.add_argument("--plot", help="also draw F1 per attribute and layer to this PNG file")
     args = ap.parse_args(argv)
     from qu._data import SCORED
-    from qu.evaluation import evaluate, layer_set
+    from qu.evaluation import evaluate, layer_set, plot
     from qu.extractor import build_extractor
 
     layer_sets = None
@@ -164,6 +165,9 @@ def _eval_main(argv: list[str]) -> int:
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as f:
             json.dump(res, f, indent=2)
+    if args.plot:
+        plot(res, args.plot)
+        print(f"wrote {args.plot}")
     return 0
 
 

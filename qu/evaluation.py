@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from qu._data import LABEL_TO_ATTRIBUTE, SCORED, load_split, norm
 
-__all__ = ["LAYERS", "LAYER_SETS", "Scores", "evaluate", "gold_sets", "layer_set", "score_sets"]
+__all__ = ["LAYERS", "LAYER_SETS", "Scores", "evaluate", "gold_sets", "layer_set", "plot", "score_sets"]
 
 LAYERS: tuple[str, ...] = ("rules", "tagger", "llm")
 
@@ -110,3 +111,35 @@ def evaluate(extractor, split: str = "test", layer_sets: list[str] | None = None
             }
         out["layers"][name] = res
     return out
+
+
+def plot(res: dict, path: str | Path) -> None:
+    """Strict-span F1 per attribute (and micro) for each layer combination, one panel per split: what
+    each layer adds, at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from qu._data import SCORED
+
+    names = list(res["layers"])
+    fig, axes = plt.subplots(1, len(names), figsize=(6.4 * len(names), 3.6), squeeze=False, sharey=True)
+    attrs = ["micro", *SCORED]
+    for ax, name in zip(axes[0], names, strict=True):
+        per = res["layers"][name]
+        width = 0.8 / max(1, len(per))
+        for j, (ls, v) in enumerate(per.items()):
+            f1 = [v["micro"]["f1"] if a == "micro" else v["per_attribute"][a]["f1"] for a in attrs]
+            xs = [i + (j - (len(per) - 1) / 2) * width for i in range(len(attrs))]
+            ax.bar(xs, f1, width, label=ls)
+            ax.text(xs[0], f1[0] + 0.01, f"{f1[0]:.3f}", ha="center", fontsize=7)
+        ax.set_xticks(range(len(attrs)), attrs)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{name} ({next(iter(per.values()))['queries']} queries)")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("strict-span F1")
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

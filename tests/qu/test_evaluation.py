@@ -53,6 +53,15 @@ def test_evaluate_a_few_queries(extractor):
     assert micro["f1"] > 0.3  # the tagger reads these queries (dev micro-F1 is about 0.7)
 
 
+def test_eval_plots_f1_per_attribute_and_layer(extractor, tmp_path):
+    from qu.evaluation import plot
+
+    res = evaluate(extractor, "dev", ["rules", "tagger+rules"], limit=12)
+    out = tmp_path / "qu_dev.png"
+    plot(res, out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
 def test_cli_eval_layers_in_any_order_and_bad_layers():
     r = run(["eval", "--split", "dev", "--layers", "tagger,rules", "--limit", "5"])
     assert r.returncode == 0, r.stderr
