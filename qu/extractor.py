@@ -353,6 +353,7 @@ class QUExtractor:
         sources: dict[str, str] = {}
         fixed: list[Span] = []
         ages: list[Span] = []  # a child's age, read as the department ("age 13-14 years") or the size
+        age_size: Span | None = None  # the first age read as a department: the size too, where none is read
         price_min = price_max = None
         for sp in spans:
             if sp.attribute in ("price_min", "price_max"):
@@ -370,6 +371,7 @@ class QUExtractor:
                 fixed.append(sp)
                 if sp.attribute == "gender" and _AGE.fullmatch(normalise_size(sp.text) or ""):
                     ages.append(sp)
+                    age_size = age_size or sp
                 continue
             sp = sp if sp.value is not None else sp.model_copy(update={"value": value})
             fixed.append(sp)
@@ -383,6 +385,9 @@ class QUExtractor:
         if ages and "gender" not in values:  # and no other department: children's
             values["gender"] = ["boys", "girls"]
             conf["gender"], sources["gender"] = ages[0].confidence, ages[0].source
+        if age_size is not None and "size" not in values:  # "baby boy bundle 0-3 months": what fits
+            values["size"] = [normalise_size(age_size.text)]
+            conf["size"], sources["size"] = age_size.confidence, age_size.source
         extra: dict[str, object] = {}
         # a product line's brand and category, where the query names neither; of two lines, the last
         # is the thing named ("ugg mini tasman" is a Tasman)
