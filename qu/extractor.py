@@ -71,6 +71,9 @@ _ANY = re.compile(r"\bany\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b",
 
 
 # a football season is no size ("arsenal away kit 22/23", "2019/20 home shirt"); a kids' age ends by 16
+# how many, not what size: "pack of 3", "set of 2", "x2", "3 pack", "5 pairs" (QueryNER labels them quantities)
+_QUANTITY = re.compile(r"(?:(?:pack|set|box|lot|bundle|case)s? of \d+|x\d+|\d+ ?(?:pack|pk|pcs|pieces|count|ct|pairs?)"
+                       r"|\d+-pack)", re.I)
 _SEASON = re.compile(r"((?:19|20)\d{2}|1[7-9]|[2-9]\d)\s?[/-]\s?(\d{2}|(?:19|20)\d{2})")
 _FOOTBALL = re.compile(r"\b(?:kits?|shirts?|jerseys?|tops?|home|away|third|football|soccer|footy|season)\b", re.I)
 
@@ -159,7 +162,8 @@ class QUExtractor:
                 if lines:
                     rs, ts = self._around_lines(rs, lines), self._around_lines(ts, lines)
             spans = merge_spans(rs, ts, policy, is_known=self._is_known, text=t)
-            spans = [sp for sp in spans if not (sp.attribute == "size" and _season(t, sp))]
+            spans = [sp for sp in spans if not (sp.attribute == "size" and (_season(t, sp)
+                                                                           or _QUANTITY.fullmatch(sp.text.strip())))]
             if "rules" in layers:
                 spans = self._bare_size(t, spans, lines)
             # a span over blanked HTML ("<<< >>>" read as "<<   >>") is not the shopper's text: drop it
