@@ -121,8 +121,6 @@ def plot(res: dict, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from qu._data import SCORED
-
     names = list(res["layers"])
     fig, axes = plt.subplots(1, len(names), figsize=(6.4 * len(names), 3.6), squeeze=False, sharey=True)
     attrs = ["micro", *SCORED]

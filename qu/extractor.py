@@ -70,10 +70,10 @@ _SHOPS = re.compile(r"(?:\b(?:from|at)\s+)?\b(?:jd\s?sports|sports\s?direct|t\.?
 _ANY = re.compile(r"\bany\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b", re.I)  # no constraint
 
 
-# a football season is no size ("arsenal away kit 22/23", "2019/20 home shirt"); a kids' age ends by 16
 # how many, not what size: "pack of 3", "set of 2", "x2", "3 pack", "5 pairs" (QueryNER labels them quantities)
 _QUANTITY = re.compile(r"(?:(?:pack|set|box|lot|bundle|case)s? of \d+|x\d+|\d+ ?(?:pack|pk|pcs|pieces|count|ct|pairs?)"
                        r"|\d+-pack)", re.I)
+# a football season is no size ("arsenal away kit 22/23", "2019/20 home shirt"); a kids' age ends by 16
 _SEASON = re.compile(r"((?:19|20)\d{2}|1[7-9]|[2-9]\d)\s?[/-]\s?(\d{2}|(?:19|20)\d{2})")
 _FOOTBALL = re.compile(r"\b(?:kits?|shirts?|jerseys?|tops?|home|away|third|football|soccer|footy|season)\b", re.I)
 
@@ -357,7 +357,6 @@ class QUExtractor:
         sources: dict[str, str] = {}
         fixed: list[Span] = []
         ages: list[Span] = []  # a child's age, read as the department ("age 13-14 years") or the size
-        age_size: Span | None = None  # the first age read as a department: the size too, where none is read
         price_min = price_max = None
         for sp in spans:
             if sp.attribute in ("price_min", "price_max"):
@@ -375,7 +374,6 @@ class QUExtractor:
                 fixed.append(sp)
                 if sp.attribute == "gender" and _AGE.fullmatch(normalise_size(sp.text) or ""):
                     ages.append(sp)
-                    age_size = age_size or sp
                 continue
             sp = sp if sp.value is not None else sp.model_copy(update={"value": value})
             fixed.append(sp)
@@ -389,7 +387,9 @@ class QUExtractor:
         if ages and "gender" not in values:  # and no other department: children's
             values["gender"] = ["boys", "girls"]
             conf["gender"], sources["gender"] = ages[0].confidence, ages[0].source
-        if age_size is not None and "size" not in values:  # "baby boy bundle 0-3 months": what fits
+        # the first age read as a department is the size too, where none is read ("baby boy bundle 0-3 months")
+        age_size = next((a for a in ages if a.attribute == "gender"), None)
+        if age_size is not None and "size" not in values:
             values["size"] = [normalise_size(age_size.text)]
             conf["size"], sources["size"] = age_size.confidence, age_size.source
         extra: dict[str, object] = {}

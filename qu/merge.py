@@ -309,9 +309,10 @@ def merge_spans(
         for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
             colour = next((r for r in rules if r.attribute == "colour" and r.confidence >= fill_min
                            and r.start == t.start and r.end < t.end), None)
-            garment = next((r for r in rules if colour is not None and r.attribute == "category"
-                            and r.confidence >= fill_min and r.end == t.end and not text[colour.end:r.start].strip()),
-                           None)
+            if colour is None:
+                continue
+            garment = next((r for r in rules if r.attribute == "category" and r.confidence >= fill_min
+                            and r.end == t.end and not text[colour.end : r.start].strip()), None)
             if garment is not None:
                 primary = [p for p in primary if p is not t] + [colour, garment]
     # a tagger colour inside a denim wash ("acid" in "acid wash") is the wash

@@ -312,8 +312,8 @@ class RuleMatcher:
             first, _, second = k.partition(" ")
             if first in _SHADES and second in lex.colour_alias and second not in _AMBIGUOUS_COLOURS:
                 return "colour", lex.colour_alias[second], 0.9
-            if second == "print" and lex.colour(first) in _PATTERN_VALUES:
-                return "colour", lex.colour(first), 0.7
+            if second == "print" and (pattern := lex.colour(first)) in _PATTERN_VALUES:
+                return "colour", pattern, 0.7
         cat = self.taxonomy.synonyms.get(k)
         if cat is None and ("-" in k or "." in k):
             cat = self.taxonomy.exact(phrase)  # the taxonomy's own key: "t-shirt" is "t shirt"

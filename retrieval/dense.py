@@ -132,8 +132,9 @@ class Embedder:
             hidden = sess.run(None, feeds)[0]
             v = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             norms = np.linalg.norm(v, axis=1, keepdims=True)
+            v = v / np.where(norms > 0, norms, 1.0)
             for row, i in enumerate(group):
-                out[i] = v[row] / (norms[row] if norms[row] > 0 else 1.0)
+                out[i] = v[row]
         return np.ascontiguousarray(np.stack(out), dtype=np.float32)
 
     def _query_onnx(self):
