@@ -73,9 +73,19 @@ _ANY = re.compile(r"\bany\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b",
 # how many, not what size: "pack of 3", "set of 2", "x2", "3 pack", "5 pairs" (QueryNER labels them quantities)
 _QUANTITY = re.compile(r"(?:(?:pack|set|box|lot|bundle|case)s? of \d+|x\d+|\d+ ?(?:pack|pk|pcs|pieces|count|ct|pairs?)"
                        r"|\d+-pack)", re.I)
-# a football season is no size ("arsenal away kit 22/23", "2019/20 home shirt"); a kids' age ends by 16
-_SEASON = re.compile(r"((?:19|20)\d{2}|1[7-9]|[2-9]\d)\s?[/-]\s?(\d{2}|(?:19|20)\d{2})")
+# a football season is no size ("arsenal away kit 22/23", "2019/20 home shirt", "home kit 05/06"); a kids' age
+# ends by 16 and is not written with a leading zero
+_SEASON = re.compile(r"((?:19|20)\d{2}|0\d|1[7-9]|[2-9]\d)\s?[/-]\s?(\d{2}|(?:19|20)\d{2})")
 _FOOTBALL = re.compile(r"\b(?:kits?|shirts?|jerseys?|tops?|home|away|third|football|soccer|footy|season)\b", re.I)
+
+
+def _age_in(department: str) -> str | None:
+    """The child's age a department phrase ends with ("baby girl 0-3 months", "for boys age 4-7"), if any."""
+    words = department.split()
+    for i in range(1, len(words)):
+        if _AGE.fullmatch(normalise_size(" ".join(words[i:])) or ""):
+            return " ".join(words[i:])
+    return None
 
 
 def _season(text: str, sp: Span) -> bool:
@@ -377,6 +387,8 @@ class QUExtractor:
                 continue
             sp = sp if sp.value is not None else sp.model_copy(update={"value": value})
             fixed.append(sp)
+            if sp.attribute == "gender" and (age := _age_in(sp.text)):  # "baby girl 0-3 months"
+                ages.append(sp.model_copy(update={"text": age}))
             for v in value.split("+") if sp.attribute in ("gender", "colour") else [value]:  # "white+green"
                 if v not in values.setdefault(sp.attribute, []):
                     values[sp.attribute].append(v)
@@ -384,6 +396,11 @@ class QUExtractor:
                 ages.append(sp)
             if sp.confidence >= conf.get(sp.attribute, -1.0):
                 conf[sp.attribute], sources[sp.attribute] = sp.confidence, sp.source
+        # a department that names one gender narrows one that names both ("newborn baby girl", "kids
+        # girls dress"): the shopper wants girls' things
+        named = {sp.value for sp in fixed if sp.attribute == "gender" and sp.value and "+" not in sp.value}
+        if named and "gender" in values:
+            values["gender"] = [v for v in values["gender"] if v in named]
         if ages and "gender" not in values:  # and no other department: children's
             values["gender"] = ["boys", "girls"]
             conf["gender"], sources["gender"] = ages[0].confidence, ages[0].source

@@ -202,15 +202,20 @@ def merge_spans(
     # A brand the lexicon knows whole beats a tagger piece that leaves a word of it unread ("north" in
     # "north face fleece").
     for r in rules:
-        if r.attribute not in ("category", "colour", "style", "brand") or len(r.text.split()) < 2:
+        if r.attribute not in ("category", "colour", "style", "brand", "gender") or len(r.text.split()) < 2:
             continue
         if r.attribute == "brand" and r.confidence < 0.9:
             continue
         pieces = [t for t in (*primary, *secondary) if t.source == "tagger" and _overlaps(t, r)]
+        if r.attribute == "gender" and all(t.attribute == "gender" for t in pieces):
+            continue  # "baby boys" may be two departments; "big boys" is not the style "big"
+        # (a colour the lexicon is sure of needs no piece of its own: "baby blue" is not the department
+        # "baby" and the category "blue")
         whole = (
             len(pieces) >= 2
             and all(r.start <= t.start and t.end <= r.end for t in pieces)
-            and any(t.attribute == r.attribute for t in pieces)
+            and (any(t.attribute == r.attribute for t in pieces) or (r.attribute == "colour" and r.confidence >= 0.9
+                                                                     and r.text.lower() not in MATERIALS))
         )
         # or the pieces that will stand leave words of it unread that mean nothing alone: "baby grow" is
         # not the department "baby" and "grow" (but "leather jacket" may be the style "leather" and the
@@ -265,6 +270,11 @@ def merge_spans(
                 continue
             along = [r for r in rules if r.attribute in ("category", "colour") and t.start <= r.start
                      and r.end <= t.end and (brand is None or not _overlaps(r, brand))]
+            # one no lexicon knows that opens with a garment ("skort golf", "kaftan beach") is the garment
+            if brand is None and any(r.attribute == "category" and r.start == t.start and r.confidence >= fill_min
+                                     for r in along) and len(along) == 1:
+                primary = [p for p in primary if p is not t] + along
+                continue
             if brand is None and sorted(r.attribute for r in along) != ["category", "colour"]:
                 continue
             if along and _read_whole(t, ([brand] if brand else []) + along):

@@ -6,7 +6,8 @@ Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from contex
 "collar" (15.5 collar, 16.5 neck), "hat" (a fitted cap: "7 1/4"), "suit" (a chest and fit: "42r"),
 "length" (a leg alone in a query about trousers: "34l", "l32"), "leg" (a leg length in words: "34 leg",
 "inside leg 32"), "letter pair" ("s/m": two sizes),
-"numeric pair" ("8-10": two UK dress sizes), "jp"/"cm" (shoes: "jp 26", "cm 27").
+"numeric pair" ("8-10": two UK dress sizes), "jp"/"cm" (shoes: "jp 26", "cm 27"); a unisex shoe's
+"m9 w11" is its men's US size ("us 9").
 Shoe conversion uses data/vocab/sizes/shoe_size_tables.json
 (`blitzResults`: half sizes UK 0-15 with EU, US, cm, JP), women's dress conversion by UK = EU - 28 = US + 4.
 """
@@ -68,6 +69,8 @@ _UNITS = r"(?:inch(?:es)?|in|\"|mm|cm|oz|ml|ft|feet|foot|m|l|lb|lbs|kg|g|qt|gall
 # Ordered: the first pattern that matches a stretch of text wins it.
 _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("one size", re.compile(r"\b(?:one[\s-]size(?:[\s-]fits[\s-](?:all|most))?|onesize|os|osfa|osfm)\b", re.I)),
+    # a unisex shoe's US sizes, men's then women's (Crocs, Converse, Vans): "m9 w11", "M8/W9.5" (see find_sizes)
+    ("unisex shoe", re.compile(r"\bm\s?(1?\d(?:\.5)?)\s?[/,-]?\s?w\s?(1?\d(?:\.5)?)\b", re.I)),
     # a waist is 22-48 inches ("85w" is a power, "w10" a women's shoe size)
     ("waist", re.compile(r"\bw\s?(2[2-9]|3\d|4[0-8])(?:\s*[/x]?\s*l\s?(\d{2}))?\b", re.I)),
     ("waist", re.compile(r"\b(2[2-9]|3\d|4[0-8])\s?w(?:\s*[/x]?\s*(\d{2})\s?l)?\b", re.I)),
@@ -194,6 +197,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
         return f"chest {g[0]}", "chest"
     if kind == "kids shoe":
         return f"{_fmt(g[0])}{g[1].lower()}", "us kids"
+    if kind == "unisex shoe":  # the men's size names it: a unisex shoe is made in men's sizes
+        return f"us {_fmt(g[0])}", "us"
     if kind == "one size":
         return "one size", "one size"
     if kind == "waist":
@@ -265,6 +270,8 @@ def find_sizes(query: str) -> list[SizeMatch]:
                 m.group(0)[0] in "lL" and re.search(r"\b\d{1,2}\s$", query[:s])
             ):
                 continue
+            if kind == "unisex shoe" and not 1 <= float(m.group(2)) - float(m.group(1)) <= 2:
+                continue  # women's sizes run 1.5-2 above men's
             if kind == "pair":
                 found = _pair(query, m)
                 if found:

@@ -101,6 +101,9 @@ def test_a_letter_pair_is_two_sizes(query, sizes):
         ("2-3 person tent", []),  # neither a dress pair nor a kids' age
         ("20-40 dress", []),  # a price (qu.rules)
         ("table clock 6-8 inch", [("6-8 inch", "6-8 inch", "measure")]),
+        ("crocs clog m9 w11", [("m9 w11", "us 9", "us")]),  # a unisex shoe: its men's US size
+        ("converse M7.5/W9.5", [("M7.5/W9.5", "us 7.5", "us")]),
+        ("m9 w20", []),  # women's sizes run 1.5-2 above men's: not a unisex shoe size
     ],
 )
 def test_pairs_and_shoe_systems(query, sizes):
