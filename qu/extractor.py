@@ -67,7 +67,9 @@ _RRP = re.compile(
 )
 # a shop the shopper bought from sells every brand: "jd sports tracksuit" is no brand "jd"
 _SHOPS = re.compile(r"(?:\b(?:from|at)\s+)?\b(?:jd\s?sports|sports\s?direct|t\.?[kj]\.?\s?maxx)\b", re.I)
-_ANY = re.compile(r"\bany\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b", re.I)  # no constraint
+# no constraint ("any colour"), and the seller's terms, which a listing's fields do not hold ("free postage")
+_ANY = re.compile(r"\bany\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b"
+                  r"|\bfree\s+(?:postage|shipping|delivery|p\s?&\s?p)\b|\bpostage\s+included\b", re.I)
 
 
 # how many, not what size: "pack of 3", "set of 2", "x2", "3 pack", "5 pairs" (QueryNER labels them quantities)
