@@ -251,6 +251,15 @@ def merge_spans(
             cut = cut_before(t, tail.start) if tail else None
             if cut and (is_known("category", cut.text) if t.attribute == "category" else re.search(r"\d", cut.text)):
                 primary = [p for p in primary if p is not t] + [cut, tail]
+        # a tagger category that ran into the size word after it ("jumper sz" in "jumper sz 12") is the
+        # garment, then the size the rules read
+        for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
+            size = next((r for r in rules if r.attribute == "size" and r.confidence >= 0.9
+                         and t.start < r.start < t.end < r.end), None)
+            cut = cut_before(t, size.start) if size else None
+            if cut and is_known("category", cut.text):
+                primary = [p for p in primary if p is not t and not (p.source == "tagger" and p.attribute == "size"
+                                                                      and _overlaps(p, size))] + [cut, size]
         # and one of two words that took the colour before it along ("teal top") is the colour, then the
         # garment (not "snow plow shoe")
         for t in [t for t in primary

@@ -462,9 +462,11 @@ class RuleMatcher:
     def _brands_in_context(self, query: str, spans: list[Span]) -> list[Span]:
         """A curated fashion brand that is also a common query word ("wrangler" is a Jeep in
         Amazon's queries, "coach" a bus) is weak evidence alone (0.6), but when it opens the query
-        and a garment the rules know follows it, it is the brand: "wrangler jacket", "coach bag". So is
-        a misspelt one read by fuzzy matching: "stussey hoodie", "hollester hoodie"."""
-        cats = {sp.start for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85}
+        and a garment the rules know follows it, it is the brand: "wrangler jacket", "coach bag"; or a
+        size the rules are sure of ("wrangler 30 32l"). So is a misspelt one read by fuzzy matching:
+        "stussey hoodie", "hollester hoodie"."""
+        cats = {sp.start for sp in spans if (sp.attribute == "category" and sp.confidence >= 0.85)
+                or (sp.attribute == "size" and sp.confidence >= 0.95)}
         return [
             sp.model_copy(update={"confidence": 0.9})
             if sp.attribute == "brand"

@@ -88,6 +88,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         "waist",
         re.compile(r"\bwaist\s?(?:size\s?)?([2-4]\d)\b(?:\s*(?:[/x,]|and)?\s*(?:leg|length)\s?([2-3]\d)\b)?", re.I),
     ),
+    # a waist, then a leg with its "l": "34 36l", "levis 501 32 34l" (a pack's "36l" stands alone)
+    ("waist", re.compile(r"\b(2[4-9]|3\d|4[0-4])\s(2[6-9]|3[0-8])\s?l\b", re.I)),
     # "30/32": jeans waist / leg, only in waist and leg ranges ("36/38" stays an EU dress size pair)
     ("waist", re.compile(r"\b(2[4-9]|3\d|4[0-4])\s?/\s?(2[6-9]|3[0-6])\b")),
     # a range in one system: "uk 8-10", "eu 38/40" (two sizes, each in the system)

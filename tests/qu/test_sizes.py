@@ -104,6 +104,8 @@ def test_a_letter_pair_is_two_sizes(query, sizes):
         ("crocs clog m9 w11", [("m9 w11", "us 9", "us")]),  # a unisex shoe: its men's US size
         ("converse M7.5/W9.5", [("M7.5/W9.5", "us 7.5", "us")]),
         ("m9 w20", []),  # women's sizes run 1.5-2 above men's: not a unisex shoe size
+        ("levis 501 32 34l", [("32 34l", "w32 l34", "waist")]),  # a waist, then a leg with its "l"
+        ("osprey backpack 36l", [("36l", "36 l", "measure")]),  # alone: a pack's volume
     ],
 )
 def test_pairs_and_shoe_systems(query, sizes):
