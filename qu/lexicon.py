@@ -119,6 +119,8 @@ class Lexicon:
     gender_alias: dict[str, str | list[str]] = field(default_factory=dict)
     condition_alias: dict[str, str] = field(default_factory=dict)
     style_alias: dict[str, str] = field(default_factory=dict)
+    # canonical colour -> the colours of its families, itself first ("turquoise blue" -> blue, navy blue, teal)
+    colour_family: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, brands_path: Path = BRANDS_PATH, attributes_path: Path = ATTRIBUTES_PATH) -> Lexicon:
@@ -165,6 +167,10 @@ class Lexicon:
         for canon, aliases in attrs["patterns"].items():
             for a in [canon, *aliases]:
                 lex.colour_words[key(a)] = canon
+        for members in attrs.get("colour_families", {}).values():
+            for c in members:
+                have = lex.colour_family.setdefault(c, (c,))
+                lex.colour_family[c] = have + tuple(m for m in members if m not in have)
         for canon, aliases in attrs["gender"].items():
             value: str | list[str] = canon.split("+") if "+" in canon else canon
             for a in aliases:

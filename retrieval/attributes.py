@@ -91,6 +91,17 @@ def _gender_key(ws: tuple[str, ...]) -> str:
     return _GENDER.get("".join(ws), "".join(ws))
 
 
+def _colour_family(value: str) -> tuple[str, ...]:
+    """qu's colour families of a canonical colour, itself first (just itself without qu, or with no family)."""
+    try:
+        from qu.lexicon import get_lexicon
+    except ImportError:
+        return (value,)
+    lex = get_lexicon()
+    canon = lex.colour(value) or value
+    return lex.colour_family.get(canon, (value,))
+
+
 def _category_path(value: str) -> tuple[str, ...] | None:
     """The taxonomy path of a category, given as stored or folded into words ("t shirts" is the
     node "t-shirts"), or None."""
@@ -313,8 +324,15 @@ class Constraint:
 
 
 def _broader(c: Constraint) -> Constraint | None:
-    """A parsed category one level up qu's taxonomy, or None (at the top, or not in the taxonomy)."""
-    if c.attr != "category" or c.source != "parsed" or len(c.values) != 1:
+    """A parsed category one level up qu's taxonomy; a parsed colour widened to its families ("baby
+    blue" in a shop with no turquoise cardigans finds blue and navy ones before any colour); or None
+    (at the top, a colour with no family or already widened, not in the taxonomy)."""
+    if c.source != "parsed" or len(c.values) != 1:
+        return None
+    if c.attr == "colour":
+        family = _colour_family(c.values[0])
+        return replace(c, values=family) if len(family) > 1 else None
+    if c.attr != "category":
         return None
     path = _category_path(" ".join(words(c.values[0])))
     return replace(c, values=(path[-2],)) if path and len(path) >= 2 else None

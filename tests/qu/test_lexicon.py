@@ -1,6 +1,6 @@
 import pytest
 
-from qu.lexicon import canonical_brand, canonical_colour
+from qu.lexicon import canonical_brand, canonical_colour, get_lexicon
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,12 @@ def test_not_brands(text):
 )
 def test_colours(text, colour):
     assert canonical_colour(text) == colour
+
+
+def test_colour_families_hold_canonical_colours():
+    lex = get_lexicon()
+    assert lex.colour_family["turquoise blue"][0] == "turquoise blue"
+    assert {"blue", "navy blue", "teal"} <= set(lex.colour_family["turquoise blue"])
+    assert "black" not in lex.colour_family  # black stands alone: relaxed, not widened
+    for colour, family in lex.colour_family.items():
+        assert len(set(family)) == len(family) and all(lex.colour(c) == c for c in family), colour

@@ -172,6 +172,33 @@ def test_footwear_climbs_to_shoes_before_the_gender_goes(tmp_path, embedder):
     assert {h.id for h in r.hits} == {"b1", "b2"}
 
 
+def test_a_colour_widens_to_its_family_before_it_goes(tmp_path, embedder):
+    # no burgundy dress in stock: red and maroon ones come before dresses of any colour
+    listings = [
+        Listing(id="r1", title="Red wrap dress", category="dresses", colour="red"),
+        Listing(id="m1", title="Maroon velvet dress", category="dresses", colour="maroon"),
+        Listing(id="k1", title="Black slip dress", category="dresses", colour="black"),
+        Listing(id="b1", title="Burgundy knit jumper", category="jumpers", colour="burgundy"),
+    ]
+    idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
+    cfg = SearchConfig(min_results=2, filter_attributes=ALL)
+    q = "burgundy dress"
+    r = idx.search(q, parsed=parsed(q, category="dresses", colour="burgundy"), config=cfg)
+    assert r.relaxed_filters == ("colour",) and r.applied_filters["category"] == "dresses"
+    assert "burgundy" in r.applied_filters["colour"] and "red" in r.applied_filters["colour"]
+    assert {h.id for h in r.hits} == {"r1", "m1"}
+    # with too few in the family too, the colour goes, and the category stays
+    cfg = SearchConfig(min_results=3, filter_attributes=ALL)
+    r = idx.search(q, parsed=parsed(q, category="dresses", colour="burgundy"), config=cfg)
+    assert r.relaxed_filters == ("colour",) and r.applied_filters == {"category": "dresses"}
+    assert {h.id for h in r.hits} == {"r1", "m1", "k1"}
+    # black has no family: it goes at once
+    q = "black jumper"
+    cfg = SearchConfig(min_results=1, filter_attributes=ALL)
+    r = idx.search(q, parsed=parsed(q, category="jumpers", colour="black"), config=cfg)
+    assert r.relaxed_filters == ("colour",) and r.applied_filters == {"category": "jumpers"}
+
+
 def test_a_parsed_value_no_listing_has_is_relaxed_at_once(tmp_path, embedder):
     # one listing lacks a brand: the brand filter would pass it, and only it, so enough results
     # "pass" and nothing would be relaxed; a value no listing has is relaxed before counting
