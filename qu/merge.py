@@ -251,6 +251,14 @@ def merge_spans(
             cut = cut_before(t, tail.start) if tail else None
             if cut and (is_known("category", cut.text) if t.attribute == "category" else re.search(r"\d", cut.text)):
                 primary = [p for p in primary if p is not t] + [cut, tail]
+        # a tagger size that took the colour or style before it along ("navy xl", "lace 10") is that colour
+        # or style, then the size the rules read
+        for t in [t for t in primary if t.source == "tagger" and t.attribute == "size"]:
+            size = next((r for r in rules if r.attribute == "size" and r.end == t.end and r.start > t.start), None)
+            head = next((r for r in rules if r.attribute in ("colour", "style") and r.start == t.start
+                         and size is not None and not t.text[r.end - t.start : size.start - t.start].strip()), None)
+            if head is not None:
+                primary = [p for p in primary if p is not t] + [head, size]
         # a tagger category that ran into the size word after it ("jumper sz" in "jumper sz 12") is the
         # garment, then the size the rules read
         for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
