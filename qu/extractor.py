@@ -294,6 +294,8 @@ class QUExtractor:
             return self.lexicon.brand(text, fuzzy=False) is not None
         if attribute == "style":
             return key(text) in self.lexicon.style_alias
+        if attribute == "gender":
+            return self.canonical("gender", text) is not None
         return True
 
     # ---- building a ParsedQuery -----------------------------------------------------------------

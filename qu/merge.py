@@ -151,12 +151,15 @@ def merge_spans(
         # a tagger category or brand that is exactly a rule phrase of another attribute, and that the
         # taxonomy / brand lexicon does not know ("light wash" as a category, "navy" as a brand), is
         # read as the rule says; not a word the rules themselves doubt ("cream" in "cc cream", "fat
-        # burning cream": a colour only beside a garment)
+        # burning cream": a colour only beside a garment). So is a tagger department that is a colour
+        # and no department ("navy" in "school jumper navy age 10"; a child's age stays the department
+        # QueryNER reads it as)
         relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand" and r.confidence > 0.6}
         primary = [
             relabel[(t.start, t.end)]
             if t.source == "tagger"
-            and t.attribute in ("category", "brand")
+            and (t.attribute in ("category", "brand")
+                 or (t.attribute == "gender" and relabel.get((t.start, t.end), t).attribute == "colour"))
             and (t.start, t.end) in relabel
             and relabel[(t.start, t.end)].attribute != t.attribute
             and not is_known(t.attribute, t.text)

@@ -231,8 +231,10 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
     return f"{re.sub(r'[ ]+', '', _halves(g[0]))} {unit}", "measure"
 
 
-# not "baby": "baby tee", "baby blue" and "baby pink" are not for children, and babies' sizes are months
-_KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|childrens|toddlers?)\b", re.I)
+# not "baby": "baby tee", "baby blue" and "baby pink" are not for children, and babies' sizes are months;
+# "school" (uniform, shoes) is, "old school" is not
+_KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|childrens|toddlers?|(?<!old )school)\b",
+                   re.I)
 
 
 FITS = ("plus size", "petite", "tall")  # sizes that are a cut, not a measure

@@ -92,6 +92,8 @@ def test_a_letter_pair_is_two_sizes(query, sizes):
         ("eu 38/40 dress", [("eu 38", "eu 38", "eu"), ("40", "eu 40", "eu")]),
         ("gap hoodie kids 10-12", [("10-12", "age 10-12", "age")]),  # with children: an age
         ("boys joggers 7-8", [("7-8", "age 7-8", "age")]),
+        ("school pinafore 6-7", [("6-7", "age 6-7", "age")]),  # school clothes are children's
+        ("old school vans 6-8", [("6", "6", "numeric pair"), ("8", "8", "numeric pair")]),  # "old school" is not
         ("y2k baby tee 8-10", [("8", "8", "numeric pair"), ("10", "10", "numeric pair")]),  # not a child's
         ("asics jp 26", [("jp 26", "jp 26", "jp")]),
         ("nike cm 27", [("cm 27", "cm 27", "cm")]),
