@@ -3,7 +3,8 @@
 Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from context), "waist"
 (W32, W32 L30), "one size", "age" (kids: 3T, 2-3 years, 12 months), "measure" (12 inch, 38mm),
 "numeric" (size 8 with no system), "leg fit" (a size with its leg: "28 short", "14 long"),
-"collar" (15.5 collar, 16.5 neck), "hat" (a fitted cap: "7 1/4"), "suit" (a chest and fit: "42r"),
+"collar" (15.5 collar, 16.5 neck; a US dress shirt's "16 34/35", neck then sleeve),
+"hat" (a fitted cap: "7 1/4"), "suit" (a chest and fit: "42r"),
 "length" (a leg alone in a query about trousers: "34l", "l32"), "leg" (a leg length in words: "34 leg",
 "inside leg 32"), "letter pair" ("s/m": two sizes),
 "numeric pair" ("8-10": two UK dress sizes), "jp"/"cm" (shoes: "jp 26", "cm 27"); a unisex shoe's
@@ -88,6 +89,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         "waist",
         re.compile(r"\bwaist\s?(?:size\s?)?([2-4]\d)\b(?:\s*(?:[/x,]|and)?\s*(?:leg|length)\s?([2-3]\d)\b)?", re.I),
     ),
+    # a US dress shirt's neck, then its sleeve: "16 34/35", "15.5 32-33" (see find_sizes: a query about shirts)
+    ("neck sleeve", re.compile(r"\b(1[3-9](?:\.5)?)\s+(3[0-7])\s?[/-]\s?(3[0-8])\b", re.I)),
     # a waist, then a leg with its "l": "34 36l", "levis 501 32 34l" (a pack's "36l" stands alone)
     ("waist", re.compile(r"\b(2[4-9]|3\d|4[0-4])\s(2[6-9]|3[0-8])\s?l\b", re.I)),
     # "30/32": jeans waist / leg, only in waist and leg ranges ("36/38" stays an EU dress size pair)
@@ -185,7 +188,7 @@ def _system(name: str) -> str:
 
 def _value(kind: str, m: re.Match) -> tuple[str, str]:
     g = [x for x in m.groups() if x is not None] if m.groups() else []
-    if kind == "collar":
+    if kind in ("collar", "neck sleeve"):  # the sleeve is a detail no listing's size says
         return f"collar {_fmt(g[0])}", "collar"
     if kind in ("length", "leg"):
         return f"l{g[0]}", kind
@@ -240,6 +243,7 @@ _KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|child
 FITS = ("plus size", "petite", "tall")  # sizes that are a cut, not a measure
 _HATS = re.compile(r"\b(?:hats?|caps?|fitted|new era|59fifty|snapback)\b", re.I)
 _TAILORING = re.compile(r"\b(?:suits?|blazers?|jackets?|tux(?:edo)?s?|sport ?coats?|waistcoats?)\b", re.I)
+_SHIRTS = re.compile(r"\bshirts?\b", re.I)
 _LEGS = re.compile(r"\b(?:jeans?|trousers?|pants|chinos?|cords|cargos|joggers|slacks|leg)\b", re.I)
 
 
@@ -268,7 +272,8 @@ def find_sizes(query: str) -> list[SizeMatch]:
                 continue
             # "34l" is a rucksack's volume elsewhere; "l30" right after a number is a leg ("10 l30")
             if ((kind == "leg fit" and not _LEGS.search(query)) or (kind == "hat" and not _HATS.search(query))
-                    or (kind == "suit" and not _TAILORING.search(query))):
+                    or (kind == "suit" and not _TAILORING.search(query))
+                    or (kind == "neck sleeve" and not _SHIRTS.search(query))):
                 continue
             if kind == "length" and not _LEGS.search(query) and not (
                 m.group(0)[0] in "lL" and re.search(r"\b\d{1,2}\s$", query[:s])

@@ -107,6 +107,8 @@ def test_a_letter_pair_is_two_sizes(query, sizes):
         ("converse M7.5/W9.5", [("M7.5/W9.5", "us 7.5", "us")]),
         ("m9 w20", []),  # women's sizes run 1.5-2 above men's: not a unisex shoe size
         ("levis 501 32 34l", [("32 34l", "w32 l34", "waist")]),  # a waist, then a leg with its "l"
+        ("dress shirt 16 34/35", [("16 34/35", "collar 16", "collar")]),  # a US shirt's neck, then its sleeve
+        ("jeans 16 32/34", [("32/34", "w32 l34", "waist")]),  # not about shirts: the waist and leg
         ("osprey backpack 36l", [("36l", "36 l", "measure")]),  # alone: a pack's volume
     ],
 )
