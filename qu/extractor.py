@@ -46,12 +46,13 @@ _SIZE_WORD_BEFORE = re.compile(rf"\b(?:size|sz|uk|eu|us)\s*(?:{DEPARTMENT}\s+)?(
 _SIZE_WORD_AFTER = re.compile(r"^\s*(?:uk|eu|us)\b", re.I)
 
 
-# a shopper's request around the query ("looking for a ...", "anyone selling ...", "iso ...", "... please"):
-# it names no attribute, and a listing has nothing to match it with
+# a shopper's request around the query ("looking for a ...", "anyone selling ...", "iso ...", "anything y2k",
+# "... please"): it names no attribute, and a listing has nothing to match it with
 _REQUEST = re.compile(
     r"^\s*(?:(?:(?:hi|hey|hello)\b[\s,!.]*)?(?:(?:i'?m|i am)\s+)?"
     r"(?:looking\s+for|searching\s+for|in\s+search\s+of|iso|wtb|want(?:ed|\s+to\s+buy)|seeking"
     r"|(?:i\s+)?(?:need|want)(?!\s+for\b)|(?:does\s+)?any\s?(?:one|body)\s+(?:selling|sell|got|have|has)"
+    r"|anything(?:\s+(?:in|from|by))?"
     r"|(?:do\s+)?you\s+have|have\s+you\s+got)\b[\s:!,.-]*(?:(?:a|an|some|any)\s+)?)?"
     r"(?:(?:a\s+)?pairs?\s+of\s+)?",
     re.I,

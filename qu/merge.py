@@ -139,7 +139,9 @@ def merge_spans(
         p = policy.get(sp.attribute, "tagger_first")
         if p in ("rules", "rules_first"):
             primary.append(sp)
-        elif p == "tagger_first" and sp.confidence >= fill_min:
+        elif p == "tagger_first" and (sp.confidence >= fill_min or (not tagger and sp.attribute == "style")):
+            # a style the rules doubt (said of no garment) still stands where the tagger read nothing at
+            # all: "y2k", "anything gorpcore" are whole queries
             secondary.append(sp)
     # a tagger style that is exactly a colour the rules are sure of is that colour ("oatmeal jumper",
     # "cream wide leg trousers"), unless it names a material or a finish: QueryNER reads "gold",
