@@ -297,6 +297,10 @@ class QUExtractor:
             return key(text) in self.lexicon.style_alias
         if attribute == "gender":
             return self.canonical("gender", text) is not None
+        if attribute == "size":
+            return normalise_size(text) is not None
+        if attribute == "condition":
+            return key(text) in self.lexicon.condition_alias
         return True
 
     # ---- building a ParsedQuery -----------------------------------------------------------------

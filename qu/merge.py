@@ -155,19 +155,23 @@ def merge_spans(
         # read as the rule says; not a word the rules themselves doubt ("cream" in "cc cream", "fat
         # burning cream": a colour only beside a garment). So is a tagger department that is a colour
         # and no department ("navy" in "school jumper navy age 10"; a child's age stays the department
-        # QueryNER reads it as)
+        # QueryNER reads it as), and a tagger size or condition that is a style and no size or condition
+        # ("oversized", "vintage" alone)
         relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand" and r.confidence > 0.6}
-        primary = [
-            relabel[(t.start, t.end)]
-            if t.source == "tagger"
-            and (t.attribute in ("category", "brand")
-                 or (t.attribute == "gender" and relabel.get((t.start, t.end), t).attribute == "colour"))
-            and (t.start, t.end) in relabel
-            and relabel[(t.start, t.end)].attribute != t.attribute
-            and not is_known(t.attribute, t.text)
-            else t
-            for t in primary
-        ]
+
+        def read_again(t: Span) -> Span:
+            r = relabel.get((t.start, t.end))
+            if (r is None or t.source != "tagger" or r.attribute == t.attribute
+                    or is_known(t.attribute, t.text)):
+                return t
+            if (t.attribute in ("category", "brand") or (t.attribute == "gender" and r.attribute == "colour")
+                    or (t.attribute in ("size", "condition") and r.attribute == "style")):
+                return r
+            return t
+
+        primary = [read_again(t) for t in primary]
+        secondary = [read_again(t) for t in secondary]  # the tagger's conditions rank after the rules'
+
         # a tagger department that is exactly a garment the taxonomy knows ("baby grow" in "3-6m baby
         # grow") is the garment (not a style: "denim", "flannel" and "crossbody" are said of a garment)
         primary = _read_as(primary, "gender", [r for r in rules if r.attribute == "category"
