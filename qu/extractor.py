@@ -301,6 +301,8 @@ class QUExtractor:
             return normalise_size(text) is not None
         if attribute == "condition":
             return key(text) in self.lexicon.condition_alias
+        if attribute == "colour":
+            return self.lexicon.colour(text) is not None
         return True
 
     # ---- building a ParsedQuery -----------------------------------------------------------------

@@ -155,8 +155,9 @@ def merge_spans(
         # read as the rule says; not a word the rules themselves doubt ("cream" in "cc cream", "fat
         # burning cream": a colour only beside a garment). So is a tagger department that is a colour
         # and no department ("navy" in "school jumper navy age 10"; a child's age stays the department
-        # QueryNER reads it as), and a tagger size or condition that is a style and no size or condition
-        # ("oversized", "vintage" alone)
+        # QueryNER reads it as), a tagger size or condition that is a style and no size or condition
+        # ("oversized", "vintage" alone), and a tagger colour that is a garment and no colour ("coat" in
+        # "coat beige")
         relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand" and r.confidence > 0.6}
 
         def read_again(t: Span) -> Span:
@@ -165,7 +166,8 @@ def merge_spans(
                     or is_known(t.attribute, t.text)):
                 return t
             if (t.attribute in ("category", "brand") or (t.attribute == "gender" and r.attribute == "colour")
-                    or (t.attribute in ("size", "condition") and r.attribute == "style")):
+                    or (t.attribute in ("size", "condition") and r.attribute == "style")
+                    or (t.attribute == "colour" and r.attribute == "category")):
                 return r
             return t
 
@@ -268,15 +270,23 @@ def merge_spans(
                          and size is not None and not t.text[r.end - t.start : size.start - t.start].strip()), None)
             if head is not None:
                 primary = [p for p in primary if p is not t] + [head, size]
-        # a tagger category that ran into the size word after it ("jumper sz" in "jumper sz 12") is the
-        # garment, then the size the rules read
-        for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
-            size = next((r for r in rules if r.attribute == "size" and r.confidence >= 0.9
-                         and t.start < r.start < t.end < r.end), None)
-            cut = cut_before(t, size.start) if size else None
-            if cut and is_known("category", cut.text):
-                primary = [p for p in primary if p is not t and not (p.source == "tagger" and p.attribute == "size"
-                                                                      and _overlaps(p, size))] + [cut, size]
+        # a tagger category or style that ran into the size word or the shade after it ("jumper sz" in
+        # "jumper sz 12", "jumper light" in "jumper light blue", "crop top sage" in "crop top sage green")
+        # is the garment or style, then the size or colour the rules read
+        for t in [t for t in primary if t.source == "tagger" and t.attribute in ("category", "style")]:
+            nxt = next((r for r in rules if r.attribute in ("size", "colour") and r.confidence >= 0.9
+                        and t.start < r.start < t.end < r.end), None)
+            cut = cut_before(t, nxt.start) if nxt else None
+            if cut is None:
+                continue
+            garment = next((r for r in rules if r.attribute == "category" and (r.start, r.end) == (cut.start, cut.end)),
+                           None)
+            if t.attribute == "style" and garment is None and not is_known("style", cut.text):
+                continue
+            if t.attribute == "category" and not is_known("category", cut.text):
+                continue
+            primary = [p for p in primary if p is not t and not (p.source == "tagger" and p.attribute == nxt.attribute
+                                                                  and _overlaps(p, nxt))] + [garment or cut, nxt]
         # and one of two words that took the colour before it along ("teal top") is the colour, then the
         # garment (not "snow plow shoe")
         for t in [t for t in primary

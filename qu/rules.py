@@ -19,6 +19,10 @@ from qu.types import Span
 
 __all__ = ["PriceBounds", "RuleMatcher", "find_price"]
 
+# accessories worn like clothes: their colour is said as a garment's ("cream scarf", "silver beanie"); a
+# ring's or a watch's metal is what it is made of (gloves left out: "deer skin leather gloves")
+WORN_ACCESSORIES = frozenset({"hats", "scarves", "belts", "ties", "hair accessories", "sunglasses"})
+
 _TOKEN = re.compile(r"[\w][\w'&.+\-]*[\w+]|[\w]", re.UNICODE)
 _CUR = r"(?:£|\$|€|gbp|usd|eur|pounds?|dollars?|euros?|quid|bucks)"
 _AMOUNT = rf"{_CUR}?\s?(\d{{1,5}}(?:\.\d{{1,2}})?)\s?{_CUR}?"
@@ -428,11 +432,12 @@ class RuleMatcher:
 
     def _colours_in_context(self, spans: list[Span]) -> list[Span]:
         """A colour name that more often names something else ("cream", "stone", "camel") is weak
-        evidence alone (0.6: "face cream"), but beside a garment, shoe or bag the rules know it is
-        the colour ("wide leg trousers cream"): it then fills where the tagger read nothing.
+        evidence alone (0.6: "face cream"), but beside a garment, shoe, bag or an accessory worn like
+        them (a hat, a scarf: not jewellery) the rules know it is the colour ("wide leg trousers
+        cream", "camel scarf"): it then fills where the tagger read nothing.
         Patterns stay as they are ("cheetah" in "cheetah print wallet")."""
         cats = [sp.value for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85]
-        if not self.taxonomy.roots(cats) & GARMENT_ROOTS:
+        if not (self.taxonomy.roots(cats) & GARMENT_ROOTS or set(cats) & WORN_ACCESSORIES):
             return spans
         out = []
         for sp in spans:

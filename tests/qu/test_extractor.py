@@ -244,3 +244,30 @@ def test_size_words_beside_a_size_leave_no_residual(extractor, query):
     """"size" and the system beside a size are part of it, not words for lexical matching."""
     p = extractor.parse(query)
     assert not {"size", "uk"} & set(p.residual.split())
+
+
+SWEEP_COLOURS = ["black", "white", "cream", "beige", "grey", "charcoal", "navy", "blue", "light blue", "baby blue",
+                 "sky blue", "teal", "green", "sage green", "khaki", "olive", "red", "burgundy", "maroon", "pink",
+                 "hot pink", "baby pink", "lilac", "purple", "lavender", "yellow", "mustard", "orange", "rust",
+                 "brown", "tan", "camel", "chocolate brown", "gold", "silver", "ivory", "stone", "forest green",
+                 "mint green"]
+SWEEP_GARMENTS = ["jumper", "cardigan", "hoodie", "t-shirt", "shirt", "blouse", "dress", "skirt", "jeans", "trousers",
+                  "shorts", "leggings", "coat", "jacket", "blazer", "puffer", "trainers", "boots", "heels", "sandals",
+                  "bag", "scarf", "hat", "beanie", "socks", "tracksuit", "joggers", "vest top", "crop top", "bikini"]
+
+
+def test_every_colour_beside_every_garment_in_either_order(extractor):
+    """The colour and the garment of "sage green cardigan" and of "cardigan sage green", for 39
+    colours and 30 garments: the lexicon's values, whatever the tagger made of the words."""
+    from qu.lexicon import get_lexicon
+    from qu.taxonomy import get_taxonomy
+
+    lex, tax = get_lexicon(), get_taxonomy()
+    wrong = []
+    for colour in SWEEP_COLOURS:
+        for garment in SWEEP_GARMENTS:
+            for q in (f"{colour} {garment}", f"{garment} {colour}"):
+                p = extractor.parse(q)
+                if (p.colour, p.category) != (lex.colour(colour), tax.normalise(garment)):
+                    wrong.append((q, p.colour, p.category))
+    assert wrong == []
