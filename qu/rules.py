@@ -468,17 +468,23 @@ class RuleMatcher:
         """A curated fashion brand that is also a common query word ("wrangler" is a Jeep in
         Amazon's queries, "coach" a bus) is weak evidence alone (0.6), but when it opens the query
         and a garment the rules know follows it, it is the brand: "wrangler jacket", "coach bag"; or a
-        size the rules are sure of ("wrangler 30 32l"). So is a misspelt one read by fuzzy matching:
+        size the rules are sure of ("wrangler 30 32l"); or when it ends the query right after a garment
+        ("jeans wrangler", "hoodie supreme"; not a misspelt one there: "earrings swarovsky" is QueryNER's
+        style). So is a misspelt one read by fuzzy matching before a garment:
         "stussey hoodie", "hollester hoodie"."""
         cats = {sp.start for sp in spans if (sp.attribute == "category" and sp.confidence >= 0.85)
                 or (sp.attribute == "size" and sp.confidence >= 0.95)}
+        # or it ends the query right after a garment ("jeans wrangler", "hoodie supreme")
+        ends = {sp.end for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85}
         return [
             sp.model_copy(update={"confidence": 0.9})
             if sp.attribute == "brand"
             and sp.confidence < 0.9
-            and not query[: sp.start].strip()
-            and any(c >= sp.end and not query[sp.end : c].strip() for c in cats)
-            and (key(sp.text) in self.lexicon.brand_curated or self._misspelt(sp))
+            and ((not query[: sp.start].strip() and any(c >= sp.end and not query[sp.end : c].strip() for c in cats)
+                  and (key(sp.text) in self.lexicon.brand_curated or self._misspelt(sp)))
+                 or (not query[sp.end :].strip() and any(e <= sp.start and not query[e : sp.start].strip()
+                                                         for e in ends)
+                     and key(sp.text) in self.lexicon.brand_curated))
             else sp
             for sp in spans
         ]

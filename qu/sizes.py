@@ -154,7 +154,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         re.compile(
             r"\b(xxs|2xs|xs|xl|xxl|2xl|xxxl|3xl|4xl|5xl|xxxxl|x-small|x-large|xx-large|"
             r"extra small|extra large|"
-            r"small|medium|large)\b",
+            r"small|medium|large)\b(?![\s-]*wash)",  # "medium wash" is a denim's colour
             re.I,
         ),
     ),

@@ -271,3 +271,28 @@ def test_every_colour_beside_every_garment_in_either_order(extractor):
                 if (p.colour, p.category) != (lex.colour(colour), tax.normalise(garment)):
                     wrong.append((q, p.colour, p.category))
     assert wrong == []
+
+
+SWEEP_BRANDS = ["nike", "levis", "carhartt", "ralph lauren", "north face", "stone island", "cp company", "barbour",
+                "dr martens", "new balance", "h&m", "m&s", "urban outfitters", "free people", "pull and bear",
+                "tommy hilfiger", "jigsaw", "joules", "hollister", "armani", "wrangler", "supreme", "coach",
+                "fear of god", "arcteryx", "vivienne westwood", "miu miu", "acne studios", "corteiz", "lee"]
+
+
+def test_every_brand_beside_every_garment_in_either_order(extractor):
+    """The brand and the garment of "wrangler jeans" and of "jeans wrangler" ("coach", "supreme" and
+    "wrangler" are also common words; "cardigan" is also read as a style)."""
+    from qu.lexicon import get_lexicon
+    from qu.taxonomy import get_taxonomy
+
+    lex, tax = get_lexicon(), get_taxonomy()
+    wrong = []
+    for brand in SWEEP_BRANDS:
+        for garment in SWEEP_GARMENTS:
+            for q in (f"{brand} {garment}", f"{garment} {brand}"):
+                p = extractor.parse(q)
+                # a garment's own name is no brand: a "coach jacket" is a kind of jacket
+                want = (None, tax.synonyms[q]) if q in tax.synonyms else (lex.brand(brand), tax.normalise(garment))
+                if (p.brand, p.category) != want:
+                    wrong.append((q, p.brand, p.category))
+    assert wrong == []
