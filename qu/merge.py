@@ -36,6 +36,7 @@ DEFAULT_POLICY: dict[str, Policy] = {
 
 
 _SYSTEM_WORDS = {"uk", "eu", "us", "fr", "it", "jp"}
+_LETTER_SIZE = re.compile(r"x{0,3}[sml]|[2-5]xl")
 # words after a garment that name how many, not what: "robe set", "sock sets", "purses and"
 _SETS = re.compile(r"(?:\s+(?:and|&|sets?|packs?|kits?|bundles?|lots?|outfits?|combos?))+\s*$", re.I)
 # colour words that are a material (metals, stones, cloth) or a finish: QueryNER reads them as modifiers
@@ -88,10 +89,11 @@ OVERRIDES: dict[str, float] = {
 
 
 def _read_whole(t: Span, parts: list[Span]) -> bool:
-    """Whether `parts` (spans inside `t`) read every word of `t`."""
+    """Whether `parts` (spans inside `t`, or running on past its end) read every word of `t`."""
     rest = list(t.text)
     for r in parts:
-        rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
+        a, b = r.start - t.start, min(r.end, t.end) - t.start
+        rest[a:b] = " " * (b - a)
     return not "".join(rest).strip()
 
 
@@ -158,8 +160,9 @@ def merge_spans(
         # burning cream": a colour only beside a garment). So is a tagger department that is a colour
         # and no department ("navy" in "school jumper navy age 10"; a child's age stays the department
         # QueryNER reads it as), a tagger size or condition that is a style and no size or condition
-        # ("oversized", "vintage" alone), and a tagger colour that is a garment and no colour ("coat" in
-        # "coat beige")
+        # ("oversized", "vintage" alone), a tagger colour that is a garment or a size and no colour
+        # ("coat" in "coat beige", "xs" in "shorts xs blue"), and a tagger style that is a letter size
+        # ("m" in "barbour shorts m ivory"; not "medium": QueryNER reads "medium vest" as a modifier)
         relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand" and r.confidence > 0.6}
 
         def read_again(t: Span) -> Span:
@@ -169,7 +172,8 @@ def merge_spans(
                 return t
             if (t.attribute in ("category", "brand") or (t.attribute == "gender" and r.attribute == "colour")
                     or (t.attribute in ("size", "condition") and r.attribute == "style")
-                    or (t.attribute == "colour" and r.attribute == "category")):
+                    or (t.attribute == "colour" and r.attribute in ("category", "size"))
+                    or (t.attribute == "style" and r.attribute == "size" and _LETTER_SIZE.fullmatch(t.text.lower()))):
                 return r
             return t
 
@@ -223,12 +227,12 @@ def merge_spans(
         if r.attribute == "gender" and all(t.attribute == "gender" for t in pieces):
             continue  # "baby boys" may be two departments; "big boys" is not the style "big"
         # (a colour the lexicon is sure of needs no piece of its own: "baby blue" is not the department
-        # "baby" and the category "blue")
+        # "baby" and the category "blue", nor is "sage" in "sage green" a brand)
+        sure_colour = r.attribute == "colour" and r.confidence >= 0.9 and r.text.lower() not in MATERIALS
         whole = (
-            len(pieces) >= 2
+            (len(pieces) >= 2 or (sure_colour and pieces and all(t.end - t.start < r.end - r.start for t in pieces)))
             and all(r.start <= t.start and t.end <= r.end for t in pieces)
-            and (any(t.attribute == r.attribute for t in pieces) or (r.attribute == "colour" and r.confidence >= 0.9
-                                                                     and r.text.lower() not in MATERIALS))
+            and (any(t.attribute == r.attribute for t in pieces) or sure_colour)
         )
         # or the pieces that will stand leave words of it unread that mean nothing alone: "baby grow" is
         # not the department "baby" and "grow" (but "leather jacket" may be the style "leather" and the
@@ -266,14 +270,29 @@ def merge_spans(
             cut = cut_before(t, tail.start) if tail else None
             if cut and (is_known("category", cut.text) if t.attribute == "category" else re.search(r"\d", cut.text)):
                 primary = [p for p in primary if p is not t] + [cut, tail]
+            elif cut and t.attribute == "category":  # a size, then the colour: "blazer l cream"
+                size = next((r for r in rules if r.attribute == "size" and r.end == cut.end and r.start > cut.start),
+                            None)
+                garment = cut_before(cut, size.start) if size else None
+                if garment and is_known("category", garment.text):
+                    primary = [p for p in primary if p is not t] + [garment, size, tail]
         # a tagger size that took the colour or style before it along ("navy xl", "lace 10") is that colour
-        # or style, then the size the rules read
-        for t in [t for t in primary if t.source == "tagger" and t.attribute == "size"]:
+        # or style, then the size the rules read; so is any tagger span made of a size and then a colour
+        # the rules read ("l stone" read as a brand in "new balance shirt l stone", "m cream" as a garment)
+        for t in [t for t in primary if t.source == "tagger"]:
             size = next((r for r in rules if r.attribute == "size" and r.end == t.end and r.start > t.start), None)
             head = next((r for r in rules if r.attribute in ("colour", "style") and r.start == t.start
                          and size is not None and not t.text[r.end - t.start : size.start - t.start].strip()), None)
-            if head is not None:
+            if t.attribute == "size" and head is not None:
                 primary = [p for p in primary if p is not t] + [head, size]
+                continue
+            size = next((r for r in rules if r.attribute == "size" and r.start == t.start and r.end < t.end), None)
+            tail = next((r for r in rules if r.attribute == "colour" and r.start < t.end <= r.end
+                         and r.confidence >= fill_min and size is not None
+                         and not t.text[size.end - t.start : r.start - t.start].strip()), None)
+            if tail is not None:  # (or of the colour's shade: "m baby" in "dress m baby pink")
+                primary = [p for p in primary if p is not t and not (p.source == "tagger" and p.attribute == "colour"
+                                                                      and _overlaps(p, tail))] + [size, tail]
         # a tagger category or style that ran into the size word or the shade after it ("jumper sz" in
         # "jumper sz 12", "jumper light" in "jumper light blue", "crop top sage" in "crop top sage green")
         # is the garment or style, then the size or colour the rules read
@@ -301,15 +320,20 @@ def merge_spans(
             if rest and is_known("category", rest.text):
                 primary = [p for p in primary if p is not t] + [head, rest]
         # a tagger brand that took the garment or a colour along ("hobbs coat", "hunter wellies",
-        # "navy ralph lauren") is the brand and the garment or colour the rules read; one no lexicon
-        # knows that is only a garment and a colour ("parka khaki") is those
+        # "navy ralph lauren") is the brand and the garment or colour the rules read, also where it took
+        # only part of the brand ("black stone" in "black stone island joggers", "teal cp" in "teal cp
+        # company cardigan"); one no lexicon knows that is only a garment and a colour ("parka khaki") is those
         for t in [t for t in primary if t.source == "tagger" and t.attribute == "brand"]:
             brand = next((r for r in rules if r.attribute == "brand" and r.confidence >= 0.9
                           and t.start <= r.start and r.end <= t.end and r.end - r.start < t.end - t.start), None)
+            if brand is None:  # the rules' brand begins inside it and runs on
+                brand = next((r for r in rules if r.attribute == "brand" and r.confidence >= 0.9
+                              and t.start < r.start < t.end < r.end), None)
             if brand is None and is_known("brand", t.text):
                 continue
             along = [r for r in rules if r.attribute in ("category", "colour") and t.start <= r.start
-                     and r.end <= t.end and (brand is None or not _overlaps(r, brand))]
+                     and (r.end <= t.end or (r.attribute == "colour" and r.start < t.end))  # "corteiz sky" blue
+                     and (brand is None or not _overlaps(r, brand))]
             # one no lexicon knows that opens with a garment ("skort golf", "kaftan beach") is the garment
             if brand is None and any(r.attribute == "category" and r.start == t.start and r.confidence >= fill_min
                                      for r in along) and len(along) == 1:
@@ -327,7 +351,7 @@ def merge_spans(
             garments = [r for r in inside if r.attribute == "category"]
             if (len(inside) >= 2 and _read_whole(t, inside) and len(garments) == 1
                     and garments[0].confidence >= fill_min
-                    and not any(p.attribute == "category" and not _overlaps(p, t) for p in primary)):
+                    and not any(p.attribute == "category" and not _overlaps(p, t) and not doomed(p) for p in primary)):
                 primary = [p for p in primary if p is not t] + inside
     # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m") gives way to them: a
     # shopper who writes a pair means either size, and a filter on both values finds either. A tagger

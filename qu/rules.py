@@ -470,8 +470,9 @@ class RuleMatcher:
         and a garment the rules know follows it, it is the brand: "wrangler jacket", "coach bag"; or a
         size the rules are sure of ("wrangler 30 32l"); or when it ends the query right after a garment
         ("jeans wrangler", "hoodie supreme"; not a misspelt one there: "earrings swarovsky" is QueryNER's
-        style). So is a misspelt one read by fuzzy matching before a garment:
-        "stussey hoodie", "hollester hoodie"."""
+        style; nor anywhere beside a garment: "lucky cat onesie", "nba starter jacket"). So is a misspelt
+        one read by fuzzy matching when it opens the query before a garment: "stussey hoodie", "hollester
+        hoodie"."""
         cats = {sp.start for sp in spans if (sp.attribute == "category" and sp.confidence >= 0.85)
                 or (sp.attribute == "size" and sp.confidence >= 0.95)}
         # or it ends the query right after a garment ("jeans wrangler", "hoodie supreme")

@@ -296,3 +296,36 @@ def test_every_brand_beside_every_garment_in_either_order(extractor):
                 if (p.brand, p.category) != want:
                     wrong.append((q, p.brand, p.category))
     assert wrong == []
+
+
+
+def test_brand_colour_garment_size_and_department_in_any_order(extractor):
+    """800 seeded combinations of a brand, a colour, a garment, a size and sometimes a department, in the
+    orders shoppers and sellers write them ("barbour shorts m ivory", "black stone island joggers eu
+    38"): each attribute's value is the lexicon's. The brands that are also common words ("coach",
+    "supreme", "wrangler") are left to the two-word sweeps above."""
+    import random
+
+    from qu.lexicon import get_lexicon
+    from qu.sizes import normalise_size
+    from qu.taxonomy import get_taxonomy
+
+    lex, tax = get_lexicon(), get_taxonomy()
+    brands = [b for b in SWEEP_BRANDS if b not in ("coach", "supreme", "wrangler")]
+    sizes = ["uk 8", "size 10", "xs", "small", "l", "xl", "xxl", "eu 38", "us 6", "w32", "w32 l30", "age 7-8",
+             "one size", "uk 6", "size 12", "m"]
+    departments = ["mens", "womens", "women's", "men's", "ladies", "girls", "boys", "kids"]
+    orders = ["bcgs", "cbgs", "bgcs", "gbcs", "xbcgs", "bxgcs", "cgxs", "bgsc", "bxcgs"]
+    rng = random.Random(0)
+    wrong = []
+    for _ in range(800):
+        parts = {"b": rng.choice(brands), "c": rng.choice(SWEEP_COLOURS), "g": rng.choice(SWEEP_GARMENTS),
+                 "s": rng.choice(sizes), "x": rng.choice(departments)}
+        order = rng.choice(orders)
+        q = " ".join(parts[k] for k in order)
+        p = extractor.parse(q)
+        want = (lex.brand(parts["b"]) if "b" in order else None, lex.colour(parts["c"]), tax.normalise(parts["g"]),
+                normalise_size(parts["s"]) or parts["s"], "x" in order or parts["s"].startswith("age"))  # a child's
+        if (p.brand, p.colour, p.category, p.size, bool(p.gender)) != want:
+            wrong.append(q)
+    assert wrong == []
