@@ -224,15 +224,23 @@ def merge_spans(
         if r.attribute == "brand" and r.confidence < 0.9:
             continue
         pieces = [t for t in (*primary, *secondary) if t.source == "tagger" and _overlaps(t, r)]
+        # (a tagger size dropped above as no size of the rules' still counts as a piece: "top" in "crop top")
+        dropped = [t for t in tagger if t.attribute == "size" and _overlaps(t, r) and t not in pieces
+                   and is_known is not None and not is_known("size", t.text)]
         if r.attribute == "gender" and all(t.attribute == "gender" for t in pieces):
             continue  # "baby boys" may be two departments; "big boys" is not the style "big"
         # (a colour the lexicon is sure of needs no piece of its own: "baby blue" is not the department
         # "baby" and the category "blue", nor is "sage" in "sage green" a brand)
         sure_colour = r.attribute == "colour" and r.confidence >= 0.9 and r.text.lower() not in MATERIALS
         whole = (
-            (len(pieces) >= 2 or (sure_colour and pieces and all(t.end - t.start < r.end - r.start for t in pieces)))
-            and all(r.start <= t.start and t.end <= r.end for t in pieces)
-            and (any(t.attribute == r.attribute for t in pieces) or sure_colour)
+            (len(pieces) + len(dropped) >= 2
+             or (sure_colour and pieces and all(t.end - t.start < r.end - r.start for t in pieces)))
+            and all(r.start <= t.start and t.end <= r.end for t in (*pieces, *dropped))
+            and (any(t.attribute == r.attribute for t in pieces) or sure_colour
+                 # or a piece the tagger read as something it is not: "top" as a size in "crop top"
+                 or (r.attribute == "category" and is_known is not None
+                     and any(t.attribute in ("size", "colour") and not is_known(t.attribute, t.text)
+                             for t in (*pieces, *dropped))))
         )
         # or the pieces that will stand leave words of it unread that mean nothing alone: "baby grow" is
         # not the department "baby" and "grow" (but "leather jacket" may be the style "leather" and the
@@ -310,6 +318,15 @@ def merge_spans(
                 continue
             primary = [p for p in primary if p is not t and not (p.source == "tagger" and p.attribute == nxt.attribute
                                                                   and _overlaps(p, nxt))] + [garment or cut, nxt]
+        # a tagger category that took the end of a colour along ("green trainers" in "lee forest green
+        # trainers") is the colour, then the garment
+        for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
+            colour = next((r for r in rules if r.attribute == "colour" and r.confidence >= 0.9
+                           and r.start < t.start < r.end < t.end), None)
+            rest = cut_after(t, colour.end) if colour else None
+            if rest and is_known("category", rest.text):
+                primary = [p for p in primary if p is not t and not (p.source == "tagger" and _overlaps(p, colour))
+                           ] + [colour, rest]
         # and one of two words that took the colour before it along ("teal top") is the colour, then the
         # garment (not "snow plow shoe")
         for t in [t for t in primary
@@ -343,9 +360,9 @@ def merge_spans(
                 continue
             if along and _read_whole(t, ([brand] if brand else []) + along):
                 primary = [p for p in primary if p is not t] + ([brand] if brand else []) + along
-        # a tagger style or department that took the query's one garment along, every word of it read by
-        # the rules ("sage green cardigan", "newborn babygrow"), is what the rules read
-        for t in [t for t in primary if t.source == "tagger" and t.attribute in ("style", "gender")]:
+        # a tagger style, department or colour that took the query's one garment along, every word of it read
+        # by the rules ("sage green cardigan", "newborn babygrow", "silver coat"), is what the rules read
+        for t in [t for t in primary if t.source == "tagger" and t.attribute in ("style", "gender", "colour")]:
             inside = [r for r in rules if r.attribute in ("category", "colour", "gender", "style", "size")
                       and t.start <= r.start and r.end <= t.end]
             garments = [r for r in inside if r.attribute == "category"]
