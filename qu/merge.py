@@ -179,6 +179,13 @@ def merge_spans(
 
         primary = [read_again(t) for t in primary]
         secondary = [read_again(t) for t in secondary]  # the tagger's conditions rank after the rules'
+        # a tagger category that is a colour the rules are sure of, beside another garment, is the colour
+        # ("khaki" in "barbour khaki cardigan", though khakis are trousers too)
+        garments = [t for t in primary if t.attribute == "category"]
+        if len(garments) >= 2:
+            primary = [next((r for r in rules if r.attribute == "colour" and r.confidence >= 0.9
+                             and (r.start, r.end) == (t.start, t.end)), t)
+                       if t.source == "tagger" and t.attribute == "category" else t for t in primary]
 
         # a tagger department that is exactly a garment the taxonomy knows ("baby grow" in "3-6m baby
         # grow") is the garment (not a style: "denim", "flannel" and "crossbody" are said of a garment)
@@ -327,12 +334,12 @@ def merge_spans(
             if rest and is_known("category", rest.text):
                 primary = [p for p in primary if p is not t and not (p.source == "tagger" and _overlaps(p, colour))
                            ] + [colour, rest]
-        # and one of two words that took the colour before it along ("teal top") is the colour, then the
-        # garment (not "snow plow shoe")
+        # and one of two words that took the colour or the department before it along ("teal top", "ladies
+        # trainers") is that, then the garment (not "snow plow shoe")
         for t in [t for t in primary
                   if t.source == "tagger" and t.attribute == "category" and len(t.text.split()) == 2]:
-            head = next((r for r in rules if r.attribute == "colour" and r.confidence >= 0.9 and r.start == t.start
-                         and r.end < t.end), None)
+            head = next((r for r in rules if r.attribute in ("colour", "gender") and r.confidence >= 0.9
+                         and r.start == t.start and r.end < t.end), None)
             rest = cut_after(t, head.end) if head else None
             if rest and is_known("category", rest.text):
                 primary = [p for p in primary if p is not t] + [head, rest]
@@ -359,7 +366,9 @@ def merge_spans(
             if brand is None and sorted(r.attribute for r in along) != ["category", "colour"]:
                 continue
             if along and _read_whole(t, ([brand] if brand else []) + along):
-                primary = [p for p in primary if p is not t] + ([brand] if brand else []) + along
+                # (and the tagger's pieces of a colour it ran on into go: "green" in "armani forest green")
+                primary = [p for p in primary if p is not t and not (p.source == "tagger" and p.end > t.end and any(
+                    _overlaps(p, r) for r in along))] + ([brand] if brand else []) + along
         # a tagger style, department or colour that took the query's one garment along, every word of it read
         # by the rules ("sage green cardigan", "newborn babygrow", "silver coat"), is what the rules read
         for t in [t for t in primary if t.source == "tagger" and t.attribute in ("style", "gender", "colour")]:
