@@ -414,9 +414,10 @@ class QUExtractor:
                 conf[sp.attribute], sources[sp.attribute] = sp.confidence, sp.source
         # a department that names one gender narrows one that names both ("newborn baby girl", "kids
         # girls dress"): the shopper wants girls' things
-        named = {sp.value for sp in fixed if sp.attribute == "gender" and sp.value and "+" not in sp.value}
+        named = {sp.value for sp in fixed if sp.attribute == "gender" and sp.value and "+" not in sp.value
+                 and sp.value != "unisex"}  # "unisex baby clothes" are still babies' clothes
         if named and "gender" in values:
-            values["gender"] = [v for v in values["gender"] if v in named]
+            values["gender"] = [v for v in values["gender"] if v in named or v == "unisex"]
         if ages and "gender" not in values:  # and no other department: children's
             values["gender"] = ["boys", "girls"]
             conf["gender"], sources["gender"] = ages[0].confidence, ages[0].source
