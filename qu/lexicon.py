@@ -198,8 +198,18 @@ class Lexicon:
 
         if len(lk) >= 6 and " " not in k and not spelt_right(k):
             cutoff = min(cutoff, 85.0)  # a word no dictionary holds, one letter off a brand: "supream"
-        hit = process.extractOne(lk, self.fuzzy_brands, scorer=fuzz.ratio, score_cutoff=cutoff)
+        hit = process.extractOne(lk, self._near_length(len(lk), cutoff), scorer=fuzz.ratio, score_cutoff=cutoff)
         return self.brand_loose[hit[0]] if hit else None
+
+    def _near_length(self, n: int, cutoff: float) -> list[str]:
+        """The fuzzy brands whose length lets them reach `cutoff` against a key of length `n` (fuzz.ratio is
+        at most 100 * (1 - |n - m| / (n + m))), in their sorted order: the same best match, found sooner."""
+        lists = self.__dict__.setdefault("_by_length", {})
+        got = lists.get((n, cutoff))
+        if got is None:
+            slack = 1 - cutoff / 100
+            got = lists[(n, cutoff)] = [b for b in self.fuzzy_brands if abs(n - len(b)) <= slack * (n + len(b)) + 1e-9]
+        return got
 
     def brand_phrase(self, text: str, cutoff: float = 88.0) -> str | None:
         """A curated brand of several words, misspelt: "new balence", "ralf lauren". Only names of

@@ -55,3 +55,16 @@ def test_colour_families_hold_canonical_colours():
     assert "black" not in lex.colour_family  # black stands alone: relaxed, not widened
     for colour, family in lex.colour_family.items():
         assert len(set(family)) == len(family) and all(lex.colour(c) == c for c in family), colour
+
+
+@pytest.mark.parametrize("word", ["carharttt", "stusy", "supream", "hollester", "addidas", "patagoniaa", "bluetooth",
+                                  "sweater", "ralf laurenn", "tommy hilfigger", "berghause", "rayban"])
+def test_fuzzy_brand_candidates_by_length_find_what_the_whole_list_finds(word):
+    from rapidfuzz import fuzz, process
+
+    lex = get_lexicon()
+    for cutoff in (85.0, 88.0):
+        whole = process.extractOne(word.replace(" ", ""), lex.fuzzy_brands, scorer=fuzz.ratio, score_cutoff=cutoff)
+        near = process.extractOne(word.replace(" ", ""), lex._near_length(len(word.replace(" ", "")), cutoff),
+                                  scorer=fuzz.ratio, score_cutoff=cutoff)
+        assert (whole and whole[:2]) == (near and near[:2])
