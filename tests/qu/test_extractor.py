@@ -256,21 +256,30 @@ SWEEP_GARMENTS = ["jumper", "cardigan", "hoodie", "t-shirt", "shirt", "blouse", 
                   "bag", "scarf", "hat", "beanie", "socks", "tracksuit", "joggers", "vest top", "crop top", "bikini"]
 
 
+def _misread_beside_garments(extractor, words, attribute, want):
+    """Each of `words` beside each garment, in either order ("sage green cardigan", "cardigan sage
+    green"): the queries whose (attribute, category) is not `want(query, word, garment)`."""
+    wrong = []
+    for word in words:
+        for garment in SWEEP_GARMENTS:
+            for q in (f"{word} {garment}", f"{garment} {word}"):
+                p = extractor.parse(q)
+                if (getattr(p, attribute), p.category) != want(q, word, garment):
+                    wrong.append((q, getattr(p, attribute), p.category))
+    return wrong
+
+
 def test_every_colour_beside_every_garment_in_either_order(extractor):
-    """The colour and the garment of "sage green cardigan" and of "cardigan sage green", for 39
-    colours and 30 garments: the lexicon's values, whatever the tagger made of the words."""
+    """39 colours and 30 garments: the lexicon's values, whatever the tagger made of the words."""
     from qu.lexicon import get_lexicon
     from qu.taxonomy import get_taxonomy
 
     lex, tax = get_lexicon(), get_taxonomy()
-    wrong = []
-    for colour in SWEEP_COLOURS:
-        for garment in SWEEP_GARMENTS:
-            for q in (f"{colour} {garment}", f"{garment} {colour}"):
-                p = extractor.parse(q)
-                if (p.colour, p.category) != (lex.colour(colour), tax.normalise(garment)):
-                    wrong.append((q, p.colour, p.category))
-    assert wrong == []
+
+    def want(q, colour, garment):
+        return lex.colour(colour), tax.normalise(garment)
+
+    assert _misread_beside_garments(extractor, SWEEP_COLOURS, "colour", want) == []
 
 
 SWEEP_BRANDS = ["nike", "levis", "carhartt", "ralph lauren", "north face", "stone island", "cp company", "barbour",
@@ -280,23 +289,17 @@ SWEEP_BRANDS = ["nike", "levis", "carhartt", "ralph lauren", "north face", "ston
 
 
 def test_every_brand_beside_every_garment_in_either_order(extractor):
-    """The brand and the garment of "wrangler jeans" and of "jeans wrangler" ("coach", "supreme" and
-    "wrangler" are also common words; "cardigan" is also read as a style)."""
+    """"wrangler jeans" and "jeans wrangler" ("coach", "supreme" and "wrangler" are also common words;
+    "cardigan" is also read as a style). A garment's own name is no brand: a "coach jacket" is a jacket."""
     from qu.lexicon import get_lexicon
     from qu.taxonomy import get_taxonomy
 
     lex, tax = get_lexicon(), get_taxonomy()
-    wrong = []
-    for brand in SWEEP_BRANDS:
-        for garment in SWEEP_GARMENTS:
-            for q in (f"{brand} {garment}", f"{garment} {brand}"):
-                p = extractor.parse(q)
-                # a garment's own name is no brand: a "coach jacket" is a kind of jacket
-                want = (None, tax.synonyms[q]) if q in tax.synonyms else (lex.brand(brand), tax.normalise(garment))
-                if (p.brand, p.category) != want:
-                    wrong.append((q, p.brand, p.category))
-    assert wrong == []
 
+    def want(q, brand, garment):
+        return (None, tax.synonyms[q]) if q in tax.synonyms else (lex.brand(brand), tax.normalise(garment))
+
+    assert _misread_beside_garments(extractor, SWEEP_BRANDS, "brand", want) == []
 
 
 def test_brand_colour_garment_size_and_department_in_any_order(extractor):
