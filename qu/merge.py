@@ -161,8 +161,9 @@ def merge_spans(
         # and no department ("navy" in "school jumper navy age 10"; a child's age stays the department
         # QueryNER reads it as), a tagger size or condition that is a style and no size or condition
         # ("oversized", "vintage" alone), a tagger colour that is a garment or a size and no colour
-        # ("coat" in "coat beige", "xs" in "shorts xs blue"), and a tagger style that is a letter size
-        # ("m" in "barbour shorts m ivory"; not "medium": QueryNER reads "medium vest" as a modifier)
+        # ("coat" in "coat beige", "xs" in "shorts xs blue"), and a tagger style or department that is a
+        # letter size ("m" in "barbour shorts m ivory", "jeans m mens"; not "medium": QueryNER reads
+        # "medium vest" as a modifier)
         relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand" and r.confidence > 0.6}
 
         def read_again(t: Span) -> Span:
@@ -173,7 +174,8 @@ def merge_spans(
             if (t.attribute in ("category", "brand") or (t.attribute == "gender" and r.attribute == "colour")
                     or (t.attribute in ("size", "condition") and r.attribute == "style")
                     or (t.attribute == "colour" and r.attribute in ("category", "size"))
-                    or (t.attribute == "style" and r.attribute == "size" and _LETTER_SIZE.fullmatch(t.text.lower()))):
+                    or (t.attribute in ("style", "gender") and r.attribute == "size"
+                        and _LETTER_SIZE.fullmatch(t.text.lower()))):
                 return r
             return t
 
@@ -293,7 +295,8 @@ def merge_spans(
                     primary = [p for p in primary if p is not t] + [garment, size, tail]
         # a tagger size that took the colour or style before it along ("navy xl", "lace 10") is that colour
         # or style, then the size the rules read; so is any tagger span made of a size and then a colour
-        # the rules read ("l stone" read as a brand in "new balance shirt l stone", "m cream" as a garment)
+        # or a department the rules read ("l stone" read as a brand in "new balance shirt l stone", "m
+        # cream" as a garment, "m girls" as a department)
         for t in [t for t in primary if t.source == "tagger"]:
             size = next((r for r in rules if r.attribute == "size" and r.end == t.end and r.start > t.start), None)
             head = next((r for r in rules if r.attribute in ("colour", "style") and r.start == t.start
@@ -302,12 +305,12 @@ def merge_spans(
                 primary = [p for p in primary if p is not t] + [head, size]
                 continue
             size = next((r for r in rules if r.attribute == "size" and r.start == t.start and r.end < t.end), None)
-            tail = next((r for r in rules if r.attribute == "colour" and r.start < t.end <= r.end
+            tail = next((r for r in rules if r.attribute in ("colour", "gender") and r.start < t.end <= r.end
                          and r.confidence >= fill_min and size is not None
                          and not t.text[size.end - t.start : r.start - t.start].strip()), None)
-            if tail is not None:  # (or of the colour's shade: "m baby" in "dress m baby pink")
-                primary = [p for p in primary if p is not t and not (p.source == "tagger" and p.attribute == "colour"
-                                                                      and _overlaps(p, tail))] + [size, tail]
+            if tail is not None:  # (or of the colour's shade: "m baby" in "dress m baby pink"; "m girls")
+                primary = [p for p in primary if p is not t and not (
+                    p.source == "tagger" and p.attribute == tail.attribute and _overlaps(p, tail))] + [size, tail]
         # a tagger category or style that ran into the size word or the shade after it ("jumper sz" in
         # "jumper sz 12", "jumper light" in "jumper light blue", "crop top sage" in "crop top sage green")
         # is the garment or style, then the size or colour the rules read

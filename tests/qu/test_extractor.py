@@ -1,3 +1,4 @@
+import itertools
 import json
 from pathlib import Path
 
@@ -331,4 +332,22 @@ def test_brand_colour_garment_size_and_department_in_any_order(extractor):
                 normalise_size(parts["s"]) or parts["s"], "x" in order or parts["s"].startswith("age"))  # a child's
         if (p.brand, p.colour, p.category, p.size, bool(p.gender)) != want:
             wrong.append(q)
+    assert wrong == []
+
+
+def test_department_garment_and_size_in_any_order(extractor):
+    """"womens jeans uk 10", "jeans womens m", "jeans m womens": the department, the garment and a size
+    ("m" beside a department is a size, not a "m(ale)" department). Not scarves: "scarf 12" may be a count."""
+    from qu.taxonomy import get_taxonomy
+
+    tax = get_taxonomy()
+    departments = {"mens": "men", "women's": "women", "ladies": "women", "girls": "girls", "boys": "boys"}
+    wrong = []
+    garments = [g for g in SWEEP_GARMENTS[::3] if g != "scarf"]
+    for department, garment, size in itertools.product(departments, garments,
+                                                       ["uk 8", "eu 40", "us 9", "xs", "m", "xxl", "w30", "12"]):
+        for q in (f"{department} {garment} {size}", f"{garment} {department} {size}", f"{garment} {size} {department}"):
+            p = extractor.parse(q)
+            if (p.category, p.gender, p.size is not None) != (tax.normalise(garment), departments[department], True):
+                wrong.append((q, p.category, p.gender, p.size))
     assert wrong == []
