@@ -121,6 +121,8 @@ class Lexicon:
     style_alias: dict[str, str] = field(default_factory=dict)
     # canonical colour -> the colours of its families, itself first ("turquoise blue" -> blue, navy blue, teal)
     colour_family: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # (key length, cutoff) -> the fuzzy brands that can reach the cutoff (`_near_length`), filled as asked
+    _by_length: dict[tuple[int, float], list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, brands_path: Path = BRANDS_PATH, attributes_path: Path = ATTRIBUTES_PATH) -> Lexicon:
@@ -204,11 +206,11 @@ class Lexicon:
     def _near_length(self, n: int, cutoff: float) -> list[str]:
         """The fuzzy brands whose length lets them reach `cutoff` against a key of length `n` (fuzz.ratio is
         at most 100 * (1 - |n - m| / (n + m))), in their sorted order: the same best match, found sooner."""
-        lists = self.__dict__.setdefault("_by_length", {})
-        got = lists.get((n, cutoff))
+        got = self._by_length.get((n, cutoff))
         if got is None:
             slack = 1 - cutoff / 100
-            got = lists[(n, cutoff)] = [b for b in self.fuzzy_brands if abs(n - len(b)) <= slack * (n + len(b)) + 1e-9]
+            got = self._by_length[(n, cutoff)] = [b for b in self.fuzzy_brands
+                                                  if abs(n - len(b)) <= slack * (n + len(b)) + 1e-9]
         return got
 
     def brand_phrase(self, text: str, cutoff: float = 88.0) -> str | None:

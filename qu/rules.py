@@ -473,19 +473,17 @@ class RuleMatcher:
         style; nor anywhere beside a garment: "lucky cat onesie", "nba starter jacket"). So is a misspelt
         one read by fuzzy matching when it opens the query before a garment: "stussey hoodie", "hollester
         hoodie"."""
-        cats = {sp.start for sp in spans if (sp.attribute == "category" and sp.confidence >= 0.85)
-                or (sp.attribute == "size" and sp.confidence >= 0.95)}
-        # or it ends the query right after a garment ("jeans wrangler", "hoodie supreme")
+        starts = {sp.start for sp in spans if (sp.attribute == "category" and sp.confidence >= 0.85)
+                  or (sp.attribute == "size" and sp.confidence >= 0.95)}
         ends = {sp.end for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85}
-        return [
-            sp.model_copy(update={"confidence": 0.9})
-            if sp.attribute == "brand"
-            and sp.confidence < 0.9
-            and ((not query[: sp.start].strip() and any(c >= sp.end and not query[sp.end : c].strip() for c in cats)
-                  and (key(sp.text) in self.lexicon.brand_curated or self._misspelt(sp)))
-                 or (not query[sp.end :].strip() and any(e <= sp.start and not query[e : sp.start].strip()
-                                                         for e in ends)
-                     and key(sp.text) in self.lexicon.brand_curated))
-            else sp
-            for sp in spans
-        ]
+
+        def sure(sp: Span) -> bool:
+            curated = key(sp.text) in self.lexicon.brand_curated
+            opens = (not query[: sp.start].strip()
+                     and any(c >= sp.end and not query[sp.end : c].strip() for c in starts))  # before a garment
+            closes = (not query[sp.end :].strip()
+                      and any(e <= sp.start and not query[e : sp.start].strip() for e in ends))  # after one
+            return (opens and (curated or self._misspelt(sp))) or (closes and curated)
+
+        return [sp.model_copy(update={"confidence": 0.9})
+                if sp.attribute == "brand" and sp.confidence < 0.9 and sure(sp) else sp for sp in spans]

@@ -512,8 +512,7 @@ class Index:
     def embed_query(self, query: str, use_cache: bool = True) -> np.ndarray:
         """The query's vector, from a small cache by normalised text unless `use_cache` is false,
         encoded on the calling thread (no hand-over to the batching thread: about 1 ms less alone)."""
-        key = query.strip().lower()
-        v = self._qcache.get(key) if use_cache else None
+        key, v = self._cached_vector(query, use_cache)
         if v is None:
             v = self.embedder.encode_query(query)
             if use_cache:
@@ -525,8 +524,8 @@ class Index:
         are encoded in one batch), so a caller can parse the query meanwhile and pass the result to
         `search(query_vector=...)`: the ONNX encoder releases the GIL while it runs. With `now=False`
         the query waits to be encoded until `need_query_vector` asks for it (or a batch fills)."""
-        key = query.strip().lower()
-        if use_cache and (v := self._qcache.get(key)) is not None:
+        key, v = self._cached_vector(query, use_cache)
+        if v is not None:
             done: Future = Future()
             done.set_result(v)
             return done
@@ -547,6 +546,11 @@ class Index:
         """Encode the query of `fut` (from `embed_query_async(now=False)`) now, with those waiting."""
         if self._batcher is not None:
             self._batcher.need(fut)
+
+    def _cached_vector(self, query: str, use_cache: bool) -> tuple[str, np.ndarray | None]:
+        """The query's key in the vector cache (normalised text), and its vector there when `use_cache`."""
+        key = query.strip().lower()
+        return key, (self._qcache.get(key) if use_cache else None)
 
     def _remember(self, key: str, vector: np.ndarray) -> None:
         self._qcache[key] = vector
