@@ -1,7 +1,8 @@
 """Attribute columns of a segment and the filter/boost plan built from qu's output and API filters.
 
-Values are compared folded and case-insensitively. A listing that lacks a field is never
-excluded by that field's filter (ESCI products have no category). Rules per attribute:
+Values are compared folded and case-insensitively. A listing that lacks a field is not
+excluded by that field's filter (ESCI products have no category), except the brand's
+(`NAMED_ONLY`: no brand is not evidence of the brand asked for). Rules per attribute:
 brand, colour, size, condition: equal, or every word of the asked value is a word of the
 listing's ("w31" matches "W31 L32", "nike" matches "Nike SB"), or the same canonical value
 by qu's lexicons and size grammar ("TNF" is "the north face", "Gray" is "grey", "Medium" is "m",
@@ -36,6 +37,14 @@ QU_FILTER_ATTRIBUTES: tuple[str, ...] = (*LISTING_FIELDS, "price")
 # canonicalisation does not know either is a mistake ("colour=blurple"), and raises rather than
 # returning nothing. Brands are open: a brand with no listings just finds nothing.
 CLOSED_ATTRIBUTES: tuple[str, ...] = ("category", "colour", "size", "gender", "condition")
+# Attributes whose filter a listing lacking the field does not pass. A listing with no brand is
+# not evidence of the brand asked for: a seller who knows the brand names it, and an unbranded
+# listing let through a brand filter crowds out that brand's other listings ("gray vans for
+# women" kept its colour filter because brandless grey dresses passed the brand one). Without
+# any brand in the index the filter is relaxed before counting (`Plan.relax_unknown`), as for
+# any value no listing has. Every other field's absence passes: ESCI products have no category,
+# many garments no gender.
+NAMED_ONLY: tuple[str, ...] = ("brand",)
 # Parsed (qu) filters are dropped in this order while too few results remain. What a listing is
 # (its category) outlasts who made it: "tommy hilfiger jeans" with no Tommy jeans in stock shows
 # other jeans, Tommy's boosted, not Tommy watches; ESCI's judges grade it so too (a substitute
@@ -253,7 +262,8 @@ class AttributeColumns:
 
     def _lut(self, attr: str, values: Sequence[str]) -> np.ndarray:
         """Per code of `attr`'s vocabulary whether it matches `values`, plus a last entry (code -1,
-        the field missing) set to True: `lut[codes]` is the filter mask. Cached: vocabularies are fixed."""
+        the field missing: True but for `NAMED_ONLY`): `lut[codes]` is the filter mask. Cached:
+        vocabularies are fixed."""
         key = (attr, tuple(" ".join(words(v)) for v in values))
         lut = self._luts.get(key)
         if lut is None:
@@ -261,7 +271,7 @@ class AttributeColumns:
             lut = np.zeros(len(vocab) + 1, dtype=bool)
             for i, have in enumerate(vocab):
                 lut[i] = any(value_matches(attr, a, have) for a in key[1])
-            lut[-1] = True
+            lut[-1] = attr not in NAMED_ONLY
             lut.setflags(write=False)
             if len(self._luts) >= 4096:
                 self._luts.clear()
@@ -269,7 +279,7 @@ class AttributeColumns:
         return lut
 
     def mask(self, c: Constraint) -> np.ndarray:
-        """Rows allowed by a constraint: matching, or missing the field. Read-only (shared, cached)."""
+        """Rows allowed by a constraint: matching, or missing the field (not a brand). Read-only (shared, cached)."""
         if c.attr == "price":
             key: tuple = ("price", c.price_min, c.price_max)
         else:
@@ -285,7 +295,7 @@ class AttributeColumns:
             hi = math.inf if c.price_max is None else c.price_max
             m = np.isnan(p) | ((p >= lo) & (p <= hi))
         else:
-            # a lookup per row (code -1 picks the table's last entry: missing passes)
+            # a lookup per row (code -1 picks the table's last entry: missing passes but for a brand)
             m = np.take(self._lut(c.attr, c.values), self.codes[c.attr])
         m.setflags(write=False)
         with self._masks_lock:

@@ -200,8 +200,8 @@ def test_a_colour_widens_to_its_family_before_it_goes(tmp_path, embedder):
 
 
 def test_a_parsed_value_no_listing_has_is_relaxed_at_once(tmp_path, embedder):
-    # one listing lacks a brand: the brand filter would pass it, and only it, so enough results
-    # "pass" and nothing would be relaxed; a value no listing has is relaxed before counting
+    # a value no listing has would keep only the listings that lack the field (a category here),
+    # so it is relaxed before counting
     listings = [
         Listing(id="a", title="Brown leather bag", brand="baggit", category="bags"),
         Listing(id="b", title="Black tote bag", category="bags"),
@@ -217,7 +217,7 @@ def test_a_parsed_value_no_listing_has_is_relaxed_at_once(tmp_path, embedder):
     q = "gucci horsebit"
     r = idx.search(q, parsed=parsed(q, brand="gucci", category="horsebit"), config=cfg)
     assert r.relaxed_filters == ("category",) and r.applied_filters == {"brand": "gucci"}
-    assert r.hits[0].id == "c" and "a" not in {h.id for h in r.hits}  # b lacks a brand: it passes
+    assert [h.id for h in r.hits] == ["c"]  # b lacks a brand: not evidence of gucci
     # the API's explicit filters are never relaxed, known or not
     assert idx.search("bag", filters={"brand": "prada"}).applied_filters == {"brand": "prada"}
 
@@ -245,30 +245,52 @@ def test_category_filter_with_words(tiny_index):
 
 def test_missing_field_is_not_excluded(tmp_path, embedder):
     listings = [
-        Listing(id="a", title="Blue denim jacket", brand="levis"),
-        Listing(id="b", title="Blue denim jacket"),
+        Listing(id="a", title="Denim jacket", colour="blue", gender="women"),
+        Listing(id="b", title="Denim jacket"),
+        Listing(id="c", title="Denim jacket", colour="black", gender="men"),
     ]
     idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
-    r = idx.search("denim jacket", filters={"brand": "levis"})
-    assert {h.id for h in r.hits} == {"a", "b"}
-    hb = next(h for h in r.hits if h.id == "b")
-    assert "brand=levis (filter; listing has no brand)" in hb.matched
+    for filters in ({"colour": "blue"}, {"gender": "women"}):
+        r = idx.search("denim jacket", filters=filters)
+        assert {h.id for h in r.hits} == {"a", "b"}
+        hb = next(h for h in r.hits if h.id == "b")
+        attr, value = next(iter(filters.items()))
+        assert f"{attr}={value} (filter; listing has no {attr})" in hb.matched
+
+
+def test_a_listing_without_a_brand_does_not_pass_a_brand_filter(tmp_path, embedder):
+    """No brand is not evidence of the brand asked for ("gray vans for women" listed brandless grey
+    dresses, which kept the colour filter in place of the other Vans)."""
+    listings = [
+        Listing(id="a", title="Blue denim jacket", brand="levis"),
+        Listing(id="b", title="Blue denim jacket"),
+        Listing(id="c", title="Blue denim jacket", brand="wrangler"),
+    ]
+    idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
+    assert [h.id for h in idx.search("denim jacket", filters={"brand": "levis"}).hits] == ["a"]
+    # as a boost it ranks the brand first and keeps the rest
+    q = "denim jacket"
+    r = idx.search(q, parsed=parsed(q, conf=0.5, brand="levis"))
+    assert r.hits[0].id == "a" and {h.id for h in r.hits} == {"a", "b", "c"}
+    # parsed, it counts only listings with the brand: too few, so it is relaxed to a boost
+    r = idx.search(q, parsed=parsed(q, brand="levis"), config=SearchConfig(min_results=2, filter_attributes=ALL))
+    assert r.relaxed_filters == ("brand",) and r.hits[0].id == "a" and len(r.hits) == 3
 
 
 def test_a_listing_with_the_filtered_value_ranks_above_one_missing_it(tmp_path, embedder):
-    """A filter lets through a listing that does not say its brand; one that has the brand asked
+    """A filter lets through a listing that does not say its colour; one that has the colour asked
     for ranks above it where the text scores them alike."""
     listings = [
-        Listing(id="bare", title="Blue denim jacket, cropped"),
-        Listing(id="branded", title="Blue denim jacket, oversized", brand="levis"),
+        Listing(id="bare", title="Denim jacket, cropped"),
+        Listing(id="coloured", title="Denim jacket, oversized", colour="blue"),
         *(Listing(id=str(i), title=t) for i, t in enumerate(["Red wool scarf", "Black leather boots",
                                                               "Green silk dress", "Grey cotton hoodie"])),
     ]
     idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
-    # the brand is part of the listing's text, so alone the shorter text scores higher
-    assert [h.id for h in idx.search("blue denim jacket", stage="bm25").hits][:2] == ["bare", "branded"]
-    r = idx.search("blue denim jacket", stage="bm25", filters={"brand": "levis"})
-    assert [h.id for h in r.hits][:2] == ["branded", "bare"]
+    # the colour is part of the listing's text, so alone the shorter text scores higher
+    assert [h.id for h in idx.search("denim jacket", stage="bm25").hits][:2] == ["bare", "coloured"]
+    r = idx.search("denim jacket", stage="bm25", filters={"colour": "blue"})
+    assert [h.id for h in r.hits][:2] == ["coloured", "bare"]
 
 
 def test_load_missing_index_names_folder(tmp_path):
