@@ -112,7 +112,14 @@ function renderChips(data) {
     }));
   }
   const notes = [];
-  if ((data.relaxed_filters || []).length) notes.push("Ranked, not filtered, by: " + data.relaxed_filters.join(", ")
+  // a relaxed attribute still applied was widened (a colour to its family, a category to its parent)
+  const applied = data.applied_filters || {};
+  const relaxed = data.relaxed_filters || [];
+  const widened = relaxed.filter((a) => a in applied);
+  const dropped = relaxed.filter((a) => !(a in applied));
+  if (widened.length) notes.push("Widened: " + widened.map((a) => `${a} to ${show(applied[a])}`).join("; ")
+    + " (too few matched the value asked)");
+  if (dropped.length) notes.push("Ranked, not filtered, by: " + dropped.join(", ")
     + " (no listing had the value, or too few matched)");
   if (parsed.residual) notes.push("Free text: " + parsed.residual);
   $("notes").textContent = notes.join(" · ");

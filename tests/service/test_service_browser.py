@@ -120,3 +120,19 @@ def test_errors_are_shown_not_thrown(page, server):
     pg.goto(server.url + "/?q=" + "x" * 600)
     pg.wait_for_selector("body[data-state='error']")
     assert "512" in pg.text_content("#status")
+
+
+def test_the_page_says_which_filters_were_widened_and_which_dropped(page, server):
+    """A colour no listing has widens to its family and still filters; one with no match in its
+    family either is dropped and only ranks. The note under the chips tells the two apart."""
+    pg = page
+    pg.goto(server.url + "/?q=" + "navy jacket")  # the one blue jacket, no navy one
+    wait_for_search(pg, 1)
+    notes = pg.text_content("#notes")
+    assert "Widened: colour to navy blue, blue" in notes and "Ranked, not filtered" not in notes, notes
+    assert card_ids(pg) == ["19"]
+    pg.fill("#q", "pink jeans")  # no pink jeans, nor any in pink's family
+    pg.press("#q", "Enter")
+    wait_for_search(pg, 2)
+    notes = pg.text_content("#notes")
+    assert "Ranked, not filtered, by: colour" in notes and "Widened" not in notes, notes
