@@ -271,7 +271,9 @@ def find_sizes(query: str) -> list[SizeMatch]:
             if any(s < te and ts < e for ts, te in taken):
                 continue
             # "34l" is a rucksack's volume elsewhere; "l30" right after a number is a leg ("10 l30")
-            if ((kind == "leg fit" and not _LEGS.search(query)) or (kind == "hat" and not _HATS.search(query))
+            # "38 regular" is a jacket's chest and length too ("blazer 38 regular", "suit 40 long")
+            if ((kind == "leg fit" and not _LEGS.search(query) and not _TAILORING.search(query))
+                    or (kind == "hat" and not _HATS.search(query))
                     or (kind == "suit" and not _TAILORING.search(query))
                     or (kind == "neck sleeve" and not _SHIRTS.search(query))):
                 continue
