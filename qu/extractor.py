@@ -79,6 +79,12 @@ _QUANTITY = re.compile(r"(?:(?:pack|set|box|lot|bundle|case)s? of \d+|x\d+|\d+ ?
 # a football season is no size ("arsenal away kit 22/23", "2019/20 home shirt", "home kit 05/06"); a kids' age
 # ends by 16 and is not written with a leading zero
 _SEASON = re.compile(r"((?:19|20)\d{2}|0\d|1[7-9]|[2-9]\d)\s?[/-]\s?(\d{2}|(?:19|20)\d{2})")
+# "dress not black", "trainers no white", "hoodie without nike": the colour or brand after it is one
+# the shopper does not want; so are those listed after it ("not black or navy")
+_NEGATION = re.compile(r"\b(?:not|no|non|without|except|excluding)\W*$", re.I)
+_NEGATION_LIST = re.compile(r"\W*(?:\b(?:or|nor|and)\b)?\W*", re.I)
+_NEGATION_WORDS = {"not", "no", "non", "without", "except", "excluding"}
+_NEGATABLE = ("colour", "brand")
 _FOOTBALL = re.compile(r"\b(?:kits?|shirts?|jerseys?|tops?|home|away|third|football|soccer|footy|season)\b", re.I)
 
 
@@ -183,11 +189,43 @@ class QUExtractor:
             words = _words(q)  # a slug's spans read its words: they keep the shopper's text
             spans = [s if words is q else s.model_copy(update={"text": q[s.start : s.end]})
                      for s in spans if words[s.start : s.end] == s.text]
+            spans, negated = self._negated(t, spans, rs)
             parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t, lines=lines)
+            if negated:
+                parsed = parsed.model_copy(update={"extra": {**parsed.extra, "negated": negated}})
             if "llm" in layers and self.llm is not None:
                 parsed = self.llm.refine(parsed, self)
             out.append(parsed)
         return out
+
+    def _negated(self, text: str, spans: list[Span], rules: list[Span]) -> tuple[list[Span], dict[str, list[str]]]:
+        """The spans without the colours and brands the query says it does not want ("dress not black":
+        the dress stays, black goes to `extra["negated"]`, which retrieval excludes) and without a
+        negation read as a value ("not" as a colour). A span that opens with the negation ("not white
+        or grey" read as one style) gives way to the colours and brands the rules read in it."""
+        kept: list[Span] = []
+        negated: dict[str, list[str]] = {}
+        after = -1  # the end of the last negated span: "not black or navy" negates both
+        for sp in sorted(spans, key=lambda x: x.start):
+            if sp.text.lower() in _NEGATION_WORDS:
+                continue
+            inner = [r for r in rules if r.attribute in _NEGATABLE and r.confidence > 0.6
+                     and sp.start < r.start and r.end <= sp.end]
+            if inner and sp.text.split()[0].lower() in _NEGATION_WORDS:
+                for r in inner:
+                    negated.setdefault(r.attribute, []).append(r.value or self.canonical(r.attribute, r.text) or r.text)
+                after = sp.end
+                continue
+            if sp.attribute in _NEGATABLE and (
+                    _NEGATION.search(text[: sp.start])
+                    or (after >= 0 and _NEGATION_LIST.fullmatch(text[after : sp.start]))):
+                value = sp.value if sp.value is not None else self.canonical(sp.attribute, sp.text)
+                if value:
+                    negated.setdefault(sp.attribute, []).append(value)
+                after = sp.end
+                continue
+            kept.append(sp)
+        return kept, negated
 
     def _named_brands(self, spans: list[Span]) -> set[str]:
         # misspelt or not: "supream box logo", "new balence 550" (asked only where a line needs its brand)

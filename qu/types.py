@@ -67,7 +67,7 @@ class ParsedQuery(BaseModel):
         return self.model_dump(mode="json")
 
     def without(self, attributes: Iterable[str]) -> ParsedQuery:
-        """A copy without the given attributes, their spans, confidences and sources.
+        """A copy without the given attributes, their spans, confidences, sources and negated values.
 
         "price" stands for both bounds (a removed price chip on the demo page)."""
         drop = {b for a in attributes for b in (("price_min", "price_max") if a == "price" else (a,))}
@@ -78,6 +78,11 @@ class ParsedQuery(BaseModel):
         update["spans"] = [s for s in self.spans if s.attribute not in drop]
         update["confidence"] = {k: v for k, v in self.confidence.items() if k not in drop}
         update["sources"] = {k: v for k, v in self.sources.items() if k not in drop}
+        negated = self.extra.get("negated")
+        if isinstance(negated, dict) and drop & set(negated):  # "not black" goes with the colour
+            kept = {k: v for k, v in negated.items() if k not in drop}
+            extra = {k: v for k, v in self.extra.items() if k != "negated"}
+            update["extra"] = {**extra, "negated": kept} if kept else extra
         return self.model_copy(update=update)
 
     def values(self, attribute: str) -> list[str]:

@@ -304,6 +304,23 @@ class AttributeColumns:
                 self._masks.popitem(last=False)
         return m
 
+    def without(self, c: Constraint) -> np.ndarray:
+        """Rows an exclusion keeps: those without a value matching `c` (a listing missing the field
+        stays). Read-only (shared, cached)."""
+        key = ("not", c.attr, tuple(" ".join(words(v)) for v in c.values))
+        with self._masks_lock:
+            m = self._masks.get(key)
+        if m is None:
+            keep = ~self._lut(c.attr, c.values)
+            keep[-1] = True
+            m = np.take(keep, self.codes[c.attr])
+            m.setflags(write=False)
+            with self._masks_lock:
+                self._masks[key] = m
+                while len(self._masks) > self.MASK_CACHE:
+                    self._masks.popitem(last=False)
+        return m
+
     def row_matches(self, c: Constraint, rows: np.ndarray) -> np.ndarray:
         """Per row: 1 matched, 0 missing the field, -1 has another value."""
         if c.attr == "price":
@@ -361,6 +378,7 @@ def _substitutes(category: str) -> bool:
 class Plan:
     filters: list[Constraint] = field(default_factory=list)  # applied now
     boosts: list[Constraint] = field(default_factory=list)
+    excluded: list[Constraint] = field(default_factory=list)  # values the query does not want: never relaxed
     relaxed: list[str] = field(default_factory=list)
     climbed: Constraint | None = None  # the category asked for, while "category^" has it one level up
 
@@ -415,7 +433,7 @@ class Plan:
         if up is None or up not in self.filters:
             return None
         return Plan(filters=[c if f == up else f for f in self.filters], boosts=[b for b in self.boosts if b != c],
-                    relaxed=[a for a in self.relaxed if a != "category"])
+                    excluded=self.excluded, relaxed=[a for a in self.relaxed if a != "category"])
 
     def applied(self) -> dict[str, object]:
         out: dict[str, object] = {}
@@ -427,6 +445,8 @@ class Plan:
                     out["price_max"] = c.price_max
             else:
                 out[c.attr] = list(c.values) if len(c.values) > 1 else c.values[0]
+        for c in self.excluded:
+            out[f"not_{c.attr}"] = list(c.values) if len(c.values) > 1 else c.values[0]
         return out
 
 
@@ -493,6 +513,13 @@ def make_plan(
             plan.filters.append(con)
         elif c >= boost_confidence:
             plan.boosts.append(con)
+    # "dress not black": qu's extra["negated"] excludes listings with the value (a listing without the
+    # field stays), whatever `filter_attributes` says: an exclusion asked for in words is never a guess
+    negated = (getattr(parsed, "extra", None) or {}).get("negated") or {}
+    for name, vals in negated.items():
+        vals = [str(v) for v in vals if words(v)]
+        if name in LISTING_FIELDS and name not in explicit and vals:
+            plan.excluded.append(Constraint(name, tuple(vals), source="parsed"))
     if "price" not in explicit and (parsed.price_min is not None or parsed.price_max is not None):
         c = max(float(conf.get("price_min", 0)), float(conf.get("price_max", 0))) or default_confidence
         if c >= filter_confidence and "price" in filter_attributes:

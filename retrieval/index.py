@@ -275,6 +275,15 @@ def _without_size_marks(terms: list[str], parsed: ParsedQuery | None) -> list[st
     return out or terms
 
 
+def _without_negated(terms: list[str], parsed: ParsedQuery | None) -> list[str]:
+    """BM25's terms without the values the query does not want ("dress not black": "black" would
+    rank the black dresses the exclusion leaves out, and black-titled ones that lack a colour)."""
+    negated = (parsed.extra.get("negated") if parsed is not None else None) or {}
+    drop = {t for vals in negated.values() for v in vals for t in tokenize(str(v))}
+    out = [t for t in terms if t not in drop]
+    return out or terms
+
+
 class Index:
     """Hybrid BM25 + dense retrieval over a catalogue of listings, with a live lifecycle.
 
@@ -594,7 +603,7 @@ class Index:
             raise EmptyQueryError(
                 f"query {query!r} has nothing to search for: it is only stop words, punctuation or spaces"
             )
-        terms = _without_size_marks(terms, parsed)
+        terms = _without_negated(_without_size_marks(terms, parsed), parsed)
         plan = make_plan(
             parsed,
             filters,
@@ -612,7 +621,7 @@ class Index:
         plan.relax_unknown(lambda c: any(seg.attrs.knows(c.attr, v) for seg, _ in segs for v in c.values))
 
         def found(p: Plan) -> tuple[int, list, tuple | None]:  # listings that pass p's filters
-            masks = [self._mask(seg, alive, p.filters) for seg, alive in segs]
+            masks = [self._mask(seg, alive, p.filters, p.excluded) for seg, alive in segs]
             if stage == "bm25":
                 lex = self._bm25(segs, masks, terms, depth)
                 return len(lex[0]), masks, lex
@@ -698,10 +707,10 @@ class Index:
                 raise ValueError(f"filter {c.attr!r}: unknown value {v!r} matches no {c.attr}; {known}")
 
     @staticmethod
-    def _mask(seg: Segment, alive: np.ndarray | None, filters: Sequence[Constraint]) -> np.ndarray | None:
+    def _mask(seg: Segment, alive: np.ndarray | None, filters: Sequence[Constraint],
+              excluded: Sequence[Constraint] = ()) -> np.ndarray | None:
         mask = None if alive is None else np.asarray(alive)
-        for c in filters:
-            m = seg.attrs.mask(c)
+        for m in [*(seg.attrs.mask(c) for c in filters), *(seg.attrs.without(c) for c in excluded)]:
             mask = m if mask is None else (mask & m)
         return mask
 

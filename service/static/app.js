@@ -76,8 +76,8 @@ function spanTitle(parsed, attribute) {
   return parts.join("; ");
 }
 
-function chip(attribute, value, { layer, title, className, buttonLabel, onClick }) {
-  const label = attribute.replace("_", " ");
+function chip(attribute, value, { layer, title, className, buttonLabel, onClick, label: named }) {
+  const label = named || attribute.replace("_", " ");
   return el("span", { className: "chip " + (className || ""), title: title || "", dataset: { attribute, layer: layer || "" } },
     el("span", { className: "name", text: `${label}: ` }),
     el("strong", { text: show(value) }),
@@ -96,6 +96,15 @@ function renderChips(data) {
     if (value === null || value === undefined || (Array.isArray(value) && !value.length)) continue;
     box.append(chip(attribute, value, {
       layer: (parsed.sources || {})[attribute], title: spanTitle(parsed, attribute), buttonLabel: "Remove",
+      onClick: () => { state.excluded.push(attribute); state.removedValues[attribute] = value; runSearch(); },
+    }));
+  }
+  // values the query does not want ("dress not black"): excluded from the results; removing the chip
+  // drops the attribute read from the query, wanted or not
+  for (const [attribute, value] of Object.entries((parsed.extra || {}).negated || {})) {
+    box.append(chip(attribute, value, {
+      label: `not ${attribute}`, className: "negated", title: "excluded: the query does not want it",
+      buttonLabel: "Remove",
       onClick: () => { state.excluded.push(attribute); state.removedValues[attribute] = value; runSearch(); },
     }));
   }

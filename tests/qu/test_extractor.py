@@ -351,3 +351,30 @@ def test_department_garment_and_size_in_any_order(extractor):
             if (p.category, p.gender, p.size is not None) != (tax.normalise(garment), departments[department], True):
                 wrong.append((q, p.category, p.gender, p.size))
     assert wrong == []
+
+
+@pytest.mark.parametrize("query, kept, negated", [
+    ("dress not black", {"category": "dresses", "colour": None}, {"colour": ["black"]}),
+    ("trainers not white or grey", {"category": "trainers", "colour": None, "style": None},
+     {"colour": ["white", "grey"]}),
+    ("hoodie without nike logo", {"category": "hoodies", "brand": None}, {"brand": ["nike"]}),
+    ("vans not black", {"brand": "vans", "colour": None}, {"colour": ["black"]}),
+    ("boots, not ugg", {"category": "boots", "brand": None}, {"brand": ["ugg"]}),
+    # a brand whose name opens with the word, and colours before it, are not negated
+    ("not your mothers dry shampoo", {"brand": "not your mothers"}, None),
+    ("brown belt without buckle", {"colour": "brown", "category": "belts"}, None),
+    ("black jeans no rips", {"colour": "black", "category": "jeans"}, None),
+])
+def test_colours_and_brands_the_query_does_not_want(extractor, query, kept, negated):
+    p = extractor.parse(query)
+    assert {a: getattr(p, a) for a in kept} == kept
+    assert p.extra.get("negated") == negated
+    assert not [s for s in p.spans if s.text.lower() == "not"]
+
+
+def test_without_an_attribute_drops_its_negated_values_too(extractor):
+    p = extractor.parse("black dress not white")
+    assert p.colour == "black" and p.extra["negated"] == {"colour": ["white"]}
+    q = p.without(["colour"])
+    assert q.colour is None and "negated" not in q.extra and q.extra["category_path"] == p.extra["category_path"]
+    assert extractor.parse("vans not black").without(["brand"]).extra["negated"] == {"colour": ["black"]}

@@ -423,3 +423,32 @@ def test_a_brand_or_colour_under_another_name_matches_by_qus_lexicons(tmp_path, 
     r = idx.search(q, parsed=parsed(q, brand="the north face", colour="grey"), config=cfg)
     assert r.applied_filters == {"brand": "the north face", "colour": "grey"}
     assert [h.id for h in r.hits] == ["a"]
+
+
+def test_values_the_query_does_not_want_are_excluded_and_never_relaxed(tmp_path, embedder):
+    """qu's extra["negated"] ("dress not black") leaves out the listings with that value; a listing
+    without a colour stays; the exclusion holds however few results remain, and BM25 does not
+    rank on the word."""
+    listings = [
+        Listing(id="black", title="Black midi dress", colour="black", category="dresses"),
+        Listing(id="blue", title="Blue midi dress", colour="blue", category="dresses"),
+        Listing(id="bare", title="Midi dress", category="dresses"),
+        Listing(id="titled", title="Black slip dress", category="dresses"),
+        *(Listing(id=str(i), title=t) for i, t in enumerate(["Red wool scarf", "Green silk top",
+                                                              "White linen shirt", "Grey cotton hoodie"])),
+    ]
+    idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
+    q = "dress not black"
+    p = parsed(q, category="dresses").model_copy(update={"extra": {"negated": {"colour": ["black"]}}})
+    r = idx.search(q, parsed=p, config=SearchConfig(min_results=10, filter_attributes=ALL))
+    assert {"blue", "bare", "titled"} <= {h.id for h in r.hits} and "black" not in {h.id for h in r.hits}
+    assert r.applied_filters["not_colour"] == "black" and "colour" not in r.relaxed_filters
+    # the word "black" adds nothing to the black-titled listing that lacks a colour
+    score = {h.id: h.score for h in idx.search(q, stage="bm25", parsed=p).hits}
+    assert score["titled"] == pytest.approx(score["blue"])
+    score = {h.id: h.score for h in idx.search(q, stage="bm25").hits}
+    assert score["titled"] > score["blue"]  # (read without qu, it does)
+    # an explicit colour filter from the API wins over the words
+    r = idx.search(q, parsed=p, filters={"colour": "black"})
+    assert r.hits[0].id == "black" and "blue" not in {h.id for h in r.hits}
+    assert "not_colour" not in r.applied_filters

@@ -136,3 +136,15 @@ def test_the_page_says_which_filters_were_widened_and_which_dropped(page, server
     wait_for_search(pg, 2)
     notes = pg.text_content("#notes")
     assert "Ranked, not filtered, by: colour" in notes and "Widened" not in notes, notes
+
+
+def test_a_colour_the_query_does_not_want_is_a_chip_and_is_excluded(page, server):
+    pg = page
+    pg.goto(server.url + "/?q=" + "jeans not black")
+    wait_for_search(pg, 1)
+    assert pg.locator("#chips .chip.negated[data-attribute='colour']").text_content().startswith("not colour: black")
+    ids = card_ids(pg)
+    assert ids and "5" not in ids  # Levi's black skinny jeans
+    pg.click("#chips .chip.negated[data-attribute='colour'] button")
+    wait_for_search(pg, 2)
+    assert "5" in card_ids(pg)
