@@ -8,6 +8,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from qu.extractor import without_negations
 from qu.types import Extractor, ParsedQuery
 from rerank.types import Reranker
 from retrieval.types import Hit
@@ -115,6 +116,11 @@ class SearchPipeline:
         if exclude:
             parsed = parsed.without(exclude)
         timings["qu"] = (time.perf_counter() - t) * 1000
+        # models read "black" in "dress not black" as wanted: the embedding and the reranker get the
+        # query without the phrase (rare: the vector started above is then not used)
+        wanted = without_negations(query, parsed.extra.get("negated") if use_parsed else None)
+        if wanted != query and qvec is not None:
+            qvec = self.index.embed_query_async(wanted, use_cache)
 
         t = time.perf_counter()
         n = max(k, depth) if stages == "rerank" else k
@@ -132,7 +138,7 @@ class SearchPipeline:
         if stages == "rerank" and found:
             t = time.perf_counter()
             head, tail = found[:depth], found[depth:]
-            reranked = self.reranker.rerank(query, [h for h, _ in head], [x for _, x in head], use_cache=use_cache)
+            reranked = self.reranker.rerank(wanted, [h for h, _ in head], [x for _, x in head], use_cache=use_cache)
             by_id = {h.id: x for h, x in head}
             found = [(h, by_id[h.id]) for h in reranked] + tail
             timings["rerank"] = (time.perf_counter() - t) * 1000

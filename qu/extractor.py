@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["QueryError", "QUExtractor", "build_extractor"]
+__all__ = ["QueryError", "QUExtractor", "build_extractor", "without_negations"]
 
 _HTML = re.compile(r"<[^<>]{0,200}>|&[a-z]{2,8};|&#\d{1,6};", re.I)
 LIST_ATTRS = ("brand", "category", "size", "colour", "style", "gender", "condition")
@@ -85,6 +85,21 @@ _NEGATION = re.compile(r"\b(?:not|no|non|without|except|excluding)\W*$", re.I)
 _NEGATION_LIST = re.compile(r"\W*(?:\b(?:or|nor|and)\b)?\W*", re.I)
 _NEGATION_WORDS = {"not", "no", "non", "without", "except", "excluding"}
 _NEGATABLE = ("colour", "brand")
+
+
+def without_negations(query: str, negated: dict[str, list[str]] | None) -> str:
+    """`query` without the phrases that name what it does not want ("dress not black" -> "dress";
+    "trainers not white or grey" -> "trainers"), for a model that reads the words but not the
+    negation (the reranker would rank black dresses first). `negated`: `ParsedQuery.extra["negated"]`."""
+    words = {w for vals in (negated or {}).values() for v in vals for w in key(str(v)).split()}
+    if not words:
+        return query
+    value = "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+    phrase = re.compile(rf"\b(?:{'|'.join(sorted(_NEGATION_WORDS))})\b(?:[\s,/]+(?:or|nor|and|{value})\b)+", re.I)
+    out = re.sub(r"\s+", " ", phrase.sub(" ", query)).strip()
+    return out or query
+
+
 _FOOTBALL = re.compile(r"\b(?:kits?|shirts?|jerseys?|tops?|home|away|third|football|soccer|footy|season)\b", re.I)
 
 

@@ -123,3 +123,19 @@ def test_index_shape_settings_reach_the_index(tmp_path, tiny_catalogue_path):
     assert hnsw is not None and hnsw.hnsw.nb_neighbors(1) == 8  # the graph was built, with M=8
     assert p.index._state.main.vectors.ef_search == 40 and p.index.auto_compact_at == 7
     assert Index.load(out)._state.main.vectors.hnsw is not None
+
+
+def test_a_colour_the_query_does_not_want_is_excluded_and_unread_by_the_models(pipeline, monkeypatch):
+    """"jeans not black": no black jeans in any stage, and the query encoder and the reranker read
+    "jeans" (they would read "black" as wanted)."""
+    seen: list[str] = []
+    encode, rerank = pipeline.index.embed_query_async, pipeline.reranker.rerank
+    monkeypatch.setattr(pipeline.index, "embed_query_async",
+                        lambda q, *a, **kw: (seen.append(q), encode(q, *a, **kw))[1])
+    monkeypatch.setattr(pipeline.reranker, "rerank", lambda q, *a, **kw: (seen.append(q), rerank(q, *a, **kw))[1])
+    for stages in ("bm25", "hybrid", "rerank"):
+        res = pipeline.search("jeans not black", k=5, stages=stages, use_cache=False)
+        assert res.parsed.extra["negated"] == {"colour": ["black"]}
+        assert "5" not in [h.id for h in res.hits] and res.hits[0].id == "4"  # the blue 501s, not the black skinnies
+        assert res.applied_filters["not_colour"] == "black"
+    assert seen[-1] == "jeans" and "jeans" in seen[:-1]  # the reranker, then the encoder (after the early one)

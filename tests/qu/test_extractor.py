@@ -378,3 +378,18 @@ def test_without_an_attribute_drops_its_negated_values_too(extractor):
     q = p.without(["colour"])
     assert q.colour is None and "negated" not in q.extra and q.extra["category_path"] == p.extra["category_path"]
     assert extractor.parse("vans not black").without(["brand"]).extra["negated"] == {"colour": ["black"]}
+
+
+@pytest.mark.parametrize("query, negated, wanted", [
+    ("dress not black", {"colour": ["black"]}, "dress"),
+    ("trainers not white or grey", {"colour": ["white", "grey"]}, "trainers"),
+    ("jeans not dark wash", {"colour": ["dark wash"]}, "jeans"),
+    ("hoodie without nike logo", {"brand": ["nike"]}, "hoodie logo"),
+    ("black dress not white", {"colour": ["white"]}, "black dress"),
+    ("nike trainers", None, "nike trainers"),
+    ("not black", {"colour": ["black"]}, "not black"),  # nothing would be left: the query as it is
+])
+def test_the_query_without_what_it_does_not_want(query, negated, wanted):
+    from qu.extractor import without_negations
+
+    assert without_negations(query, negated) == wanted
