@@ -267,6 +267,10 @@ class QUExtractor:
                 ln.brand for ln in lines
             }:  # the line's brand read as something else: "wrangler" as a garment in "wrangler cowboy cut"
                 sp = sp.model_copy(update={"attribute": "brand", "value": brand})
+            elif (sp.attribute == "brand" and sp.source == "tagger" and lines
+                  and all(ln.brand for ln in lines) and self.lexicon.brand(sp.text, fuzzy=False) is None):
+                # a word the tagger took for a second, unknown brand: the colourway "zebra" in "yeezy 350 zebra"
+                continue
             elif (sp.attribute == "colour" and sp.source == "rules" and sp.text.lower() in METALS_AND_STONES
                   and self.taxonomy.roots([ln.category for ln in lines if ln.category]) & GARMENT_ROOTS):
                 # a metal's name beside a line of clothes, shoes or bags is its colour ("asics gel-1130
