@@ -281,44 +281,43 @@ class AttributeColumns:
     def mask(self, c: Constraint) -> np.ndarray:
         """Rows allowed by a constraint: matching, or missing the field (not a brand). Read-only (shared, cached)."""
         if c.attr == "price":
-            key: tuple = ("price", c.price_min, c.price_max)
-        else:
-            key = (c.attr, tuple(" ".join(words(v)) for v in c.values))
+            return self._cached(("price", c.price_min, c.price_max), lambda: self._price_mask(c))
+        # a lookup per row (code -1 picks the table's last entry: missing passes but for a brand)
+        return self._cached((c.attr, self._folded(c)), lambda: np.take(self._lut(c.attr, c.values), self.codes[c.attr]))
+
+    def without(self, c: Constraint) -> np.ndarray:
+        """Rows an exclusion keeps: those without a value matching `c` (a listing missing the field
+        stays). Read-only (shared, cached)."""
+        def keep() -> np.ndarray:
+            lut = ~self._lut(c.attr, c.values)
+            lut[-1] = True
+            return np.take(lut, self.codes[c.attr])
+
+        return self._cached(("not", c.attr, self._folded(c)), keep)
+
+    @staticmethod
+    def _folded(c: Constraint) -> tuple[str, ...]:
+        return tuple(" ".join(words(v)) for v in c.values)
+
+    def _price_mask(self, c: Constraint) -> np.ndarray:
+        p = self.price
+        lo = -math.inf if c.price_min is None else c.price_min
+        hi = math.inf if c.price_max is None else c.price_max
+        return np.isnan(p) | ((p >= lo) & (p <= hi))
+
+    def _cached(self, key: tuple, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """The mask under `key`, computed once and kept among the last `MASK_CACHE`, read-only."""
         with self._masks_lock:
             m = self._masks.get(key)
             if m is not None:
                 self._masks.move_to_end(key)
                 return m
-        if c.attr == "price":
-            p = self.price
-            lo = -math.inf if c.price_min is None else c.price_min
-            hi = math.inf if c.price_max is None else c.price_max
-            m = np.isnan(p) | ((p >= lo) & (p <= hi))
-        else:
-            # a lookup per row (code -1 picks the table's last entry: missing passes but for a brand)
-            m = np.take(self._lut(c.attr, c.values), self.codes[c.attr])
+        m = compute()
         m.setflags(write=False)
         with self._masks_lock:
             self._masks[key] = m
             while len(self._masks) > self.MASK_CACHE:
                 self._masks.popitem(last=False)
-        return m
-
-    def without(self, c: Constraint) -> np.ndarray:
-        """Rows an exclusion keeps: those without a value matching `c` (a listing missing the field
-        stays). Read-only (shared, cached)."""
-        key = ("not", c.attr, tuple(" ".join(words(v)) for v in c.values))
-        with self._masks_lock:
-            m = self._masks.get(key)
-        if m is None:
-            keep = ~self._lut(c.attr, c.values)
-            keep[-1] = True
-            m = np.take(keep, self.codes[c.attr])
-            m.setflags(write=False)
-            with self._masks_lock:
-                self._masks[key] = m
-                while len(self._masks) > self.MASK_CACHE:
-                    self._masks.popitem(last=False)
         return m
 
     def row_matches(self, c: Constraint, rows: np.ndarray) -> np.ndarray:
