@@ -10,7 +10,7 @@ import csv
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from qu._data import LEXICONS, ROOT, VOCAB, load_split
@@ -230,6 +230,46 @@ class Lexicon:
     def colour(self, text: str) -> str | None:
         k = key(text)
         return self.colour_alias.get(k) or self.colour_words.get(k)
+
+    def misspelt_colour(self, text: str) -> str | None:
+        """The colour a misspelt word names: a one-word colour name of 4 letters or more, beginning with
+        the same letter, with two neighbouring letters swapped, one dropped or one doubled ("gery", "balck",
+        "blak", "navvy", "biege"), or, in a name of 6 letters or more, one changed ("lavendar").
+        Only a word no dictionary holds (`spelt_right`), so a real word ("slack", "prey", "wavy") is
+        never read as one; a name shorter than 6 letters with a letter changed is more often a brand
+        ("broan", "cremo", "tfal")."""
+        k = key(text)
+        if not k.isalpha() or len(k) < 4 or spelt_right(k):
+            return None
+        for name in self._one_word_colours.get(k[0], ()):
+            if _one_slip(k, name):
+                return self.colour_alias[name]
+        return None
+
+    @cached_property
+    def _one_word_colours(self) -> dict[str, list[str]]:
+        """One-word colour names of 4 letters or more ("black", "grey", "lavender"), by first letter."""
+        out: dict[str, list[str]] = {}
+        for k in sorted(self.colour_alias):
+            if k.isalpha() and len(k) >= 4:
+                out.setdefault(k[0], []).append(k)
+        return out
+
+
+def _one_slip(word: str, name: str) -> bool:
+    """Whether `word` is `name` typed with one slip: two neighbouring letters swapped, a letter dropped
+    or doubled, or (names of 6 letters or more) one letter changed."""
+    if len(word) == len(name):
+        diff = [i for i, (a, b) in enumerate(zip(word, name, strict=True)) if a != b]
+        if len(diff) == 2 and diff[1] == diff[0] + 1:
+            return word[diff[0]] == name[diff[1]] and word[diff[1]] == name[diff[0]]
+        return len(diff) == 1 and len(name) >= 6
+    if len(word) == len(name) - 1:
+        return any(name[:i] + name[i + 1:] == word for i in range(len(name)))
+    if len(word) == len(name) + 1:
+        return any(word[:i] + word[i + 1:] == name and word[i] in word[max(i - 1, 0) : i] + word[i + 1 : i + 2]
+                   for i in range(len(word)))
+    return False
 
 
 WORDPIECE_PATH = ROOT / "models" / "qu" / "minilm" / "tokenizer.json"

@@ -359,7 +359,8 @@ def merge_spans(
             if brand is None and is_known("brand", t.text):
                 continue
             along = [r for r in rules if r.attribute in ("category", "colour") and t.start <= r.start
-                     and (r.end <= t.end or (r.attribute == "colour" and r.start < t.end))  # "corteiz sky" blue
+                     # a colour it cut short ("corteiz sky" blue), or with no brand, a garment ("blak puffer" jacket)
+                     and (r.end <= t.end or ((r.attribute == "colour" or brand is None) and r.start < t.end))
                      and (brand is None or not _overlaps(r, brand))]
             # one no lexicon knows that opens with a garment ("skort golf", "kaftan beach") is the garment
             if brand is None and any(r.attribute == "category" and r.start == t.start and r.confidence >= fill_min

@@ -339,6 +339,9 @@ class RuleMatcher:
             cat = self.taxonomy.misspelt(k)
             if cat is not None:  # "hoddie", "jaket": a garment misspelt, no word of its own
                 return "category", cat, 0.85
+            colour = lex.misspelt_colour(k)
+            if colour is not None:  # "balck", "gery": a colour misspelt, weak alone ("broan" is a brand)
+                return "colour", colour, 0.6
             lk = _loose(phrase)
             if len(lk) >= 5 and k not in self.common and not lk.isdigit():
                 brand = lex.brand(phrase, fuzzy=True)
@@ -434,7 +437,8 @@ class RuleMatcher:
         """A colour name that more often names something else ("cream", "stone", "camel") is weak
         evidence alone (0.6: "face cream"), but beside a garment, shoe, bag or an accessory worn like
         them (a hat, a scarf: not jewellery) the rules know it is the colour ("wide leg trousers
-        cream", "camel scarf"): it then fills where the tagger read nothing.
+        cream", "camel scarf"): it then fills where the tagger read nothing. So is a misspelt colour
+        ("balck dress", "gery hoodie"; alone, "broan" and "stoner" are names).
         Patterns stay as they are ("cheetah" in "cheetah print wallet")."""
         cats = [sp.value for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85]
         if not (self.taxonomy.roots(cats) & GARMENT_ROOTS or set(cats) & WORN_ACCESSORIES):
@@ -445,8 +449,9 @@ class RuleMatcher:
                 # a metal's or a stone's name said of clothes, shoes or a bag is its colour ("silver sequin
                 # top", "slate hoodie", "bronze heels"), not the material it is of a ring
                 sp = sp.model_copy(update={"confidence": GARMENT_COLOUR})
-            elif (sp.attribute == "colour" and sp.confidence < 0.85 and key(sp.text) in self.lexicon.colour_alias
-                  and sp.value not in self.lexicon.colour_words.values()):
+            elif sp.attribute == "colour" and sp.confidence < 0.85 and (
+                    (key(sp.text) in self.lexicon.colour_alias and sp.value not in self.lexicon.colour_words.values())
+                    or self.lexicon.misspelt_colour(sp.text) is not None):  # "balck dress", "gery hoodie"
                 sp = sp.model_copy(update={"confidence": 0.85})
             out.append(sp)
         return out

@@ -48,6 +48,33 @@ def test_colours(text, colour):
     assert canonical_colour(text) == colour
 
 
+@pytest.mark.parametrize(
+    "word,colour",
+    [
+        ("balck", "black"),  # neighbours swapped
+        ("blak", "black"),  # a letter dropped
+        ("blackk", "black"),  # a letter doubled
+        ("gery", "grey"),
+        ("navvy", "navy blue"),
+        ("biege", "beige"),
+        ("lavendar", "lavender"),  # a letter changed, in a long name
+        ("purpel", "purple"),
+        ("turqoise", "turquoise blue"),
+        # real words, and brands a letter away from a short colour, are not misspelt colours
+        ("slack", None),
+        ("wavy", None),
+        ("broan", None),
+        ("cremo", None),
+        ("tfal", None),
+        ("stoner", None),
+        ("red", None),  # too short to tell from a typo of another word
+        ("black", None),  # spelt right: the lexicon reads it, not this
+    ],
+)
+def test_misspelt_colours(word, colour):
+    assert get_lexicon().misspelt_colour(word) == colour
+
+
 def test_colour_families_hold_canonical_colours():
     lex = get_lexicon()
     assert lex.colour_family["turquoise blue"][0] == "turquoise blue"
