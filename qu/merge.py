@@ -105,12 +105,12 @@ def _read_as(spans: list[Span], attribute: str, readings: list[Span]) -> list[Sp
 
 
 def _ends_phrase(text: str, end: int, spans: list[Span]) -> bool:
-    """Nothing but a gender, size or colour, or a brand the rules read, follows offset `end` in `text`
-    ("cardigan women m", "cardigan ralph lauren")."""
+    """Nothing but a gender, size or colour, or a brand or style the rules read, follows offset `end` in
+    `text` ("cardigan women m", "cardigan ralph lauren", "camisole silk")."""
     rest = list(text)
     for sp in spans:
-        if ((sp.attribute in ("gender", "size", "colour") or (sp.attribute == "brand" and sp.source == "rules"))
-                and sp.start >= end):
+        if ((sp.attribute in ("gender", "size", "colour")
+             or (sp.attribute in ("brand", "style") and sp.source == "rules")) and sp.start >= end):
             rest[sp.start : sp.end] = " " * (sp.end - sp.start)
     return not "".join(rest[end:]).strip(" .,!?")
 
@@ -269,8 +269,10 @@ def merge_spans(
     # the thing a phrase names ("urban outfitters cardigan", "north face fleece women m"; not "flannel
     # fabric"), and the query names no other
     if text is not None and not any(t.attribute == "category" and not doomed(t) for t in primary):
-        # what may follow it: a gender, size or colour, or a brand the lexicon knows ("cardigan ralph lauren")
-        after = [*primary, *secondary, *(r for r in rules if r.attribute == "brand" and r.confidence >= 0.9)]
+        # what may follow it: a gender, size or colour, a brand the lexicon knows ("cardigan ralph lauren"),
+        # or a style it knows ("camisole silk"; a style only the tagger read may be the thing: "fabric")
+        after = [*primary, *secondary, *(r for r in rules if r.attribute == "brand" and r.confidence >= 0.9),
+                 *(r for r in rules if r.attribute == "style" and r.confidence >= 0.8)]
         primary = [
             next((r for r in rules if r.attribute == "category" and r.confidence >= fill_min
                   and (r.start, r.end) == (t.start, t.end) and _ends_phrase(text, t.end, after)), t)

@@ -95,6 +95,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("waist", re.compile(r"\b(2[4-9]|3\d|4[0-4])\s(2[6-9]|3[0-8])\s?l\b", re.I)),
     # "30/32": jeans waist / leg, only in waist and leg ranges ("36/38" stays an EU dress size pair)
     ("waist", re.compile(r"\b(2[4-9]|3\d|4[0-4])\s?/\s?(2[6-9]|3[0-6])\b")),
+    # "jeans 30 32": the same with a space, only in a query about trousers (see find_sizes)
+    ("waist leg", re.compile(r"\b(2[4-9]|3\d|4[0-4])\s(2[6-9]|3[0-6])\b(?!\s?(?:[-/.]|to\b|x\b))")),
     # a range in one system: "uk 8-10", "eu 38/40" (two sizes, each in the system)
     (
         "system pair",
@@ -275,7 +277,8 @@ def find_sizes(query: str) -> list[SizeMatch]:
             if ((kind == "leg fit" and not _LEGS.search(query) and not _TAILORING.search(query))
                     or (kind == "hat" and not _HATS.search(query))
                     or (kind == "suit" and not _TAILORING.search(query))
-                    or (kind == "neck sleeve" and not _SHIRTS.search(query))):
+                    or (kind == "neck sleeve" and not _SHIRTS.search(query))
+                    or (kind == "waist leg" and not _LEGS.search(query))):
                 continue
             if kind == "length" and not _LEGS.search(query) and not (
                 m.group(0)[0] in "lL" and re.search(r"\b\d{1,2}\s$", query[:s])
@@ -307,6 +310,8 @@ def find_sizes(query: str) -> list[SizeMatch]:
                     a, b = m.span(i)
                     out.append(SizeMatch(a, b, m.group(i), _LETTERS[m.group(i).lower()], "letter pair"))
                 continue
+            if kind == "waist leg":
+                kind = "waist"
             if kind == "system gender":  # "us womens 8": the size is the number, the department stays a word
                 kind, s = "system", m.start(2)
             value, system = _value(kind, m)

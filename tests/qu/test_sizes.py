@@ -110,6 +110,10 @@ def test_a_letter_pair_is_two_sizes(query, sizes):
         ("dress shirt 16 34/35", [("16 34/35", "collar 16", "collar")]),  # a US shirt's neck, then its sleeve
         ("jeans 16 32/34", [("32/34", "w32 l34", "waist")]),  # not about shirts: the waist and leg
         ("osprey backpack 36l", [("36l", "36 l", "measure")]),  # alone: a pack's volume
+        ("jeans 30 32", [("30 32", "w30 l32", "waist")]),  # about trousers: a waist, then a leg
+        ("mens trousers 34 30 black", [("34 30", "w34 l30", "waist")]),
+        ("tee 30 32", []),  # not about trousers: no waist
+        ("jeans 30 32/34", [("32/34", "w32 l34", "waist")]),  # a number before a pair is not its waist
     ],
 )
 def test_pairs_and_shoe_systems(query, sizes):
