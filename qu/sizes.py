@@ -130,10 +130,10 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     (
         "age",
         re.compile(
-            r"\b(?:age[sd]?\s*)?(\d{1,2})\s?(?:-|to)\s?(\d{1,2})\s?(years?|yrs?|y|months?|mos?|m)\b", re.I
+            r"\b(?:age[sd]?\s*)?(\d{1,2})\s?(?:-|to)\s?(\d{1,2})\s?(years?|yrs?|y|months?|mths?|mos?|m)\b", re.I
         ),
     ),
-    ("age", re.compile(r"\b(?:age[sd]?\s*)?(\d{1,2})\s?(years?|yrs?|months?|mos?)(?:\s+old)?\b", re.I)),
+    ("age", re.compile(r"\b(?:age[sd]?\s*)?(\d{1,2})\s?(years?|yrs?|months?|mths?|mos?)(?:\s+old)?\b", re.I)),
     ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\s?(?:-|to)\s?(\d{1,2})\b", re.I)),  # "age 7-8"
     ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\b", re.I)),
     ("age", re.compile(r"\b(\d)\s?t\b", re.I)),
@@ -155,7 +155,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         "letter",
         re.compile(
             r"\b(xxs|2xs|xs|xl|xxl|2xl|xxxl|3xl|4xl|5xl|xxxxl|x-small|x-large|xx-large|"
-            r"extra small|extra large|"
+            r"x small|x large|xx large|xlarge|xxlarge|extra small|extra large|"
             r"small|medium|large)\b(?![\s-]*wash)",  # "medium wash" is a denim's colour
             re.I,
         ),

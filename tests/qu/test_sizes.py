@@ -13,6 +13,9 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("boots eu 38", "eu 38", "eu 38", "eu"),
         ("us 10 shoes", "us 10", "us 10", "us"),
         ("top xs", "xs", "xs", "letter"),
+        ("x small dress", "x small", "xs", "letter"),  # not "small"
+        ("xx large tshirt", "xx large", "xxl", "letter"),
+        ("baby grow 9-12 mths", "9-12 mths", "9-12 months", "age"),
         ("hat one size", "one size", "one size", "one size"),
         ("size 8 heels", "size 8", "8", "numeric"),
         ("girls dress 3t", "3t", "age 3", "age"),
