@@ -360,7 +360,9 @@ def merge_spans(
                               and t.start < r.start < t.end < r.end), None)
             if brand is None and is_known("brand", t.text):
                 continue
-            along = [r for r in rules if r.attribute in ("category", "colour") and t.start <= r.start
+            # (or, beside a brand, a department the rules are sure of: "lads stone island")
+            along = [r for r in rules if t.start <= r.start and (r.attribute in ("category", "colour") or (
+                         r.attribute == "gender" and brand is not None and r.confidence >= 0.9))
                      # a colour it cut short ("corteiz sky" blue), or with no brand, a garment ("blak puffer" jacket)
                      and (r.end <= t.end or ((r.attribute == "colour" or brand is None) and r.start < t.end))
                      and (brand is None or not _overlaps(r, brand))]
