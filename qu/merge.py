@@ -429,6 +429,11 @@ def merge_spans(
                      and r.end - r.start > t.end - t.start), None)
         if wash is not None:
             primary = [p for p in primary if not (p.source == "tagger" and _overlaps(p, wash))] + [wash]
+    # the word "size" alone, read by the tagger as a size before the size itself ("hat size 58cm"), is no size
+    size_starts = [sp.start for sp in (*primary, *rules) if sp.attribute == "size"]
+    primary = [t for t in primary if not (t.source == "tagger" and t.attribute == "size"
+                                          and re.fullmatch(r"size|sz", t.text, re.I)
+                                          and any(s > t.start for s in size_starts))]
     if strong:
         primary = [sp for sp in primary if not doomed(sp)]
         primary = [r for r in strong if not any(_overlaps(r, p) for p in primary)] + primary
