@@ -239,37 +239,33 @@ class Lexicon:
         never read as one; a name shorter than 6 letters with a letter changed is more often a brand
         ("broan", "cremo", "tfal")."""
         k = key(text)
-        if not k.isalpha() or len(k) < 4 or spelt_right(k):
+        if len(k) < 4 or k not in self._misspelt_colours or spelt_right(k):
             return None
-        for name in self._one_word_colours.get(k[0], ()):
-            if _one_slip(k, name):
-                return self.colour_alias[name]
-        return None
+        return self._misspelt_colours[k]
 
     @cached_property
-    def _one_word_colours(self) -> dict[str, list[str]]:
-        """One-word colour names of 4 letters or more ("black", "grey", "lavender"), by first letter."""
-        out: dict[str, list[str]] = {}
-        for k in sorted(self.colour_alias):
-            if k.isalpha() and len(k) >= 4:
-                out.setdefault(k[0], []).append(k)
+    def _misspelt_colours(self) -> dict[str, str]:
+        """Every one-slip spelling of every one-word colour name of 4 letters or more, to its colour (one
+        dict lookup a word; where two names share a slip, the first in alphabetical order)."""
+        out: dict[str, str] = {}
+        for name in sorted(self.colour_alias):
+            if name.isalpha() and len(name) >= 4:
+                for slip in _one_slip_spellings(name):
+                    if slip[0] == name[0] and slip not in self.colour_alias:
+                        out.setdefault(slip, self.colour_alias[name])
         return out
 
 
-def _one_slip(word: str, name: str) -> bool:
-    """Whether `word` is `name` typed with one slip: two neighbouring letters swapped, a letter dropped
-    or doubled, or (names of 6 letters or more) one letter changed."""
-    if len(word) == len(name):
-        diff = [i for i, (a, b) in enumerate(zip(word, name, strict=True)) if a != b]
-        if len(diff) == 2 and diff[1] == diff[0] + 1:
-            return word[diff[0]] == name[diff[1]] and word[diff[1]] == name[diff[0]]
-        return len(diff) == 1 and len(name) >= 6
-    if len(word) == len(name) - 1:
-        return any(name[:i] + name[i + 1:] == word for i in range(len(name)))
-    if len(word) == len(name) + 1:
-        return any(word[:i] + word[i + 1:] == name and word[i] in word[max(i - 1, 0) : i] + word[i + 1 : i + 2]
-                   for i in range(len(word)))
-    return False
+def _one_slip_spellings(name: str) -> set[str]:
+    """`name` typed with one slip: two neighbouring letters swapped, a letter dropped or doubled, or (names
+    of 6 letters or more) one letter changed."""
+    n = len(name)
+    out = {name[:i] + name[i + 1] + name[i] + name[i + 2 :] for i in range(n - 1) if name[i] != name[i + 1]}
+    out |= {name[:i] + name[i + 1 :] for i in range(n)}
+    out |= {name[: i + 1] + name[i:] for i in range(n)}
+    if n >= 6:
+        out |= {name[:i] + c + name[i + 1 :] for i in range(n) for c in "abcdefghijklmnopqrstuvwxyz" if c != name[i]}
+    return out - {name}
 
 
 WORDPIECE_PATH = ROOT / "models" / "qu" / "minilm" / "tokenizer.json"
