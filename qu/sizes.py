@@ -242,6 +242,12 @@ _KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|child
                    re.I)
 
 
+# babies' clothes are sized by months, in these ranges; "baby tee", "baby blue" and "baby pink" are not for babies
+_BABY_MONTHS = {(0, 3), (3, 6), (6, 9), (6, 12), (9, 12), (12, 18), (18, 24), (0, 6), (12, 24)}
+_BABIES = re.compile(r"\b(?:bab(?:y|ies)(?!\s(?:tee|tees|blue|pink|doll|dolls?)\b)|newborns?|infants?|baby ?grows?)\b",
+                     re.I)
+
+
 FITS = ("plus size", "petite", "tall")  # sizes that are a cut, not a measure
 _HATS = re.compile(r"\b(?:hats?|caps?|fitted|new era|59fifty|snapback)\b", re.I)
 _TAILORING = re.compile(r"\b(?:suits?|blazers?|jackets?|tux(?:edo)?s?|sport ?coats?|waistcoats?)\b", re.I)
@@ -250,9 +256,12 @@ _LEGS = re.compile(r"\b(?:jeans?|trousers?|pants|chinos?|cords|cargos|joggers|sl
 
 
 def _pair(query: str, m: re.Match) -> list[SizeMatch]:
-    """A bare "a-b": in a query about children a kids' age range (b - a <= 2, up to 16), else two UK
-    dress sizes (even, b = a + 2, from 4). Anything else ("2-3 person tent") is not a size."""
+    """A bare "a-b": in a query about babies one of their month ranges ("0-3", "6-12"), in a query about
+    children a kids' age range (b - a <= 2, up to 16), else two UK dress sizes (even, b = a + 2, from
+    4). Anything else ("2-3 person tent") is not a size."""
     a, b = int(m.group(1)), int(m.group(2))
+    if (a, b) in _BABY_MONTHS and _BABIES.search(query):  # "baby grow 3-6": months
+        return [SizeMatch(m.start(), m.end(), m.group(0), f"{a}-{b} months", "age")]
     if _KIDS.search(query) and 0 < b - a <= 2 and b <= 16:
         return [SizeMatch(m.start(), m.end(), m.group(0), f"age {a}-{b}", "age")]
     if a % 2 == 0 and b == a + 2 and 4 <= a <= 24:

@@ -96,6 +96,9 @@ def test_a_letter_pair_is_two_sizes(query, sizes):
         ("gap hoodie kids 10-12", [("10-12", "age 10-12", "age")]),  # with children: an age
         ("boys joggers 7-8", [("7-8", "age 7-8", "age")]),
         ("school pinafore 6-7", [("6-7", "age 6-7", "age")]),  # school clothes are children's
+        ("baby grow 3-6", [("3-6", "3-6 months", "age")]),  # babies' clothes: months
+        ("infant coat 12-18", [("12-18", "12-18 months", "age")]),
+        ("baby pink dress 6-8", [("6", "6", "numeric pair"), ("8", "8", "numeric pair")]),  # not for babies
         ("old school vans 6-8", [("6", "6", "numeric pair"), ("8", "8", "numeric pair")]),  # "old school" is not
         ("y2k baby tee 8-10", [("8", "8", "numeric pair"), ("10", "10", "numeric pair")]),  # not a child's
         ("asics jp 26", [("jp 26", "jp 26", "jp")]),
