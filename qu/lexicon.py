@@ -239,9 +239,8 @@ class Lexicon:
         never read as one; a name shorter than 6 letters with a letter changed is more often a brand
         ("broan", "cremo", "tfal")."""
         k = key(text)
-        if len(k) < 4 or k not in self._misspelt_colours or spelt_right(k):
-            return None
-        return self._misspelt_colours[k]
+        colour = self._misspelt_colours.get(k)
+        return None if colour is None or len(k) < 4 or spelt_right(k) else colour
 
     @cached_property
     def _misspelt_colours(self) -> dict[str, str]:
