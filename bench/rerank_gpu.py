@@ -5,13 +5,14 @@
 
 One prepared script for a lent GPU (issue 5). The teachers named (rerank/configs/gpu/teacher_NAME.json)
 are trained in order with `rerank.train` (the same CrossEncoderTrainer recipe as on CPU, device auto
-and bf16) while the time budget lasts; the first is trained a second time to check determinism; the
-`--ensemble` best by fused dev NDCG@10 become the teachers of every rerank/configs/gpu/student_*.json
-(their standardised scores averaged as the labels; the student starts from the best teacher's first
-layers), and one L3 student is also distilled from the best teacher alone, to show what the ensemble
-adds. Each student is exported to int8 ONNX (`rerank.export`) and, with `--pack DIR`, tarred there.
-`--sweep` adds the scoring-throughput sweep over batch size and precision. Test is never scored here:
-pick on dev, then measure the exports with `python -m rerank.evaluate` on the CPU they ship to.
+and bf16) while the time budget lasts; the `--ensemble` best by fused dev NDCG@10 become the teachers
+of each `--students` config, rerank/configs/gpu/student_NAME.json, distilled in order (their
+standardised scores averaged as the labels; the student starts from the best teacher's first layers),
+and one L3 student is also distilled from the best teacher alone, to show what the ensemble adds.
+If time is left, the first teacher is trained a second time to check determinism. Each student is
+exported to int8 ONNX (`rerank.export`) and, with `--pack DIR`, tarred there. `--sweep` adds the
+scoring-throughput sweep over batch size and precision. Test is never scored here: pick on dev, then
+measure the exports with `python -m rerank.evaluate` on the CPU they ship to.
 Results are written after every step, so a run cut short still reports what finished.
 """
 
@@ -118,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", default=str(ROOT / "rerank" / "configs" / "gpu"))
     ap.add_argument("--teachers", nargs="+", default=["lambda16", "listnet16", "lambda16_len48"])
     ap.add_argument("--ensemble", type=int, default=3, help="distil the students from the n best teachers")
+    ap.add_argument("--students", nargs="+", default=["l3", "l4", "l3_len24"],
+                    help="rerank/configs/gpu/student_NAME.json, distilled in this order while the budget lasts")
     ap.add_argument("--budget", type=float, default=480, help="seconds: a step starts only if it is expected to "
                     "end within 45%% of it (teachers, determinism rerun) or 95%% (students)")
     ap.add_argument("--base-model", help="override the teachers' base_model (a local folder)")
@@ -181,29 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     ensemble = ranked[: args.ensemble]
     res["best_teacher"], res["ensemble"] = best, ensemble
     logger.info("teachers on dev: %s", {n: res["teachers"][n]["dev_fused"] for n in ranked})
-    if fits(res["teachers"][first]["seconds"], 0.5):  # determinism: the first teacher's config and seed again
-        try:
-            again = _run(
-                cfg_dir / f"teacher_{first}.json",
-                dict(teacher_over, output_dir=res["teachers"][first]["output_dir"] + "-rerun"),
-            )  # the output_dir already carries the smoke suffix
-            res["determinism"] = {
-                "teacher": first,
-                "first": [r["dev_ndcg@10_fused"] for r in res["teachers"][first]["epochs_log"]],
-                "rerun": [r["dev_ndcg@10_fused"] for r in again["epochs_log"]],
-                "first_ce": [r["dev_ndcg@10_cross_encoder"] for r in res["teachers"][first]["epochs_log"]],
-                "rerun_ce": [r["dev_ndcg@10_cross_encoder"] for r in again["epochs_log"]],
-            }
-        except Exception:
-            res["errors"]["determinism"] = traceback.format_exc()
-    else:
-        res["skipped"].append("determinism rerun")
     save()
     teacher_dirs = {n: res["teachers"][n]["output_dir"] for n in ranked}
-    students = [(p.stem.removeprefix("student_"), p, [teacher_dirs[n] for n in ensemble])
-                for p in sorted(cfg_dir.glob("student_*.json"), key=lambda p: (p.stem != "student_l3_len24", p.stem))]
-    if len(ensemble) > 1:
-        students.append(("l3_single", cfg_dir / "student_l3.json", [teacher_dirs[best]]))
+    students = [(n, cfg_dir / f"student_{n}.json", [teacher_dirs[t] for t in ensemble]) for n in args.students]
+    if len(ensemble) > 1:  # what the ensemble adds: the same L3 from the best teacher alone
+        students.insert(2, ("l3_single", cfg_dir / "student_l3.json", [teacher_dirs[best]]))
     for name, path, teachers in students:
         last = list(res["students"].values())[-1]["seconds"] if res["students"] else 60
         if not fits(last, 0.95):
@@ -223,6 +208,23 @@ def main(argv: list[str] | None = None) -> int:
             res["errors"][name] = traceback.format_exc()
             logger.exception("student %s failed", name)
         save()
+    if fits(res["teachers"][first]["seconds"], 0.95):  # determinism, last: the first teacher's config and seed again
+        try:
+            again = _run(
+                cfg_dir / f"teacher_{first}.json",
+                dict(teacher_over, output_dir=res["teachers"][first]["output_dir"] + "-rerun"),
+            )  # the output_dir already carries the smoke suffix
+            res["determinism"] = {
+                "teacher": first,
+                "first": [r["dev_ndcg@10_fused"] for r in res["teachers"][first]["epochs_log"]],
+                "rerun": [r["dev_ndcg@10_fused"] for r in again["epochs_log"]],
+                "first_ce": [r["dev_ndcg@10_cross_encoder"] for r in res["teachers"][first]["epochs_log"]],
+                "rerun_ce": [r["dev_ndcg@10_cross_encoder"] for r in again["epochs_log"]],
+            }
+        except Exception:
+            res["errors"]["determinism"] = traceback.format_exc()
+    else:
+        res["skipped"].append("determinism rerun")
     if args.sweep and torch.cuda.is_available():
         try:
             from rerank._data import build_pool, qrels, read_esci

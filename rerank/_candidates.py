@@ -147,7 +147,11 @@ def mine(
     retriever = retriever or retriever_name()
     queries = sorted(set(queries))
     preloved = retriever == "preloved-hybrid"
-    parsed = _parses(queries) if preloved else {}
+    unparsed = None  # why qu could not read the queries here, if it could not
+    try:
+        parsed = _parses(queries) if preloved else {}
+    except ImportError as exc:  # a training-only machine without qu's dependencies (spaCy, rapidfuzz)
+        parsed, unparsed = {}, exc
     digests = {q: _digest(p) for q, p in parsed.items()}
     cached: dict[str, list[Hit]] = {}
     cached_digests: dict[str, str] = {}
@@ -156,6 +160,21 @@ def mine(
         path = Path(cache_dir) / f"candidates-{retriever}-{_fingerprint(pool, depth, retriever)}.json"
         if path.is_file():
             cached, cached_digests = _load(path)
+    if unparsed is not None:
+        missing = [q for q in queries if q not in cached]
+        if missing:
+            raise RuntimeError(
+                f"qu cannot run here ({unparsed}), so preloved's retriever cannot mine the {len(missing)} "
+                f"queries missing from the candidate cache {path} (e.g. {missing[0]!r}): mine them where "
+                "preloved is installed, or set retriever to 'standin-rrf'"
+            )
+        logger.warning(
+            "qu cannot run here (%s): the %d queries' cached candidates are used as mined, unchecked "
+            "against qu's current reading",
+            unparsed,
+            len(queries),
+        )
+        return {q: cached[q] for q in queries}
     todo = [q for q in queries if q not in cached or cached_digests.get(q) != digests.get(q)]
     if todo:
         logger.info(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rerank import _candidates
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny_catalogue.jsonl"
@@ -45,3 +47,25 @@ def test_cached_candidates_follow_what_qu_reads(tmp_path, monkeypatch):
     monkeypatch.setattr(_candidates, "_parses", reread)
     _candidates.mine(pool, queries, depth=5, cache_dir=tmp_path, show_progress=False, retriever="preloved-hybrid")
     assert mined == ["red dress"]
+
+
+def test_without_qu_the_cache_stands_and_a_gap_is_a_clear_error(tmp_path, monkeypatch):
+    """A training-only machine (a lent GPU) lacks qu's spaCy and rapidfuzz: the cached lists are used as
+    mined, and a query the cache does not hold fails before training, naming the way out."""
+    from retrieval import read_catalogue
+
+    pool = {x.id: x for x in read_catalogue(TINY)}
+    queries = ["black nike trainers", "red dress"]
+    first = _candidates.mine(pool, queries, depth=5, cache_dir=tmp_path, show_progress=False,
+                             retriever="preloved-hybrid")
+
+    def no_qu(qs):
+        raise ImportError("No module named 'spacy'")
+
+    monkeypatch.setattr(_candidates, "_parses", no_qu)
+    again = _candidates.mine(pool, queries, depth=5, cache_dir=tmp_path, show_progress=False,
+                             retriever="preloved-hybrid")
+    assert {q: [h.id for h in hs] for q, hs in again.items()} == {q: [h.id for h in hs] for q, hs in first.items()}
+    with pytest.raises(RuntimeError, match="1 queries missing from the candidate cache.*'blue jeans'"):
+        _candidates.mine(pool, [*queries, "blue jeans"], depth=5, cache_dir=tmp_path, show_progress=False,
+                         retriever="preloved-hybrid")
