@@ -184,7 +184,9 @@ class TrainingData:
 def _make_loss(name: str, model, mini_batch_size: int | None = None):
     from sentence_transformers.cross_encoder import losses as L
 
-    mb = {} if mini_batch_size is None else {"mini_batch_size": mini_batch_size}
+    # The library reads `self.mini_batch_size or batch_size`, so its own 0 would mean batch_size pairs a
+    # pass; -1 is what reaches its "whole batch at once" branch.
+    mb = {} if mini_batch_size is None else {"mini_batch_size": mini_batch_size or -1}
     return {
         "bce": lambda: L.BinaryCrossEntropyLoss(model),
         "lambda": lambda: L.LambdaLoss(model, **mb),

@@ -154,14 +154,27 @@ def test_distilled_student_learns_the_teachers_scores(tmp_path, tiny_base):
 
 
 def test_listwise_loss_takes_the_configured_mini_batch(tiny_base):
+    import torch
     from sentence_transformers.cross_encoder import CrossEncoder
 
     from rerank.train import _make_loss
 
     model = CrossEncoder(str(tiny_base), device="cpu")
-    assert _make_loss("lambda", model, 0).mini_batch_size == 0
-    assert _make_loss("listnet", model, 32).mini_batch_size == 32
-    assert _make_loss("lambda", model).mini_batch_size is None  # the library's default
+    passes = []
+    model.register_forward_hook(lambda module, args, out: passes.append(1))
+    queries = ["black trainers", "red dress", "blue jeans"]
+    docs = [["Nike Air Max 90", "Adidas Samba", "Red Dress"], ["Red Maxi Dress", "Blue Jeans"], ["Levi's 501"]]
+    labels = [torch.tensor([1.0, 0.0, 0.0]), torch.tensor([1.0, 0.0]), torch.tensor([1.0])]
+
+    def forward_passes(loss_name, mini_batch_size=None):
+        passes.clear()
+        _make_loss(loss_name, model, mini_batch_size)([queries, docs], labels)
+        return len(passes)
+
+    assert forward_passes("lambda", 0) == 1  # 0 in the config: the whole batch (6 pairs) in one pass
+    assert forward_passes("listnet", 0) == 1
+    assert forward_passes("lambda", 2) == 3
+    assert forward_passes("lambda") == 2  # the library's default: batch_size (3 queries) pairs a pass
 
 
 def test_an_ensemble_of_teachers_labels_with_the_mean_standardised_score(tiny_base, tmp_path):
