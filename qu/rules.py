@@ -78,10 +78,11 @@ _PRICE_PATTERNS = [
 _SLANG_AMOUNTS = {"tenner": 10.0, "fiver": 5.0}
 
 
-# a shade before a colour is part of its name ("dark purple", "pale yellow"): the span takes it,
+# a shade before a colour is part of its name ("dark purple", "pale yellow", a wash: "washed black",
+# "faded black"): the span takes it,
 # the value stays the colour
 _SHADES = {"dark", "light", "pale", "deep", "bright", "dusty", "dusky", "neon", "pastel", "muted",
-           "vivid", "rich", "baby"}
+           "vivid", "rich", "baby", "washed", "faded"}
 # a pattern's name with "print" is one colour ("cheetah print"), as "leopard print" is in the lexicon
 _PATTERN_VALUES = {"animal print", "floral", "camo", "check", "polka dot", "striped"}
 
