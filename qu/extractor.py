@@ -84,7 +84,7 @@ _SEASON = re.compile(r"((?:19|20)\d{2}|0\d|1[7-9]|[2-9]\d)\s?[/-]\s?(\d{2}|(?:19
 _NEGATION = re.compile(r"\b(?:not|no|non|without|except|excluding)\W*$", re.I)
 _NEGATION_LIST = re.compile(r"\W*(?:\b(?:or|nor|and)\b)?\W*", re.I)
 _NEGATION_WORDS = {"not", "no", "non", "without", "except", "excluding"}
-_NEGATABLE = ("colour", "brand")
+_NEGATABLE = ("colour", "brand", "style")
 
 
 def without_negations(query: str, negated: dict[str, list[str]] | None) -> str:
@@ -214,7 +214,7 @@ class QUExtractor:
         return out
 
     def _negated(self, text: str, spans: list[Span], rules: list[Span]) -> tuple[list[Span], dict[str, list[str]]]:
-        """The spans without the colours and brands the query says it does not want ("dress not black":
+        """The spans without the colours, brands and styles the query says it does not want ("dress not black":
         the dress stays, black goes to `extra["negated"]`, which retrieval excludes) and without a
         negation read as a value ("not" as a colour). A span that opens with the negation ("not white
         or grey" read as one style) gives way to the colours and brands the rules read in it."""
@@ -228,19 +228,27 @@ class QUExtractor:
                      and sp.start < r.start and r.end <= sp.end]
             if inner and sp.text.split()[0].lower() in _NEGATION_WORDS:
                 for r in inner:
-                    negated.setdefault(r.attribute, []).append(r.value or self.canonical(r.attribute, r.text) or r.text)
+                    negated.setdefault(r.attribute, []).append(self._negated_value(r) or r.text)
                 after = sp.end
                 continue
             if sp.attribute in _NEGATABLE and (
                     _NEGATION.search(text[: sp.start])
                     or (after >= 0 and _NEGATION_LIST.fullmatch(text[after : sp.start]))):
-                value = sp.value if sp.value is not None else self.canonical(sp.attribute, sp.text)
+                value = self._negated_value(sp)
                 if value:
                     negated.setdefault(sp.attribute, []).append(value)
                 after = sp.end
                 continue
             kept.append(sp)
         return kept, negated
+
+    def _negated_value(self, sp: Span) -> str | None:
+        """What `extra["negated"]` records of a span: the canonical value, which retrieval excludes; a
+        style as written, since no listing field holds it and its words are what the lexical match and
+        the reranker must not read ("not skinny", whose canonical value is "slim fit")."""
+        if sp.attribute == "style":
+            return sp.text.lower()
+        return sp.value if sp.value is not None else self.canonical(sp.attribute, sp.text)
 
     def _named_brands(self, spans: list[Span]) -> set[str]:
         # misspelt or not: "supream box logo", "new balence 550" (asked only where a line needs its brand)

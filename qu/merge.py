@@ -174,6 +174,7 @@ def merge_spans(
             if (t.attribute in ("category", "brand") or (t.attribute == "gender" and r.attribute == "colour")
                     or (t.attribute in ("size", "condition") and r.attribute == "style")
                     or (t.attribute == "colour" and r.attribute in ("category", "size"))
+                    or (t.attribute == "size" and r.attribute == "category")
                     or (t.attribute in ("style", "gender") and r.attribute == "size"
                         and _LETTER_SIZE.fullmatch(t.text.lower()))):
                 return r
@@ -181,6 +182,22 @@ def merge_spans(
 
         primary = [read_again(t) for t in primary]
         secondary = [read_again(t) for t in secondary]  # the tagger's conditions rank after the rules'
+        # in a query with a size the rules are sure of, a tagger category no taxonomy knows that is exactly a
+        # brand of the lexicon is the brand ("wrangler" in "w 30 l 32 wrangler"; not "music" or "cat" in
+        # queries with no size: there the lexicon's weak brands are mostly words)
+        brands = ({(r.start, r.end): r for r in rules if r.attribute == "brand"}
+                  if any(r.attribute == "size" and r.confidence >= 0.9 for r in rules) else {})
+        primary = [brands.get((t.start, t.end), t) if t.source == "tagger" and t.attribute == "category"
+                   and not is_known("category", t.text) else t for t in primary]
+        # a tagger condition the lexicon does not know is a style: "without sleeves" says nothing of wear
+        secondary = [t.model_copy(update={"attribute": "style", "value": None})
+                     if t.source == "tagger" and t.attribute == "condition" and not is_known("condition", t.text)
+                     else t for t in secondary]
+        # a tagger category that is a letter size and no garment is the size: "m" in "undershirt white m"
+        # (the rules read a lone letter as a size only beside a garment they know)
+        primary = [t.model_copy(update={"attribute": "size", "value": None})
+                   if t.source == "tagger" and t.attribute == "category" and _LETTER_SIZE.fullmatch(t.text.lower())
+                   and not is_known("category", t.text) else t for t in primary]
         # a tagger category that is a colour the rules are sure of, beside another garment, is the colour
         # ("khaki" in "barbour khaki cardigan", though khakis are trousers too)
         garments = [t for t in primary if t.attribute == "category"]
@@ -246,6 +263,10 @@ def merge_spans(
              or (sure_colour and pieces and all(t.end - t.start < r.end - r.start for t in pieces)))
             and all(r.start <= t.start and t.end <= r.end for t in (*pieces, *dropped))
             and (any(t.attribute == r.attribute for t in pieces) or sure_colour
+                 # or pieces of one attribute that split it word by word: "polka" and "dot" are no styles
+                 # of their own in "polka dot skirt"
+                 or (r.attribute == "colour" and r.text.lower() not in MATERIALS and not dropped
+                     and len({t.attribute for t in pieces}) == 1 and _read_whole(r, pieces))
                  # or a piece the tagger read as something it is not: "top" as a size in "crop top"
                  or (r.attribute == "category" and is_known is not None
                      and any(t.attribute in ("size", "colour") and not is_known(t.attribute, t.text)

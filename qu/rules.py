@@ -31,6 +31,8 @@ _PRICE_PATTERNS = [
         "max",
         re.compile(
             rf"(?:under|below|less than|cheaper than|up to|upto|no more than|budget(?: of)?|<=?|≤|"
+            # "sub £50", "around £25", "about 30 quid": a budget only with its currency (checked below)
+            rf"(?:sub|around|about|roughly|approx(?:imately)?|~)(?=\s*{_CUR}|\s*\d+\s?{_CUR})|"
             rf"max(?:imum)?(?=\s*{_CUR}))\s*{_AMOUNT}",
             re.I,
         ),
@@ -72,8 +74,10 @@ _PRICE_PATTERNS = [
         ),
     ),
     ("max", re.compile(r"(?:under|below|less than|up to)\s+a\s+(tenner|fiver)\b", re.I)),  # UK slang: 10, 5
-    # a bare amount with its currency sign is the shopper's budget: "dress £10", "$25 jeans"
-    ("max", re.compile(r"(?:[£$€]\s?(\d{1,5}(?:\.\d{1,2})?)|\b(\d{1,5}(?:\.\d{1,2})?)\s?[£€])(?![\w.])", re.I)),
+    # a bare amount with its currency sign is the shopper's budget: "dress £10", "$25 jeans", "£30ish";
+    # so is one with a word only money is counted in ("jacket 25 quid"; not "pounds", a weight too)
+    ("max", re.compile(r"(?:[£$€]\s?(\d{1,5}(?:\.\d{1,2})?)|\b(\d{1,5}(?:\.\d{1,2})?)\s?[£€])(?:ish)?(?![\w.])", re.I)),
+    ("max", re.compile(r"\b(\d{1,5})(?:ish)?\s?(?:quid|euros?|dollars?|bucks)(?:ish)?\b", re.I)),
 ]
 _SLANG_AMOUNTS = {"tenner": 10.0, "fiver": 5.0}
 

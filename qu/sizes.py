@@ -72,6 +72,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("one size", re.compile(r"\b(?:one[\s-]size(?:[\s-]fits[\s-](?:all|most))?|onesize|os|osfa|osfm)\b", re.I)),
     # a unisex shoe's US sizes, men's then women's (Crocs, Converse, Vans): "m9 w11", "M8/W9.5" (see find_sizes)
     ("unisex shoe", re.compile(r"\bm\s?(1?\d(?:\.5)?)\s?[/,-]?\s?w\s?(1?\d(?:\.5)?)\b", re.I)),
+    # an EU shoe size in thirds, as adidas makes them: "38 2/3", "eu 42 1/3"
+    ("eu third", re.compile(r"\b(?:eur?\s?)?(3[4-9]|4\d|5[0-2])\s([12])/3(?![\d/])", re.I)),
     # a waist is 22-48 inches ("85w" is a power, "w10" a women's shoe size)
     ("waist", re.compile(r"\bw\s?(2[2-9]|3\d|4[0-8])(?:\s*[/x]?\s*l\s?(\d{2}))?\b", re.I)),
     ("waist", re.compile(r"\b(2[2-9]|3\d|4[0-8])\s?w(?:\s*[/x]?\s*(\d{2})\s?l)?\b", re.I)),
@@ -202,6 +204,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
         return f"{int(g[0])} {'regular' if g[1].lower() == 'reg' else g[1].lower()}", "leg fit"
     if kind == "chest":
         return f"chest {g[0]}", "chest"
+    if kind == "eu third":
+        return f"eu {g[0]} {g[1]}/3", "eu"
     if kind == "kids shoe":
         return f"{_fmt(g[0])}{g[1].lower()}", "us kids"
     if kind == "unisex shoe":  # the men's size names it: a unisex shoe is made in men's sizes

@@ -191,7 +191,7 @@ def test_html_query_phrases_inside_tags_are_rejected(with_llm):
 
 def test_llm_price_bounds_carry_span_and_source(with_llm):
     ext = with_llm(FakeClient({"zorblax": {"price_max": 25, "price_min": 99}}))
-    p = ext.parse("zorblax jacket 25 quid", layers=("rules", "llm"))
+    p = ext.parse("zorblax jacket 25 pounds", layers=("rules", "llm"))
     assert p.price_max == 25.0 and p.price_min is None  # 99 is not in the query
     (sp,) = [s for s in p.spans if s.attribute == "price_max"]
     assert (sp.text, sp.start, sp.end, sp.source, sp.confidence) == ("25", 15, 17, "llm", 0.5)
@@ -200,7 +200,7 @@ def test_llm_price_bounds_carry_span_and_source(with_llm):
     assert {"attribute": "price_min", "text": "99.0", "why": "not in the query"} in p.extra["llm_rejected"]
     # numbers json.loads accepts but no query holds are rejected, not a crash
     ext = with_llm(FakeClient({"zorblax": '{"price_max": Infinity, "price_min": NaN}'}), cache_dir=None)
-    p = ext.parse("zorblax jacket 25 quid", layers=("rules", "llm"))
+    p = ext.parse("zorblax jacket 25 pounds", layers=("rules", "llm"))
     assert p.price_max is None and p.price_min is None
     assert {r["attribute"] for r in p.extra["llm_rejected"]} == {"price_min", "price_max"}
     # a price the rules read stands

@@ -26,6 +26,12 @@ from qu.rules import find_price
         ("hoodie 20-30 quid", 20.0, 30.0),  # the currency word is part of the range
         ("max 50 euros coat", None, 50.0),
         ("budget 25 jacket", None, 25.0),
+        ("sub £50 trainers", None, 50.0),
+        ("around £25 jumper", None, 25.0),  # about that much: the budget, as a bare "£25" is
+        ("about 30 quid coat", None, 30.0),
+        ("jacket 25 quid", None, 25.0),  # a word only money is counted in
+        ("dress 20 euros", None, 20.0),
+        ("dress £30ish", None, 30.0),
     ],
 )
 def test_price_bounds(query, low, high):
@@ -38,7 +44,8 @@ def test_price_bounds(query, low, high):
 @pytest.mark.parametrize(
     "query",
     ["size 10-12 dress", "baby 0-3 months", "6-12 months romper", "nike air max 90", "iphone 11 max case",
-     "max 2 pack", "max 10 lbs", "20 pounds dumbbell"],  # "pounds" without a sign may weigh
+     "max 2 pack", "max 10 lbs", "20 pounds dumbbell",  # "pounds" without a sign may weigh
+     "around 25 jumper", "sub 4 hour marathon shoes"],  # "around", "sub" count only with a currency
 )
 def test_sizes_and_ages_are_not_prices(query):
     assert find_price(query) == []

@@ -10,6 +10,8 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("jeans 32x30", "32x30", "w32 l30", "waist"),
         ("tommy hilfiger jeans 30/32", "30/32", "w30 l32", "waist"),
         ("uk 8 dress", "uk 8", "uk 8", "uk"),
+        ("adidas samba 38 2/3", "38 2/3", "eu 38 2/3", "eu"),  # adidas makes EU sizes in thirds
+        ("gazelle eu 42 1/3 white", "eu 42 1/3", "eu 42 1/3", "eu"),
         ("boots eu 38", "eu 38", "eu 38", "eu"),
         ("us 10 shoes", "us 10", "us 10", "us"),
         ("top xs", "xs", "xs", "letter"),
