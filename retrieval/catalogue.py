@@ -18,20 +18,22 @@ from retrieval.types import Listing
 
 _KNOWN = set(Listing.model_fields) - {"metadata"}
 _TEXT_FIELDS = ("brand", "category", "colour", "size", "gender", "condition", "description")
-# other names catalogues give the same fields (US spelling, marketplace exports, Amazon's ESCI
-# columns), read when the row lacks our own; the key as written stays in `metadata`
+# other names catalogues give the same fields (US spelling, marketplace exports such as Vinted's
+# "brand_title" and "size_title", Amazon's ESCI columns), read when the row lacks our own; the key as
+# written stays in `metadata`. Not "status": a condition in some exports, "active" or "sold" in others
 ALIASES = {
     "id": ("product_id", "item_id", "listing_id", "sku", "handle"),
     "title": ("name", "product_title", "product_name", "item_title", "listing_title", "item_name"),
     "colour": ("color", "product_color", "product_colour", "color_1", "colour_1", "color1", "colour1"),
-    "brand": ("product_brand", "designer", "vendor", "brand_name", "manufacturer"),
+    "brand": ("product_brand", "designer", "vendor", "brand_name", "brand_title", "manufacturer"),
     "description": ("product_text", "product_description", "product_bullet_point", "details",
                     "item_description", "listing_description", "body_html"),
-    "category": ("product_type", "article_type", "articletype", "product_category", "item_category", "type"),
-    "size": ("size_label", "product_size", "item_size"),
+    "category": ("product_type", "article_type", "articletype", "product_category", "item_category",
+                 "category_name", "catalog_title", "type"),
+    "size": ("size_label", "size_title", "size_name", "product_size", "item_size"),
     "gender": ("department", "sex"),
     "condition": ("item_condition", "product_condition"),
-    "price": ("product_price", "listing_price", "item_price", "variant_price", "sale_price"),
+    "price": ("product_price", "listing_price", "item_price", "variant_price", "sale_price", "price_amount"),
 }
 # a price as sellers' exports write it: "£12.50", "15 EUR", "$1,200", "12,50 €", "1.200,50 €"
 _PRICE = re.compile(

@@ -194,6 +194,18 @@ def test_a_shopify_product_export_reads_its_type_and_size_option(tmp_path):
     assert (b.category, b.size, b.colour, b.price) == ("Trainers", "UK 9", None, 80.0)
 
 
+def test_a_marketplace_export_reads_its_own_field_names(tmp_path):
+    """A resale marketplace's item export: "brand_title", "size_title", "catalog_title", a price as
+    {"amount", "currency_code"}; "status" stays in metadata (a condition there, "sold" elsewhere)."""
+    p = tmp_path / "items.jsonl"
+    p.write_text(json.dumps({"id": 7, "title": "Carhartt Detroit jacket", "brand_title": "Carhartt",
+                             "size_title": "M / UK 38-40", "catalog_title": "Jackets", "status": "Very good",
+                             "price": {"amount": "45.0", "currency_code": "GBP"}}) + "\n", encoding="utf-8")
+    (a,) = read_catalogue(p)
+    assert (a.brand, a.size, a.category, a.price, a.condition) == ("Carhartt", "M / UK 38-40", "Jackets", 45.0, None)
+    assert a.metadata["status"] == "Very good"
+
+
 def test_the_esci_pool_reads_the_same_through_the_catalogue_reader(tmp_path):
     """`score.py esci` indexes ESCI's products through `preloved index --catalog` (this reader);
     `preloved eval` builds them as `Listing(**product)`. Both must see the same texts, or the two
