@@ -316,6 +316,14 @@ def merge_spans(
                 garment = cut_before(cut, size.start) if size else None
                 if garment and is_known("category", garment.text):
                     primary = [p for p in primary if p is not t] + [garment, size, tail]
+        # a tagger department that took a child's size along ("toddler 9" in "toddler 9 crocs", "girls 16")
+        # is the department, then the size the rules read
+        for t in [t for t in primary if t.source == "tagger" and t.attribute == "gender"]:
+            size = next((r for r in rules if r.attribute == "size" and r.confidence >= 0.95
+                         and t.start < r.start and r.end == t.end), None)
+            cut = cut_before(t, size.start) if size else None
+            if cut is not None and is_known("gender", cut.text):
+                primary = [p for p in primary if p is not t] + [cut, size]
         # a tagger size that took the colour or style before it along ("navy xl", "lace 10") is that colour
         # or style, then the size the rules read; so is any tagger span made of a size and then a colour
         # or a department the rules read ("l stone" read as a brand in "new balance shirt l stone", "m

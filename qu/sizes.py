@@ -139,6 +139,14 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\s?(?:-|to)\s?(\d{1,2})\b", re.I)),  # "age 7-8"
     ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\b", re.I)),
     ("age", re.compile(r"\b(\d)\s?t\b", re.I)),
+    # a number right after a children's department is its size: "toddler 9 crocs", "youth 6 jordan 4",
+    # "junior 3 football boots" (not a count: "boys 3 pack", "kids 2 in 1", "toddler 3 wheel scooter")
+    (
+        "department number",
+        re.compile(r"\b(?:toddlers?|youths?|juniors?|infants?|kids?|boys|girls)\s(?:size\s)?(1?\d(?:\.5)?)"
+                   r"(?![\w.%/-])(?!\s?(?:-|to\b|x\b|&|and\b|or\b|packs?\b|pk\b|pcs?\b|pieces?\b|in\s?1\b|"
+                   r"wheels?\b|years?\b|yrs?\b|months?\b|mths?\b|seater\b|tier\b|layer\b|ply\b))", re.I),
+    ),
     # US children's shoe sizes: "8c" (toddler), "5y" / "5.5y" (youth, "gs"), kept as written
     ("kids shoe", re.compile(r"\b(1?\d(?:\.5)?)\s?([cy])\b", re.I)),
     # a fitted cap's size, in a query about hats (see find_sizes): "new era 7 1/4", "7 3/8 fitted"
@@ -162,7 +170,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
             re.I,
         ),
     ),
-    ("measure", re.compile(rf"\b({_NUM}(?:\s?(?:-|x)\s?{_NUM})?)\s?({_UNITS})(?![a-z])", re.I)),
+    # (not the "2 in" of "2 in 1", a thing that is two things)
+    ("measure", re.compile(rf"\b({_NUM}(?:\s?(?:-|x)\s?{_NUM})?)\s?({_UNITS})(?![a-z])(?!(?<=in)\s?1\b)", re.I)),
 ]
 
 
@@ -327,6 +336,9 @@ def find_sizes(query: str) -> list[SizeMatch]:
                 kind = "waist"
             if kind == "system gender":  # "us womens 8": the size is the number, the department stays a word
                 kind, s = "system", m.start(2)
+            if kind == "department number":  # "toddler 9": the size is the number, the department stays a word
+                out.append(SizeMatch(m.start(1), e, m.group(1), _fmt(m.group(1)), "department"))
+                continue
             value, system = _value(kind, m)
             out.append(SizeMatch(s, e, query[s:e], value, system))
     return sorted(out, key=lambda x: x.start)

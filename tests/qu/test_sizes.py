@@ -11,6 +11,8 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("tommy hilfiger jeans 30/32", "30/32", "w30 l32", "waist"),
         ("uk 8 dress", "uk 8", "uk 8", "uk"),
         ("adidas samba 38 2/3", "38 2/3", "eu 38 2/3", "eu"),  # adidas makes EU sizes in thirds
+        ("toddler 9 crocs", "9", "9", "department"),  # the number after a children's department
+        ("junior size 3 football boots", "3", "3", "department"),
         ("gazelle eu 42 1/3 white", "eu 42 1/3", "eu 42 1/3", "eu"),
         ("boots eu 38", "eu 38", "eu 38", "eu"),
         ("us 10 shoes", "us 10", "us 10", "us"),
@@ -69,7 +71,8 @@ def test_size_grammar(query, text, value, system):
 @pytest.mark.parametrize(
     "query", ["levis 501", "dr martens 1460", "nike air max 90", "iphone 12", "28 waist trainer for women", "v neck 14",
               "85w power adapter", "crocs w10", "dress 10 long",
-              "all sizes"]  # a waist is 22-48; a leg fit needs trousers; "sizes" is no "size s"
+              "all sizes",  # a waist is 22-48; a leg fit needs trousers; "sizes" is no "size s"
+              "boys 3 pack boxers", "kids 2 in 1 scooter", "toddler 3 wheel bike"]  # counts, not sizes
 )
 def test_model_numbers_are_not_sizes(query):
     assert find_sizes(query) == []
