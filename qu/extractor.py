@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qu.lexicon import Lexicon, get_lexicon, key
-from qu.merge import GARMENT_COLOUR, METALS_AND_STONES, cut_before, merge_spans
+from qu.merge import GARMENT_COLOUR, cut_before, merge_spans
 from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
 from qu.rules import RuleMatcher
 from qu.sizes import DEPARTMENT, convert_dress_size, convert_shoe_size, is_partial, normalise_size
@@ -279,10 +279,11 @@ class QUExtractor:
                   and all(ln.brand for ln in lines) and self.lexicon.brand(sp.text, fuzzy=False) is None):
                 # a word the tagger took for a second, unknown brand: the colourway "zebra" in "yeezy 350 zebra"
                 continue
-            elif (sp.attribute == "colour" and sp.source == "rules" and sp.text.lower() in METALS_AND_STONES
+            elif (sp.attribute == "colour" and sp.source == "rules"
                   and self.taxonomy.roots([ln.category for ln in lines if ln.category]) & GARMENT_ROOTS):
-                # a metal's name beside a line of clothes, shoes or bags is its colour ("asics gel-1130
-                # silver"), as beside a garment word (qu.rules)
+                # a metal's name, or a colour word that names other things too, beside a line of clothes,
+                # shoes or bags is its colour ("asics gel-1130 silver", "gel 1130 cream 8"), as beside a
+                # garment word (qu.rules)
                 sp = sp.model_copy(update={"confidence": max(sp.confidence, GARMENT_COLOUR)})
             out.append(sp)
         return out
