@@ -174,7 +174,7 @@ def merge_spans(
             if (t.attribute in ("category", "brand") or (t.attribute == "gender" and r.attribute == "colour")
                     or (t.attribute in ("size", "condition") and r.attribute == "style")
                     or (t.attribute == "colour" and r.attribute in ("category", "size"))
-                    or (t.attribute == "size" and r.attribute == "category")
+                    or (t.attribute == "size" and r.attribute in ("category", "colour"))
                     or (t.attribute in ("style", "gender") and r.attribute == "size"
                         and _LETTER_SIZE.fullmatch(t.text.lower()))):
                 return r

@@ -264,7 +264,7 @@ _BABIES = re.compile(r"\b(?:bab(?:y|ies)(?!\s(?:tees?|blue|pink|dolls?)\b)|newbo
 FITS = ("plus size", "petite", "tall")  # sizes that are a cut, not a measure
 _HATS = re.compile(r"\b(?:hats?|caps?|fitted|new era|59fifty|snapback)\b", re.I)
 _TAILORING = re.compile(r"\b(?:suits?|blazers?|jackets?|tux(?:edo)?s?|sport ?coats?|waistcoats?)\b", re.I)
-_SHIRTS = re.compile(r"\bshirts?\b", re.I)
+_SHIRTS = re.compile(r"\b(?:shirts?|button[\s-](?:down|up)s?|oxfords?)\b", re.I)
 _LEGS = re.compile(r"\b(?:jeans?|trousers?|pants|chinos?|cords|cargos|joggers|slacks|leg)\b", re.I)
 
 
