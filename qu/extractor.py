@@ -118,9 +118,10 @@ def _season(text: str, sp: Span) -> bool:
 
 
 def _words(q: str) -> str:
-    """A query written as a slug ("zara-dress-size-10", "nike_air_max") with its words spaced; else q."""
-    if " " not in q.strip() and q.count("-") + q.count("_") >= 2:
-        return q.replace("-", " ").replace("_", " ")
+    """A query written as a slug ("zara-dress-size-10", "nike_air_max", "zara/dress/10") with its words
+    spaced; else q. (One "/" is a size or a colourway: "30/32", "white/green".)"""
+    if " " not in q.strip() and (q.count("-") + q.count("_") >= 2 or q.count("/") >= 2):
+        return q.replace("-", " ").replace("_", " ").replace("/", " ")
     return q
 
 

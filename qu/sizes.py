@@ -105,6 +105,12 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         re.compile(r"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it)\s?(\d{1,2})\s?(?:-|/|to)\s?(\d{1,2})\b", re.I),
     ),
     ("system", re.compile(rf"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it|jp)\s?(?:size\s?)?({_NUM})\b", re.I)),
+    # a range with its system after it: "size 10-12 uk" (two sizes, each in the system)
+    (
+        "pair system",
+        re.compile(r"\b(?:size\s+|sz\.?\s*)?(\d{1,2})\s?(?:-|/|to)\s?(\d{1,2})\s?(uk|eu|eur|us|usa)\b"
+                   r"(?!\s?(?:\d|dollars?|\$))", re.I),
+    ),
     # the system, the department, then the number: "us womens 8" (the size is the number, in that system)
     (
         "system gender",
@@ -158,8 +164,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         re.compile(rf"(?<![\w.£$€/-])(?<!\d\s)(\d{{1,2}})\s?(?:-|/)\s?(\d{{1,2}})(?![\w.%/-])"
                    rf"(?!\s?{_UNITS}(?![a-z]))", re.I),
     ),
-    ("letter", re.compile(rf"\b(?:size(?:\s*:\s*|\s+)|sz\s*:?\s*)({_LETTER_RE})\b", re.I)),  # "size: m" too
-    ("numeric", re.compile(rf"\b(?:size|sz)\s*:?\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
+    ("letter", re.compile(rf"\b(?:size(?:\s*:\s*|\s+)|sz\.?\s*:?\s*)({_LETTER_RE})\b", re.I)),  # "size: m" too
+    ("numeric", re.compile(rf"\b(?:size|sz\.?)\s*:?\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
     ("letter", re.compile(r"\b(plus[\s-]size|petite|tall)\b", re.I)),
     (
         "letter",
@@ -313,6 +319,12 @@ def find_sizes(query: str) -> list[SizeMatch]:
                 if found:
                     taken.append((s, e))
                     out += found
+                continue
+            if kind == "pair system":  # "10-12 uk": uk 10 and uk 12
+                sys_ = _system(m.group(3))
+                taken.append((s, e))
+                out.append(SizeMatch(s, m.end(1), query[s : m.end(1)], f"{sys_} {int(m.group(1))}", sys_))
+                out.append(SizeMatch(m.start(2), e, query[m.start(2) : e], f"{sys_} {int(m.group(2))}", sys_))
                 continue
             if kind == "system pair":  # "uk 8-10": uk 8 and uk 10
                 sys_ = _system(m.group(1))

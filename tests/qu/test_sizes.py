@@ -12,6 +12,7 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("uk 8 dress", "uk 8", "uk 8", "uk"),
         ("adidas samba 38 2/3", "38 2/3", "eu 38 2/3", "eu"),  # adidas makes EU sizes in thirds
         ("toddler 9 crocs", "9", "9", "department"),  # the number after a children's department
+        ("sz. 8 jeans", "sz. 8", "8", "numeric"),
         ("junior size 3 football boots", "3", "3", "department"),
         ("gazelle eu 42 1/3 white", "eu 42 1/3", "eu 42 1/3", "eu"),
         ("boots eu 38", "eu 38", "eu 38", "eu"),
@@ -98,6 +99,7 @@ def test_a_letter_pair_is_two_sizes(query, sizes):
         ("jumper 8-10", [("8", "8", "numeric pair"), ("10", "10", "numeric pair")]),  # UK dress sizes
         ("black leggings uk 8-10", [("uk 8", "uk 8", "uk"), ("10", "uk 10", "uk")]),
         ("eu 38/40 dress", [("eu 38", "eu 38", "eu"), ("40", "eu 40", "eu")]),
+        ("dress size 10-12 uk", [("size 10", "uk 10", "uk"), ("12 uk", "uk 12", "uk")]),  # the system after
         ("gap hoodie kids 10-12", [("10-12", "age 10-12", "age")]),  # with children: an age
         ("boys joggers 7-8", [("7-8", "age 7-8", "age")]),
         ("school pinafore 6-7", [("6-7", "age 6-7", "age")]),  # school clothes are children's
