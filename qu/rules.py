@@ -184,12 +184,13 @@ def _sizes_in_context(query: str, spans: list[Span], systems: dict[tuple[int, in
         if tok.span() == last.span():
             out.append(Span(attribute="size", text=tok.group(0), start=tok.start(), end=tok.end(),
                             value=word, source="rules", confidence=SIZE_STRONG))
-        elif i and any((sp.attribute in ("gender", "category") or (sp.attribute == "colour" and sp.confidence >= 0.85))
+        elif i and any((sp.attribute in ("gender", "category")
+                        or (sp.attribute in ("colour", "brand") and sp.confidence >= 0.85))
                        and sp.end == toks[i - 1].end() for sp in spans) and not (
             word == "s" and toks[i - 1].end() == tok.start() - 1 and toks[i - 1].group(0).lower() in _POSSESSORS
         ):
-            # mid-query, right after a department, a garment or a colour: "joggers mens l grey nike",
-            # "nuptse black m womens"
+            # mid-query, right after a department, a garment, a colour or a brand: "joggers mens l grey
+            # nike", "nuptse black m womens", "boxers calvin klein m 3 pack"
             out.append(Span(attribute="size", text=tok.group(0), start=tok.start(), end=tok.end(),
                             value=word, source="rules", confidence=SIZE_IN_CONTEXT))
     return out
