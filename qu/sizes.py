@@ -167,12 +167,13 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("letter", re.compile(rf"\b(?:size(?:\s*:\s*|\s+)|sz\.?\s*:?\s*)({_LETTER_RE})\b", re.I)),  # "size: m" too
     ("numeric", re.compile(rf"\b(?:size|sz\.?)\s*:?\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
     ("letter", re.compile(r"\b(plus[\s-]size|petite|tall)\b", re.I)),
+    # ("medium wash" is a denim's colour; "runs small" and "fits large" say how a thing fits, not its size)
     (
         "letter",
         re.compile(
             r"\b(xxs|2xs|xs|xl|xxl|2xl|xxxl|3xl|4xl|5xl|xxxxl|x-small|x-large|xx-large|"
             r"x small|x large|xx large|xlarge|xxlarge|extra small|extra large|"
-            r"small|medium|large)\b(?![\s-]*wash)",  # "medium wash" is a denim's colour
+            r"(?<!runs )(?<!fits )small|(?<!runs )(?<!fits )large|medium)\b(?![\s-]*wash)",
             re.I,
         ),
     ),
