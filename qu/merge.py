@@ -384,14 +384,18 @@ def merge_spans(
         for t in [t for t in primary if t.source == "tagger" and t.attribute == "brand"]:
             brand = next((r for r in rules if r.attribute == "brand" and r.confidence >= 0.9
                           and t.start <= r.start and r.end <= t.end and r.end - r.start < t.end - t.start), None)
-            if brand is None:  # the rules' brand begins inside it and runs on
+            runs_on = brand is None
+            if runs_on:  # the rules' brand begins inside it and runs on
                 brand = next((r for r in rules if r.attribute == "brand" and r.confidence >= 0.9
                               and t.start < r.start < t.end < r.end), None)
             if brand is None and is_known("brand", t.text):
                 continue
             # (or, beside a brand, a department the rules are sure of: "lads stone island")
             along = [r for r in rules if t.start <= r.start and (r.attribute in ("category", "colour") or (
-                         r.attribute == "gender" and brand is not None and r.confidence >= 0.9))
+                         r.attribute == "gender" and brand is not None and r.confidence >= 0.9)
+                         # or, before a brand it cut short, another the lexicon holds ("supreme" in "supreme
+                         # north face"; not "kanken" in "fjallraven kanken", whose whole the tagger read)
+                         or (r.attribute == "brand" and runs_on and brand is not None and r.end <= t.end))
                      # a colour it cut short ("corteiz sky" blue), or with no brand, a garment ("blak puffer" jacket)
                      and (r.end <= t.end or ((r.attribute == "colour" or brand is None) and r.start < t.end))
                      and (brand is None or not _overlaps(r, brand))]
