@@ -49,6 +49,10 @@ MATERIALS = METALS_AND_STONES | {
     "diamond", "crystal", "linen", "denim", "cotton", "wool", "leather", "suede", "velvet",
     "holographic", "metallic", "glitter", "iridescent", "transparent", "clear", "colorful", "colourful",
 }
+# what a garment is made of, said between its colour and its name ("rust corduroy jacket")
+CLOTHS = {"corduroy", "cord", "denim", "linen", "cotton", "wool", "leather", "suede", "velvet", "velour", "satin",
+          "silk", "tweed", "cashmere", "fleece", "knit", "lace", "mesh", "nylon", "chiffon", "crochet", "faux fur",
+          "sherpa", "jersey", "canvas", "patent", "quilted", "waxed", "merino", "mohair", "angora"}
 # the confidence of a metal's or a stone's name the rules read beside clothes, shoes or a bag: the
 # colour after all (cloth and finishes stay what the garment is made of: "linen shorts")
 GARMENT_COLOUR = 0.95
@@ -416,9 +420,16 @@ def merge_spans(
             inside = [r for r in rules if r.attribute in ("category", "colour", "gender", "style", "size")
                       and t.start <= r.start and r.end <= t.end]
             garments = [r for r in inside if r.attribute == "category"]
+            inside.sort(key=lambda r: r.start)
             if (len(inside) >= 2 and _read_whole(t, inside) and len(garments) == 1
                     and garments[0].confidence >= fill_min
                     and not any(p.attribute == "category" and not _overlaps(p, t) and not doomed(p) for p in primary)):
+                primary = [p for p in primary if p is not t] + inside
+            # and a tagger style made of a colour the rules are sure of and a cloth is the two ("rust corduroy"
+            # in "rust corduroy jacket"; not "snow waterproof")
+            elif (t.attribute == "style" and not garments and len(inside) == 2 and _read_whole(t, inside)
+                  and [r.attribute for r in inside] == ["colour", "style"]
+                  and inside[0].confidence >= fill_min and inside[1].text.lower() in CLOTHS):
                 primary = [p for p in primary if p is not t] + inside
     # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m") gives way to them: a
     # shopper who writes a pair means either size, and a filter on both values finds either. A tagger
