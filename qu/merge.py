@@ -186,22 +186,29 @@ def merge_spans(
 
         primary = [read_again(t) for t in primary]
         secondary = [read_again(t) for t in secondary]  # the tagger's conditions rank after the rules'
-        # in a query with a size the rules are sure of, a tagger category no taxonomy knows that is exactly a
-        # brand of the lexicon is the brand ("wrangler" in "w 30 l 32 wrangler"; not "music" or "cat" in
-        # queries with no size: there the lexicon's weak brands are mostly words)
+        # in a query with a size the rules are sure of, a lexicon brand may stand where the tagger read a garment
         brands = ({(r.start, r.end): r for r in rules if r.attribute == "brand"}
                   if any(r.attribute == "size" and r.confidence >= 0.9 for r in rules) else {})
-        primary = [brands.get((t.start, t.end), t) if t.source == "tagger" and t.attribute == "category"
-                   and not is_known("category", t.text) else t for t in primary]
-        # a tagger condition the lexicon does not know is a style: "without sleeves" says nothing of wear
-        secondary = [t.model_copy(update={"attribute": "style", "value": None})
-                     if t.source == "tagger" and t.attribute == "condition" and not is_known("condition", t.text)
-                     else t for t in secondary]
-        # a tagger category that is a letter size and no garment is the size: "m" in "undershirt white m"
-        # (the rules read a lone letter as a size only beside a garment they know)
-        primary = [t.model_copy(update={"attribute": "size", "value": None})
-                   if t.source == "tagger" and t.attribute == "category" and _LETTER_SIZE.fullmatch(t.text.lower())
-                   and not is_known("category", t.text) else t for t in primary]
+
+        def read_unknown(t: Span) -> Span:
+            """A tagger category or condition no lexicon knows, read as what it is: a condition is a style
+            ("without sleeves" says nothing of wear); a category that is exactly a lexicon brand, in a query
+            with a sure size, is the brand ("wrangler" in "w 30 l 32 wrangler"; not "music" or "cat" in
+            queries with no size: there the lexicon's weak brands are mostly words); one that is a letter
+            size is the size ("m" in "undershirt white m": the rules read a lone letter as a size only
+            beside a garment they know)."""
+            if t.source != "tagger" or t.attribute not in ("category", "condition") or is_known(t.attribute, t.text):
+                return t
+            if t.attribute == "condition":
+                return t.model_copy(update={"attribute": "style", "value": None})
+            if (t.start, t.end) in brands:
+                return brands[(t.start, t.end)]
+            if _LETTER_SIZE.fullmatch(t.text.lower()):
+                return t.model_copy(update={"attribute": "size", "value": None})
+            return t
+
+        primary = [read_unknown(t) for t in primary]
+        secondary = [read_unknown(t) for t in secondary]
         # a tagger category that is a colour the rules are sure of, beside another garment, is the colour
         # ("khaki" in "barbour khaki cardigan", though khakis are trousers too)
         garments = [t for t in primary if t.attribute == "category"]

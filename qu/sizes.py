@@ -173,7 +173,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         re.compile(
             r"\b(xxs|2xs|xs|xl|xxl|2xl|xxxl|3xl|4xl|5xl|xxxxl|x-small|x-large|xx-large|"
             r"x small|x large|xx large|xlarge|xxlarge|extra small|extra large|"
-            r"(?<!runs )(?<!fits )small|(?<!runs )(?<!fits )large|medium)\b(?![\s-]*wash)",
+            r"(?<!runs )(?<!fits )(?:small|large)|medium)\b(?![\s-]*wash)",
             re.I,
         ),
     ),
@@ -321,17 +321,12 @@ def find_sizes(query: str) -> list[SizeMatch]:
                     taken.append((s, e))
                     out += found
                 continue
-            if kind == "pair system":  # "10-12 uk": uk 10 and uk 12
-                sys_ = _system(m.group(3))
+            if kind in ("system pair", "pair system"):  # "uk 8-10", "10-12 uk": two sizes, each in the system
+                sg, a, b = (1, 2, 3) if kind == "system pair" else (3, 1, 2)
+                sys_ = _system(m.group(sg))
                 taken.append((s, e))
-                out.append(SizeMatch(s, m.end(1), query[s : m.end(1)], f"{sys_} {int(m.group(1))}", sys_))
-                out.append(SizeMatch(m.start(2), e, query[m.start(2) : e], f"{sys_} {int(m.group(2))}", sys_))
-                continue
-            if kind == "system pair":  # "uk 8-10": uk 8 and uk 10
-                sys_ = _system(m.group(1))
-                taken.append((s, e))
-                out.append(SizeMatch(s, m.end(2), query[s : m.end(2)], f"{sys_} {int(m.group(2))}", sys_))
-                out.append(SizeMatch(m.start(3), e, m.group(3), f"{sys_} {int(m.group(3))}", sys_))
+                out.append(SizeMatch(s, m.end(a), query[s : m.end(a)], f"{sys_} {int(m.group(a))}", sys_))
+                out.append(SizeMatch(m.start(b), e, query[m.start(b) : e], f"{sys_} {int(m.group(b))}", sys_))
                 continue
             if (
                 kind == "measure"
