@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qu.lexicon import Lexicon, get_lexicon, key
-from qu.merge import GARMENT_COLOUR, cut_before, merge_spans
+from qu.merge import GARMENT_COLOUR, cut_after, cut_before, merge_spans
 from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
 from qu.rules import RuleMatcher
-from qu.sizes import DEPARTMENT, convert_dress_size, convert_shoe_size, is_partial, normalise_size
+from qu.sizes import DEPARTMENT, convert_dress_size, convert_shoe_size, is_partial, normalise_size, waist_leg
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import ATTRIBUTES, ParsedQuery, Span
 
@@ -201,6 +201,9 @@ class QUExtractor:
                                                                            or _QUANTITY.fullmatch(sp.text.strip())))]
             if "rules" in layers:
                 spans = self._bare_size(t, spans, lines)
+                if any(ln.category in ("jeans", "trousers") for ln in lines):  # "levis 501 30 32"
+                    spans = [sp.model_copy(update={"value": v}) if sp.attribute == "size"
+                             and (v := waist_leg(sp.text)) else sp for sp in spans]
             # a span over blanked HTML ("<<< >>>" read as "<<   >>") is not the shopper's text: drop it
             words = _words(q)  # a slug's spans read its words: they keep the shopper's text
             spans = [s if words is q else s.model_copy(update={"text": q[s.start : s.end]})
@@ -309,7 +312,10 @@ class QUExtractor:
         cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]
         roots = self.taxonomy.roots(cats)
         if not roots & GARMENT_ROOTS:
-            return spans
+            # a brand that sells only shoes says what the number is: "dr martens 6", "birkenstock 38"
+            if not any(sp.attribute == "brand" and sp.value in self.lexicon.footwear_brands for sp in spans):
+                return spans
+            roots = frozenset({"shoes"})
         numbers = [
             m
             for m in self._BARE_NUMBER.finditer(text)
@@ -320,10 +326,22 @@ class QUExtractor:
         # under 20", "timberland boots 9 mens")
         may_follow = [sp for sp in spans if sp.attribute in ("price_min", "price_max")
                       or (sp.attribute == "gender" and not re.search(r"\d", sp.text))] + partial
+        # right after a garment, colours may follow too: "hunter wellington boots 6 green", "dress 10 red"
+        garment_ends = [sp.end for sp in spans if sp.attribute == "category"
+                        or (sp.attribute == "brand" and sp.value in self.lexicon.footwear_brands)]
+        garment_ends += [ln.end for ln in lines]
+        colours = [sp for sp in spans if sp.attribute == "colour" and not re.search(r"\d", sp.text)]
+
+        def only_after(m: re.Match, spans_: list) -> bool:
+            spans_ = spans_ + [sp for sp in spans if sp.attribute == "gender" and sp.start == m.start()]  # "7 girls"
+            return not "".join(" " if any(p.start <= i < p.end for p in spans_) else ch
+                               for i, ch in enumerate(text) if i >= m.end()).strip()
+
         ending = [
             m for m in numbers
-            if not "".join(" " if any(p.start <= i < p.end for p in may_follow) else ch
-                           for i, ch in enumerate(text) if i >= m.end()).strip()
+            if only_after(m, may_follow)
+            or (any(e <= m.start() and not text[e : m.start()].strip() for e in garment_ends)
+                and only_after(m, may_follow + colours))
         ]
         after_line = [
             m for m in numbers if any(ln.end <= m.start() and not text[ln.end : m.start()].strip() for ln in lines)
@@ -339,16 +357,19 @@ class QUExtractor:
             if not value:
                 continue
             over = [sp for sp in spans if sp.start < m.end() and m.start() < sp.end]
-            # the tagger's department sometimes takes the size along: "mens 11" is "mens" and 11
-            gender = [sp for sp in over if sp.attribute == "gender" and sp.start < m.start()]
+            # the tagger's department sometimes takes the size along: "mens 11" is "mens" and 11, "7 girls"
+            # is 7 and "girls"
+            before = [sp for sp in over if sp.attribute == "gender" and sp.start < m.start()]
+            after = [sp for sp in over if sp.attribute == "gender" and sp.start == m.start() and sp.end > m.end()]
             if all(
                 sp.attribute in ("style", "colour", "brand", "gender") and (sp.start, sp.end) == m.span()
                 for sp in over
-                if sp not in gender
+                if sp not in before and sp not in after
             ):
                 size = Span(attribute="size", text=m.group(1), start=m.start(), end=m.end(), value=value,
                             source="rules", confidence=0.9)
-                kept = [sp for sp in spans if sp not in over] + [cut_before(sp, m.start()) for sp in gender]
+                kept = [sp for sp in spans if sp not in over] + [cut_before(sp, m.start()) for sp in before]
+                kept += [cut_after(sp, m.end()) for sp in after]
                 return sorted([*kept, size], key=lambda sp: sp.start)
         return spans
 

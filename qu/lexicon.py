@@ -112,6 +112,7 @@ class Lexicon:
     )  # keys from the curated list (high precision in queries)
     brand_loose: dict[str, str] = field(default_factory=dict)  # loose key -> canonical, for fuzzy matching
     fuzzy_brands: list[str] = field(default_factory=list)  # loose keys eligible for fuzzy matching
+    footwear_brands: set[str] = field(default_factory=set)  # canonical brands that sell (nearly) only shoes
     # loose keys of curated brand names of several words, by their words' first letters ("nb": newbalance)
     fuzzy_phrases: dict[str, list[str]] = field(default_factory=dict)
     colour_alias: dict[str, str] = field(default_factory=dict)
@@ -140,6 +141,9 @@ class Lexicon:
                 if " " in key(a) and len(_loose(a)) >= 8:
                     lex.fuzzy_phrases.setdefault("".join(w[0] for w in key(a).split()), []).append(_loose(a))
             curated.append(canon)
+        lex.footwear_brands = {b.lower() for b in raw.get("footwear", ())}
+        if unknown := lex.footwear_brands - set(curated):
+            raise ValueError(f"{brands_path}: footwear names brands it does not list: {sorted(unknown)}")
         with open(VOCAB / "fpi_brand_candidates.csv", encoding="utf-8") as f:
             for row in csv.DictReader(f):
                 name = row["brand_candidate"].strip()

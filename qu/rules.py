@@ -196,6 +196,9 @@ def _sizes_in_context(query: str, spans: list[Span], systems: dict[tuple[int, in
     return out
 
 
+# style words that name other things when no garment is said: "extension cord", "power cord"
+_CLOTHES_ONLY_STYLES = frozenset({"cord"})
+
 # gender words often part of a title or a product ("wonder woman", "american girl doll", "baby shampoo")
 _AMBIGUOUS_GENDER = {
     "girl",
@@ -467,7 +470,11 @@ class RuleMatcher:
     def _styles_in_context(self, spans: list[Span]) -> list[Span]:
         """A style word is said of something to wear: where the rules read no garment, accessory or
         fashion brand, it does not outweigh the tagger's reading ("pleated" in "pleated rv door", "party"
-        in "party supplies": train and dev, 28 better, 7 worse)."""
+        in "party supplies": train and dev, 28 better, 7 worse). "cord" is corduroy only said of
+        clothes ("cord skirt", "pinafore dress cord"; not "extension cord")."""
+        cats = [sp.value for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85]
+        if "clothing" not in self.taxonomy.roots(cats):
+            spans = [sp for sp in spans if not (sp.attribute == "style" and key(sp.text) in _CLOTHES_ONLY_STYLES)]
         if any((sp.attribute == "category" and sp.confidence >= 0.85)
                or (sp.attribute == "brand" and sp.confidence >= 0.9) for sp in spans):
             return spans

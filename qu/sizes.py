@@ -275,6 +275,16 @@ _SHIRTS = re.compile(r"\b(?:shirts?|button[\s-](?:down|up)s?|oxfords?)\b", re.I)
 _LEGS = re.compile(r"\b(?:jeans?|trousers?|pants|chinos?|cords|cargos|joggers|slacks|leg)\b", re.I)
 
 
+_WAIST_LEG = dict(_PATTERNS)["waist leg"]
+
+
+def waist_leg(text: str) -> str | None:
+    """Two bare numbers as a waist and a leg ("30 32" -> "w30 l32"), for a query whose trousers are
+    named by a product line, not a word ("levis 501 30 32")."""
+    m = _WAIST_LEG.fullmatch(text.strip())
+    return f"w{m.group(1)} l{m.group(2)}" if m else None
+
+
 def _pair(query: str, m: re.Match) -> list[SizeMatch]:
     """A bare "a-b": in a query about babies one of their month ranges ("0-3", "6-12"), in a query about
     children a kids' age range (b - a <= 2, up to 16), else two UK dress sizes (even, b = a + 2, from

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from qu.lexicon import canonical_brand, canonical_colour, get_lexicon
@@ -95,3 +97,13 @@ def test_fuzzy_brand_candidates_by_length_find_what_the_whole_list_finds(word):
         near = process.extractOne(word.replace(" ", ""), lex._near_length(len(word.replace(" ", "")), cutoff),
                                   scorer=fuzz.ratio, score_cutoff=cutoff)
         assert (whole and whole[:2]) == (near and near[:2])
+
+
+def test_footwear_brands_are_curated_brands(tmp_path):
+    from qu.lexicon import Lexicon
+
+    assert {"dr. martens", "birkenstock", "golden goose"} <= Lexicon.load().footwear_brands
+    bad = tmp_path / "brands.json"
+    bad.write_text(json.dumps({"format_version": 1, "footwear": ["nobody"], "brands": {"nike": []}}))
+    with pytest.raises(ValueError, match="nobody"):
+        Lexicon.load(brands_path=bad)

@@ -69,7 +69,11 @@ def test_every_line_names_a_taxonomy_leaf_and_a_valid_pattern():
         ("jumper 8", "8"),  # clothing: a whole number ending the query, kept as written
         ("petite trousers 6", ["petite", "6"]),  # a fit range does not stop the number
         ("fred perry polo 40", "40"),
-        ("jumper 8 blue", None),  # clothing: only a number that ends the query
+        ("jumper 8 blue", "8"),  # right after the garment, only a colour follows
+        ("jumper 2 pack blue", None),  # clothing: otherwise only a number that ends the query
+        ("dr martens 6", "6"),  # a brand that sells only shoes says what the number is
+        ("golden goose 39 white", "eu 39"),
+        ("timberland 6 inch", None),
         ("jeans 60", None),  # no clothing size
         ("dress 10.5", None),
         ("bracelet 8", None),  # accessories: no size read from a bare number
