@@ -100,6 +100,8 @@ def without_negations(query: str, negated: dict[str, list[str]] | None) -> str:
     return out or query
 
 
+_WETSUIT = re.compile(r"\bwet ?suits?\b", re.I)
+_THICKNESS = re.compile(r"[2-7]\s?/\s?[1-6](?:\s?/\s?[1-5])?\s?(?:mm)?", re.I)
 _FOOTBALL = re.compile(r"\b(?:kits?|shirts?|jerseys?|tops?|home|away|third|football|soccer|footy|season)\b", re.I)
 
 
@@ -113,6 +115,10 @@ def _age_in(department: str) -> str | None:
 
 
 def _season(text: str, sp: Span) -> bool:
+    """A football season ("2003/04 home shirt") or a wetsuit's thickness in mm ("wetsuit 3/2 womens 10",
+    "5/4/3mm"): not a size."""
+    if _WETSUIT.search(text) and _THICKNESS.fullmatch(sp.text.strip()):
+        return True
     m = _SEASON.fullmatch(sp.text.strip())
     return bool(m and int(m.group(2)[-2:]) == (int(m.group(1)[-2:]) + 1) % 100 and _FOOTBALL.search(text))
 
