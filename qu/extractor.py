@@ -114,7 +114,7 @@ def _age_in(department: str) -> str | None:
     return None
 
 
-def _season(text: str, sp: Span) -> bool:
+def _season_or_thickness(text: str, sp: Span) -> bool:
     """A football season ("2003/04 home shirt") or a wetsuit's thickness in mm ("wetsuit 3/2 womens 10",
     "5/4/3mm"): not a size."""
     if _WETSUIT.search(text) and _THICKNESS.fullmatch(sp.text.strip()):
@@ -203,7 +203,7 @@ class QUExtractor:
                 if lines:
                     rs, ts = self._around_lines(rs, lines), self._around_lines(ts, lines)
             spans = merge_spans(rs, ts, policy, is_known=self._is_known, text=t)
-            spans = [sp for sp in spans if not (sp.attribute == "size" and (_season(t, sp)
+            spans = [sp for sp in spans if not (sp.attribute == "size" and (_season_or_thickness(t, sp)
                                                                            or _QUANTITY.fullmatch(sp.text.strip())))]
             if "rules" in layers:
                 spans = self._bare_size(t, spans, lines)
@@ -308,8 +308,9 @@ class QUExtractor:
         numbers 0-56 (UK, US and EU dress sizes, waists, chests), ending the query, kept as written,
         since the number alone does not say which system. Bags: 15-50, a width in cm. A number the
         tagger read as a style, colour, brand or department ("trousers 6" as style "6", "vans old
-        skool 7" as a department "7") gives way; a department that took the number along ("mens 11")
-        is cut short."""
+        skool 7" as a department "7") gives way; a department that took the number along ("mens 11",
+        "7 girls") is cut short. Right after a garment only a colour may follow too ("hunter wellington
+        boots 6 green"), and a brand that sells only shoes counts as footwear ("dr martens 6")."""
         # a fit is a range and a leg length half a size: "petite trousers 6", "mom jeans 10 l30"
         partial = [sp for sp in spans if sp.attribute == "size" and is_partial((sp.value or sp.text).lower())]
         if not any(ch.isdigit() for ch in text) or any(sp.attribute == "size" and sp not in partial for sp in spans):
