@@ -318,9 +318,10 @@ class QUExtractor:
         cats = [ln.category for ln in lines]
         cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]
         roots = self.taxonomy.roots(cats)
+        # a brand that sells only shoes says what the number is: "dr martens 6", "birkenstock 38"
+        shoe_brands = [sp for sp in spans if sp.attribute == "brand" and sp.value in self.lexicon.footwear_brands]
         if not roots & GARMENT_ROOTS:
-            # a brand that sells only shoes says what the number is: "dr martens 6", "birkenstock 38"
-            if not any(sp.attribute == "brand" and sp.value in self.lexicon.footwear_brands for sp in spans):
+            if not shoe_brands:
                 return spans
             roots = frozenset({"shoes"})
         numbers = [
@@ -334,9 +335,8 @@ class QUExtractor:
         may_follow = [sp for sp in spans if sp.attribute in ("price_min", "price_max")
                       or (sp.attribute == "gender" and not re.search(r"\d", sp.text))] + partial
         # right after a garment, colours may follow too: "hunter wellington boots 6 green", "dress 10 red"
-        garment_ends = [sp.end for sp in spans if sp.attribute == "category"
-                        or (sp.attribute == "brand" and sp.value in self.lexicon.footwear_brands)]
-        garment_ends += [ln.end for ln in lines]
+        garment_ends = [sp.end for sp in spans if sp.attribute == "category"]
+        garment_ends += [sp.end for sp in shoe_brands] + [ln.end for ln in lines]
         colours = [sp for sp in spans if sp.attribute == "colour" and not re.search(r"\d", sp.text)]
 
         def only_after(m: re.Match, spans_: list) -> bool:
