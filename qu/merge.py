@@ -37,6 +37,9 @@ DEFAULT_POLICY: dict[str, Policy] = {
 
 _SYSTEM_WORDS = {"uk", "eu", "us", "fr", "it", "jp"}
 _LETTER_SIZE = re.compile(r"x{0,3}[sml]|[2-5]xl")
+# a letter size in words, read as the size only where the rules are sure (beside a garment: "mens medium
+# hoodie"), not alone ("medium crate", "large print")
+_SIZE_WORDS = frozenset({"small", "medium", "large"})
 # words after a garment that name how many, not what: "robe set", "sock sets", "purses and"
 _SETS = re.compile(r"(?:\s+(?:and|&|sets?|packs?|kits?|bundles?|lots?|outfits?|combos?))+\s*$", re.I)
 # colour words that are a material (metals, stones, cloth) or a finish: QueryNER reads them as modifiers
@@ -166,8 +169,8 @@ def merge_spans(
         # QueryNER reads it as), a tagger size or condition that is a style and no size or condition
         # ("oversized", "vintage" alone), a tagger colour that is a garment or a size and no colour
         # ("coat" in "coat beige", "xs" in "shorts xs blue"), and a tagger style or department that is a
-        # letter size ("m" in "barbour shorts m ivory", "jeans m mens"; not "medium": QueryNER reads
-        # "medium vest" as a modifier)
+        # letter size ("m" in "barbour shorts m ivory", "jeans m mens"; "medium" only where the rules are
+        # sure: "mens medium hoodie", not "medium crate")
         relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand" and r.confidence > 0.6}
 
         def read_again(t: Span) -> Span:
@@ -180,7 +183,8 @@ def merge_spans(
                     or (t.attribute == "colour" and r.attribute in ("category", "size"))
                     or (t.attribute == "size" and r.attribute in ("category", "colour"))
                     or (t.attribute in ("style", "gender") and r.attribute == "size"
-                        and _LETTER_SIZE.fullmatch(t.text.lower()))):
+                        and (_LETTER_SIZE.fullmatch(t.text.lower())
+                             or (t.text.lower() in _SIZE_WORDS and r.confidence >= 0.9)))):
                 return r
             return t
 
@@ -216,6 +220,14 @@ def merge_spans(
             primary = [next((r for r in rules if r.attribute == "colour" and r.confidence >= 0.9
                              and (r.start, r.end) == (t.start, t.end)), t)
                        if t.source == "tagger" and t.attribute == "category" else t for t in primary]
+            # and one that is a style too, right before the other garment, is said of it ("knit" in
+            # "sandro knit cardigan")
+            if text is not None:
+                primary = [t.model_copy(update={"attribute": "style", "value": None})
+                           if t.attribute == "category" and is_known("style", t.text) and any(
+                               g.attribute == "category" and g.start > t.end and not text[t.end : g.start].strip()
+                               for g in garments) else t
+                           for t in primary]
 
         # a tagger department that is exactly a garment the taxonomy knows ("baby grow" in "3-6m baby
         # grow") is the garment (not a style: "denim", "flannel" and "crossbody" are said of a garment)
@@ -328,13 +340,17 @@ def merge_spans(
                 if garment and is_known("category", garment.text):
                     primary = [p for p in primary if p is not t] + [garment, size, tail]
         # a tagger department that took a child's size along ("toddler 9" in "toddler 9 crocs", "girls 16")
-        # is the department, then the size the rules read
+        # is the department, then the size the rules read; one that is a garment, then the size, is those
+        # ("baby grow 0-3 months")
         for t in [t for t in primary if t.source == "tagger" and t.attribute == "gender"]:
             size = next((r for r in rules if r.attribute == "size" and r.confidence >= 0.95
                          and t.start < r.start and r.end == t.end), None)
             cut = cut_before(t, size.start) if size else None
-            if cut is not None and is_known("gender", cut.text):
-                primary = [p for p in primary if p is not t] + [cut, size]
+            garment = cut and next((r for r in rules if r.attribute == "category" and r.confidence >= fill_min
+                                    and (r.start, r.end) == (cut.start, cut.end)
+                                    and is_known("narrow category", r.text)), None)
+            if cut is not None and (garment or is_known("gender", cut.text)):
+                primary = [p for p in primary if p is not t] + [garment or cut, size]
         # a tagger size that took the colour or style before it along ("navy xl", "lace 10") is that colour
         # or style, then the size the rules read; so is any tagger span made of a size and then a colour
         # or a department the rules read ("l stone" read as a brand in "new balance shirt l stone", "m

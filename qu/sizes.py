@@ -4,7 +4,7 @@ Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from contex
 (W32, W32 L30), "one size", "age" (kids: 3T, 2-3 years, 12 months), "measure" (12 inch, 38mm),
 "numeric" (size 8 with no system), "leg fit" (a size with its leg: "28 short", "14 long"),
 "collar" (15.5 collar, 16.5 neck; a US dress shirt's "16 34/35", neck then sleeve),
-"hat" (a fitted cap: "7 1/4"), "suit" (a chest and fit: "42r"),
+"hat" (a fitted cap: "7 1/4"), "suit" (a chest and fit: "42r"), "bra" (band and cup: "34dd"),
 "length" (a leg alone in a query about trousers: "34l", "l32"), "leg" (a leg length in words: "34 leg",
 "inside leg 32"), "letter pair" ("s/m": two sizes),
 "numeric pair" ("8-10": two UK dress sizes), "jp"/"cm" (shoes: "jp 26", "cm 27"); a unisex shoe's
@@ -153,8 +153,12 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
                    r"(?![\w.%/-])(?!\s?(?:-|to\b|x\b|&|and\b|or\b|packs?\b|pk\b|pcs?\b|pieces?\b|in\s?1\b|"
                    r"wheels?\b|years?\b|yrs?\b|months?\b|mths?\b|seater\b|tier\b|layer\b|ply\b))", re.I),
     ),
-    # US children's shoe sizes: "8c" (toddler), "5y" / "5.5y" (youth, "gs"), kept as written
+    # US children's shoe sizes: "8c" (toddler), "5y" / "5.5y" (youth, "gs"), kept as written; the letter
+    # in front too, in a query about children's shoes (see find_sizes): "kids trainers c10" is "10c"
     ("kids shoe", re.compile(r"\b(1?\d(?:\.5)?)\s?([cy])\b", re.I)),
+    ("kids shoe", re.compile(r"\b([cy])\s?(1?\d(?:\.5)?)\b", re.I)),
+    # a bra's band and cup, in a query about bras or swimwear (see find_sizes): "34dd", "36 b", "32ff"
+    ("bra", re.compile(r"\b(2[8-9]|3\d|4[0-8])\s?(aa|a|b|c|ddd|dd|d|e|ff|f|gg|g|hh|h|jj|j|k)\b", re.I)),
     # a fitted cap's size, in a query about hats (see find_sizes): "new era 7 1/4", "7 3/8 fitted"
     ("hat", re.compile(r"\b([67])\s([1357]/8|1/4|3/4|1/2)(?![\w/])", re.I)),
     # a bare pair: UK dress sizes "8-10", "12/14" (two sizes); kids' ages "7-8", "10-12" (see find_sizes)
@@ -223,7 +227,10 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
     if kind == "eu third":
         return f"eu {g[0]} {g[1]}/3", "eu"
     if kind == "kids shoe":
-        return f"{_fmt(g[0])}{g[1].lower()}", "us kids"
+        num, letter = (g[1], g[0]) if g[0].isalpha() else (g[0], g[1])
+        return f"{_fmt(num)}{letter.lower()}", "us kids"
+    if kind == "bra":
+        return f"{g[0]}{g[1].lower()}", "bra"
     if kind == "unisex shoe":  # the men's size names it: a unisex shoe is made in men's sizes
         return f"us {_fmt(g[0])}", "us"
     if kind == "one size":
@@ -272,6 +279,8 @@ FITS = ("plus size", "petite", "tall")  # sizes that are a cut, not a measure
 _HATS = re.compile(r"\b(?:hats?|caps?|fitted|new era|59fifty|snapback)\b", re.I)
 _TAILORING = re.compile(r"\b(?:suits?|blazers?|jackets?|tux(?:edo)?s?|sport ?coats?|waistcoats?)\b", re.I)
 _SHIRTS = re.compile(r"\b(?:shirts?|button[\s-](?:down|up)s?|oxfords?)\b", re.I)
+_BRAS = re.compile(r"\b(?:bras?|bralettes?|bikinis?|swim(?:suits?|wear)|lingerie|balconettes?|plunge|"
+                   r"underwired|non[\s-]wired|strapless)\b", re.I)
 _LEGS = re.compile(r"\b(?:jeans?|trousers?|pants|chinos?|cords|cargos|joggers|slacks|leg)\b", re.I)
 
 
@@ -317,7 +326,9 @@ def find_sizes(query: str) -> list[SizeMatch]:
                     or (kind == "hat" and not _HATS.search(query))
                     or (kind == "suit" and not _TAILORING.search(query))
                     or (kind == "neck sleeve" and not _SHIRTS.search(query))
-                    or (kind == "waist leg" and not _LEGS.search(query))):
+                    or (kind == "waist leg" and not _LEGS.search(query))
+                    or (kind == "bra" and not _BRAS.search(query))
+                    or (kind == "kids shoe" and m.group(1).isalpha() and not _KIDS.search(query))):
                 continue
             if kind == "length" and not _LEGS.search(query) and not (
                 m.group(0)[0] in "lL" and re.search(r"\b\d{1,2}\s$", query[:s])

@@ -60,6 +60,14 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("kids shoes size 13 1/2", "size 13 1/2", "13.5", "numeric"),  # not the kids' age "1-2"
         ("5 1/2 inch heels", "5 1/2 inch", "5.5 inch", "measure"),
         ("tights 40 denier black", "40 denier", "40 denier", "measure"),  # a thickness, not a size 40
+        # a bra's band and cup, beside a bra or swimwear word
+        ("bralette 36b", "36b", "36b", "bra"),
+        ("strapless bra 30FF", "30FF", "30ff", "bra"),
+        ("bikini top 32 c", "32 c", "32c", "bra"),
+        ("38 ddd push up bras", "38 ddd", "38ddd", "bra"),
+        # a US kids' shoe size with its letter in front, in a query about children
+        ("kids trainers c10", "c10", "10c", "us kids"),
+        ("toddler crocs C8", "C8", "8c", "us kids"),
     ],
 )
 def test_size_grammar(query, text, value, system):
@@ -73,7 +81,9 @@ def test_size_grammar(query, text, value, system):
     "query", ["levis 501", "dr martens 1460", "nike air max 90", "iphone 12", "28 waist trainer for women", "v neck 14",
               "85w power adapter", "crocs w10", "dress 10 long",
               "all sizes",  # a waist is 22-48; a leg fit needs trousers; "sizes" is no "size s"
-              "boys 3 pack boxers", "kids 2 in 1 scooter", "toddler 3 wheel bike"]  # counts, not sizes
+              "boys 3 pack boxers", "kids 2 in 1 scooter", "toddler 3 wheel bike",  # counts, not sizes
+              "30a fuse", "tights 40d", "36c battery",  # a cup needs a bra or swimwear word
+              "c4 vitamin", "nike c10"]  # a letter in front needs children
 )
 def test_model_numbers_are_not_sizes(query):
     assert find_sizes(query) == []
