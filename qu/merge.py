@@ -201,6 +201,11 @@ def merge_spans(
             queries with no size: there the lexicon's weak brands are mostly words); one that is a letter
             size is the size ("m" in "undershirt white m": the rules read a lone letter as a size only
             beside a garment they know)."""
+            if t.source == "tagger" and t.attribute == "size" and not is_known("size", t.text):
+                # a size no grammar reads that opens with a garment the rules read is the garment ("ring" in
+                # "ring size m": the rules read the size after it)
+                return next((r for r in rules if r.attribute == "category" and r.start == t.start and r.end < t.end
+                             and r.confidence >= fill_min and is_known("narrow category", r.text)), t)
             if t.source != "tagger" or t.attribute not in ("category", "condition") or is_known(t.attribute, t.text):
                 return t
             if t.attribute == "condition":
@@ -307,7 +312,13 @@ def merge_spans(
             and is_known is not None
             and not is_known(r.attribute, r.text[unread[0].start() : unread[-1].end()])
         )
-        if whole or part:
+        # (but a garment the taxonomy names with its style, read as that style and the garment, stays two:
+        # "wide leg" and "trousers" in "wide leg trousers")
+        said_of = (r.attribute == "category" and is_known is not None and len(pieces) == 2 and not dropped
+                   and pieces[0].attribute == "style" and is_known("style", pieces[0].text)
+                   and pieces[1].attribute == "category" and pieces[1].end == r.end
+                   and is_known("category", pieces[1].text))
+        if (whole or part) and not said_of:
             primary = [t for t in primary if t not in pieces] + [r]
     # a garment the tagger read as a style is the garment when it ends the phrase, where English puts
     # the thing a phrase names ("urban outfitters cardigan", "north face fleece women m"; not "flannel

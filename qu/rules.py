@@ -144,7 +144,7 @@ _AMBIGUOUS_COLOURS = {
 
 
 _SYSTEMS = {"uk", "eu", "us", "fr", "it", "jp", "cm", "waist", "one size", "collar", "chest", "us kids", "letter pair",
-            "leg fit", "leg", "hat", "suit", "bra", "department"}
+            "leg fit", "leg", "hat", "suit", "bra", "ring", "department"}
 SIZE_IN_CONTEXT = 0.9  # a letter size beside a garment or a fashion brand: "nike hoodie xs", not "iphone xs"
 SIZE_STRONG = 0.95  # beats the tagger's other reading: a letter size ending the query, a kids' age
 _BARE_LETTERS = ("s", "m", "l")
@@ -428,6 +428,7 @@ class RuleMatcher:
             i += n
         out = self._brands_in_context(query, out)
         out = self._mint_in_context(query, out)
+        out = self._wide_in_context(query, out)
         out = self._colours_in_context(out)
         out = self._styles_in_context(out)
         return sorted(_sizes_in_context(query, out, systems), key=lambda sp: sp.start)
@@ -443,6 +444,20 @@ class RuleMatcher:
             else sp
             for sp in spans
         ]
+
+    def _wide_in_context(self, query: str, spans: list[Span]) -> list[Span]:
+        """"wide" beside a shoe is its fitting ("size 9 wide trainers", "boots wide"); elsewhere it says
+        other things ("wide brim hat", "wide mouth jar")."""
+        shoes = [sp for sp in spans if sp.attribute == "category" and "shoes" in self.taxonomy.roots([sp.value])]
+        out = list(spans)
+        for m in re.finditer(r"\bwide\b", query, re.I):
+            if any(sp.start < m.end() and m.start() < sp.end for sp in spans):
+                continue
+            if any((c.start > m.end() and not query[m.end() : c.start].strip())
+                   or (c.end < m.start() and not query[c.end : m.start()].strip()) for c in shoes):
+                out.append(Span(attribute="style", text=m.group(0), start=m.start(), end=m.end(), value="wide fit",
+                                source="rules", confidence=0.85))
+        return out
 
     def _colours_in_context(self, spans: list[Span]) -> list[Span]:
         """A colour name that more often names something else ("cream", "stone", "camel") is weak

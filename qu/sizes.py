@@ -5,6 +5,7 @@ Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from contex
 "numeric" (size 8 with no system), "leg fit" (a size with its leg: "28 short", "14 long"),
 "collar" (15.5 collar, 16.5 neck; a US dress shirt's "16 34/35", neck then sleeve),
 "hat" (a fitted cap: "7 1/4"), "suit" (a chest and fit: "42r"), "bra" (band and cup: "34dd"),
+"ring" (a UK ring size: "size n"),
 "length" (a leg alone in a query about trousers: "34l", "l32"), "leg" (a leg length in words: "34 leg",
 "inside leg 32"), "letter pair" ("s/m": two sizes),
 "numeric pair" ("8-10": two UK dress sizes), "jp"/"cm" (shoes: "jp 26", "cm 27"); a unisex shoe's
@@ -124,7 +125,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # a suit or blazer's chest with its fit, in a query about tailoring (see find_sizes): "42r", "38 s", "40l"
     ("suit", re.compile(r"\b(3[4-9]|4\d|5[0-4])\s?([rsl])\b", re.I)),
     # a size with its leg fit, in a query about trousers (see find_sizes): "jeans 28 short", "trousers 14 long"
-    ("leg fit", re.compile(r"\b(\d{1,2})\s?(short|long|regular|reg)\b", re.I)),
+    ("leg fit", re.compile(r"\b(\d{1,2})\s?(short|long|regular|reg)\b(?:\s(?:in\s)?(?:the\s)?leg\b)?", re.I)),
     # a leg length alone, in a query about trousers (see find_sizes): "tall jeans 34l", "chinos l32"
     ("length", re.compile(r"\b(2[6-9]|3[0-8])\s?l\b|\bl\s?(2[6-9]|3[0-8])\b", re.I)),
     # in words: "34 leg", "32in inside leg", "leg 30", "inside leg 31"
@@ -156,7 +157,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # US children's shoe sizes: "8c" (toddler), "5y" / "5.5y" (youth, "gs"), kept as written; the letter
     # in front too, in a query about children's shoes (see find_sizes): "kids trainers c10" is "10c"
     ("kids shoe", re.compile(r"\b(1?\d(?:\.5)?)\s?([cy])\b", re.I)),
-    ("kids shoe", re.compile(r"\b([cy])\s?(1?\d(?:\.5)?)\b", re.I)),
+    ("kids shoe", re.compile(r"\b([cyj])\s?(1?\d(?:\.5)?)\b", re.I)),  # Crocs' "j2" (junior) is youth 2
     # a bra's band and cup, in a query about bras or swimwear (see find_sizes): "34dd", "36 b", "32ff"
     ("bra", re.compile(r"\b(2[8-9]|3\d|4[0-8])\s?(aa|a|b|c|ddd|dd|d|e|ff|f|gg|g|hh|h|jj|j|k)\b", re.I)),
     # a fitted cap's size, in a query about hats (see find_sizes): "new era 7 1/4", "7 3/8 fitted"
@@ -168,6 +169,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         re.compile(rf"(?<![\w.£$€/-])(?<!\d\s)(\d{{1,2}})\s?(?:-|/)\s?(\d{{1,2}})(?![\w.%/-])"
                    rf"(?!\s?{_UNITS}(?![a-z]))", re.I),
     ),
+    # a UK ring size is a letter, in a query about rings (see find_sizes): "ring size n", "size p 1/2"
+    ("ring", re.compile(r"\b(?:size|sz\.?)\s([a-z](?:\s?1/2)?)(?![\w/])", re.I)),
     ("letter", re.compile(rf"\b(?:size(?:\s*:\s*|\s+)|sz\.?\s*:?\s*)({_LETTER_RE})\b", re.I)),  # "size: m" too
     ("numeric", re.compile(rf"\b(?:size|sz\.?)\s*:?\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
     ("letter", re.compile(r"\b(plus[\s-]size|petite|tall)\b", re.I)),
@@ -228,7 +231,9 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
         return f"eu {g[0]} {g[1]}/3", "eu"
     if kind == "kids shoe":
         num, letter = (g[1], g[0]) if g[0].isalpha() else (g[0], g[1])
-        return f"{_fmt(num)}{letter.lower()}", "us kids"
+        return f"{_fmt(num)}{'y' if letter.lower() == 'j' else letter.lower()}", "us kids"
+    if kind == "ring":
+        return re.sub(r"\s", "", g[0].lower()).replace("1/2", " 1/2"), "ring"
     if kind == "bra":
         return f"{g[0]}{g[1].lower()}", "bra"
     if kind == "unisex shoe":  # the men's size names it: a unisex shoe is made in men's sizes
@@ -281,6 +286,8 @@ _TAILORING = re.compile(r"\b(?:suits?|blazers?|jackets?|tux(?:edo)?s?|sport ?coa
 _SHIRTS = re.compile(r"\b(?:shirts?|button[\s-](?:down|up)s?|oxfords?)\b", re.I)
 _BRAS = re.compile(r"\b(?:bras?|bralettes?|bikinis?|swim(?:suits?|wear)|lingerie|balconettes?|plunge|"
                    r"underwired|non[\s-]wired|strapless)\b", re.I)
+_CROCS = re.compile(r"\bcrocs?\b", re.I)
+_RINGS = re.compile(r"\brings?\b", re.I)
 _LEGS = re.compile(r"\b(?:jeans?|trousers?|pants|chinos?|cords|cargos|joggers|slacks|leg)\b", re.I)
 
 
@@ -328,7 +335,9 @@ def find_sizes(query: str) -> list[SizeMatch]:
                     or (kind == "neck sleeve" and not _SHIRTS.search(query))
                     or (kind == "waist leg" and not _LEGS.search(query))
                     or (kind == "bra" and not _BRAS.search(query))
-                    or (kind == "kids shoe" and m.group(1).isalpha() and not _KIDS.search(query))):
+                    or (kind == "ring" and not _RINGS.search(query))
+                    or (kind == "kids shoe" and m.group(1).isalpha()
+                        and not (_KIDS.search(query) or (m.group(1).lower() == "j" and _CROCS.search(query))))):
                 continue
             if kind == "length" and not _LEGS.search(query) and not (
                 m.group(0)[0] in "lL" and re.search(r"\b\d{1,2}\s$", query[:s])

@@ -68,6 +68,12 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         # a US kids' shoe size with its letter in front, in a query about children
         ("kids trainers c10", "c10", "10c", "us kids"),
         ("toddler crocs C8", "C8", "8c", "us kids"),
+        ("crocs j2 pink", "j2", "2y", "us kids"),  # Crocs' junior sizes are youth sizes
+        # a UK ring size, beside a ring word
+        ("ring size n", "size n", "n", "ring"),
+        ("gold ring size P 1/2", "size P 1/2", "p 1/2", "ring"),
+        # the leg after a leg fit is part of it
+        ("trousers 12 long leg", "12 long leg", "12 long", "leg fit"),
     ],
 )
 def test_size_grammar(query, text, value, system):
@@ -83,7 +89,8 @@ def test_size_grammar(query, text, value, system):
               "all sizes",  # a waist is 22-48; a leg fit needs trousers; "sizes" is no "size s"
               "boys 3 pack boxers", "kids 2 in 1 scooter", "toddler 3 wheel bike",  # counts, not sizes
               "30a fuse", "tights 40d", "36c battery",  # a cup needs a bra or swimwear word
-              "c4 vitamin", "nike c10"]  # a letter in front needs children
+              "c4 vitamin", "nike c10", "j2 visa",  # a letter in front needs children (or Crocs, for a "j")
+              "ring sizer"]
 )
 def test_model_numbers_are_not_sizes(query):
     assert find_sizes(query) == []
