@@ -79,12 +79,12 @@ _QUANTITY = re.compile(r"(?:(?:pack|set|box|lot|bundle|case)s? of \d+|x\d+|\d+ ?
 # a football season is no size ("arsenal away kit 22/23", "2019/20 home shirt", "home kit 05/06"); a kids' age
 # ends by 16 and is not written with a leading zero
 _SEASON = re.compile(r"((?:19|20)\d{2}|0\d|1[7-9]|[2-9]\d)\s?[/-]\s?(\d{2}|(?:19|20)\d{2})")
-# "dress not black", "trainers no white", "hoodie without nike": the colour or brand after it is one
-# the shopper does not want; so are those listed after it ("not black or navy")
+# "dress not black", "trainers no white", "hoodie without nike", "trousers not jeans": the colour, brand,
+# style or garment after it is one the shopper does not want; so are those listed after it ("not black or navy")
 _NEGATION = re.compile(r"\b(?:not|no|non|without|except|excluding)\W*$", re.I)
 _NEGATION_LIST = re.compile(r"\W*(?:\b(?:or|nor|and)\b)?\W*", re.I)
 _NEGATION_WORDS = {"not", "no", "non", "without", "except", "excluding"}
-_NEGATABLE = ("colour", "brand", "style")
+_NEGATABLE = ("colour", "brand", "style", "category")
 
 
 def without_negations(query: str, negated: dict[str, list[str]] | None) -> str:
@@ -224,13 +224,23 @@ class QUExtractor:
         return out
 
     def _negated(self, text: str, spans: list[Span], rules: list[Span]) -> tuple[list[Span], dict[str, list[str]]]:
-        """The spans without the colours, brands and styles the query says it does not want ("dress not black":
-        the dress stays, black goes to `extra["negated"]`, which retrieval excludes) and without a
+        """The spans without the colours, brands, styles and garments the query says it does not want ("dress not
+        black": the dress stays, black goes to `extra["negated"]`, which retrieval excludes) and without a
         negation read as a value ("not" as a colour). A span that opens with the negation ("not white
         or grey" read as one style) gives way to the colours and brands the rules read in it."""
         kept: list[Span] = []
         negated: dict[str, list[str]] = {}
         after = -1  # the end of the last negated span: "not black or navy" negates both
+
+        def negate(sp: Span, value: str | None) -> None:
+            # a garment is not excluded where it is (or holds) the one asked for: "boots not wellies"
+            # wants boots, though wellies are boots
+            wanted = [c.value or self.canonical("category", c.text) for c in spans
+                      if c is not sp and c.attribute == "category"] if sp.attribute == "category" else []
+            if value and not any(value in (self.taxonomy.path(w) if w in self.taxonomy.parents else (w,))
+                                 for w in wanted):
+                negated.setdefault(sp.attribute, []).append(value)
+
         for sp in sorted(spans, key=lambda x: x.start):
             if sp.text.lower() in _NEGATION_WORDS:
                 continue
@@ -238,15 +248,13 @@ class QUExtractor:
                      and sp.start < r.start and r.end <= sp.end]
             if inner and sp.text.split()[0].lower() in _NEGATION_WORDS:
                 for r in inner:
-                    negated.setdefault(r.attribute, []).append(self._negated_value(r) or r.text)
+                    negate(r, self._negated_value(r) or r.text)
                 after = sp.end
                 continue
             if sp.attribute in _NEGATABLE and (
                     _NEGATION.search(text[: sp.start])
                     or (after >= 0 and _NEGATION_LIST.fullmatch(text[after : sp.start]))):
-                value = self._negated_value(sp)
-                if value:
-                    negated.setdefault(sp.attribute, []).append(value)
+                negate(sp, self._negated_value(sp))
                 after = sp.end
                 continue
             kept.append(sp)
