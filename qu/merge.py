@@ -535,9 +535,10 @@ def merge_spans(
                 end = sp.start + len(_SETS.sub("", sp.text))  # "robe set", "lingerie sets" name robes, lingerie
                 keep = [] if is_known("narrow category", sp.text) or inside[-1].end != end else (narrow or inside)[-1:]
                 same = [r for r in same if r not in inside] + keep
-            # not the value of a fit or a leg length for a size read with its number ("12 petite",
-            # "10 l30"): its own value says both
-            if same and not (sp.attribute == "size" and is_partial(same[0].value) and sp.text != same[0].text):
+            # not the value of a fit or a leg length, or of the number alone, for a size read with both
+            # ("12 petite", "10 l30", "size 6 petite"): its own value says both
+            if same and not (sp.attribute == "size" and any(is_partial(r.value) for r in same)
+                             and sp.text != same[0].text):
                 sp = sp.model_copy(
                     update={"value": same[0].value, "confidence": max(sp.confidence, same[0].confidence)}
                 )

@@ -446,15 +446,18 @@ class RuleMatcher:
         ]
 
     def _wide_in_context(self, query: str, spans: list[Span]) -> list[Span]:
-        """"wide" beside a shoe is its fitting ("size 9 wide trainers", "boots wide"); elsewhere it says
-        other things ("wide brim hat", "wide mouth jar")."""
+        """"wide" beside a shoe, or after its size, is its fitting ("size 9 wide trainers", "boots wide",
+        "sneakers womens 7.5 wide"); elsewhere it says other things ("wide brim hat", "wide mouth jar")."""
         shoes = [sp for sp in spans if sp.attribute == "category" and "shoes" in self.taxonomy.roots([sp.value])]
+        if not shoes:
+            return spans
         out = list(spans)
         for m in re.finditer(r"\bwide\b", query, re.I):
             if any(sp.start < m.end() and m.start() < sp.end for sp in spans):
                 continue
-            if any((c.start > m.end() and not query[m.end() : c.start].strip())
-                   or (c.end < m.start() and not query[c.end : m.start()].strip()) for c in shoes):
+            if re.search(r"\d\s?$", query[: m.start()]) or any(
+                    (c.start > m.end() and not query[m.end() : c.start].strip())
+                    or (c.end < m.start() and not query[c.end : m.start()].strip()) for c in shoes):
                 out.append(Span(attribute="style", text=m.group(0), start=m.start(), end=m.end(), value="wide fit",
                                 source="rules", confidence=0.85))
         return out

@@ -395,6 +395,9 @@ def normalise_size(text: str) -> str | None:
         if found[0].system in ("length", "leg") and int(n.group()) >= 24:
             return f"w{n.group()} {found[0].value}"
         return f"{n.group()} {found[0].value}"
+    # a number, then its fit: "size 6 petite" is "6 petite", as "6 petite" is
+    if len(found) == 2 and found[0].system == "numeric" and found[1].value in FITS:
+        return f"{found[0].value} {found[1].value}"
     return found[0].value
 
 

@@ -171,7 +171,7 @@ def test_a_leg_length_alone_needs_trousers_in_the_query():
 @pytest.mark.parametrize(
     "text,value",
     [("12 petite", "12 petite"), ("petite 12", "12 petite"), ("14 tall", "14 tall"), ("petite", "petite"),
-     ("uk 12 petite", "uk 12"), ("1.5 tall", "tall"),
+     ("uk 12 petite", "uk 12"), ("1.5 tall", "tall"), ("size 6 petite", "6 petite"),
      # a leg length right after a number: a dress size below 24, the waist from 24
      ("10 l30", "10 l30"), ("32 l30", "w32 l30"), ("l30", None), ("rucksack 34l", "34 l")],
 )
