@@ -119,6 +119,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ),
     ("system", re.compile(r"\b(cm)\s?(2\d(?:\.5)?)\b", re.I)),  # a shoe's length: "cm 27" (27cm is a measure)
     ("system", re.compile(rf"\b({_NUM})\s?(uk|eu|eur|us|usa)\b(?!\s?(?:\d|dollars?|\$))", re.I)),  # "42 eu"
+    ("system", re.compile(r"\b([3-5]\d)\s?(fr|it)\b(?!\s?\d)", re.I)),  # "jacket 48 it", in their clothes' range
     # a shirt's collar: "15.5 collar", "collar 16"
     ("collar", re.compile(r"\b(1[3-9](?:\.5)?)\s?(?:\"|in(?:ch)?)?\s?(?:collar|neck)\b", re.I)),  # "16.5 neck"
     ("collar", re.compile(r"\bcollar\s?(?:size\s?)?(1[3-9](?:\.5)?)\b", re.I)),

@@ -128,6 +128,9 @@ def test_a_letter_pair_is_two_sizes(query, sizes):
         ("asics jp 26", [("jp 26", "jp 26", "jp")]),
         ("nike cm 27", [("cm 27", "cm 27", "cm")]),
         ("sandals 38 EU womens", [("38 EU", "eu 38", "eu")]),  # the system after the number
+        ("jacket 48 it", [("48 it", "it 48", "it")]),  # Italian and French sizes too, in their range
+        ("dress 38 FR", [("38 FR", "fr 38", "fr")]),
+        ("take 5 it", []),
         ("trainers 10 uk", [("10 uk", "uk 10", "uk")]),
         ("10 us dollars", []),
         ("2-3 person tent", []),  # neither a dress pair nor a kids' age
