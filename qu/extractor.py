@@ -50,13 +50,17 @@ _SIZE_WORD_AFTER = re.compile(r"^\s*(?:uk|eu|us)\b", re.I)
 # "... please"): it names no attribute, and a listing has nothing to match it with
 _REQUEST = re.compile(
     r"^\s*(?:(?:(?:hi|hey|hello)\b[\s,!.]*)?(?:(?:i'?m|i am)\s+)?"
-    r"(?:looking\s+for|searching\s+for|in\s+search\s+of|iso|wtb|want(?:ed|\s+to\s+buy)|seeking"
+    r"(?:looking\s+for|searching\s+for|in\s+search\s+of|iso|wtb|lf|want(?:ed|\s+to\s+buy)|seeking"
     r"|(?:i\s+)?(?:need|want)(?!\s+for\b)|(?:does\s+)?any\s?(?:one|body)\s+(?:selling|sell|got|have|has)"
-    r"|anything(?:\s+(?:in|from|by))?"
+    r"|anything(?:\s+(?:in|from|by))?|any(?=\s)(?!\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b)"
+    r"|(?:(?:can|could)\s+you\s+)?(?:find|show)\s+me(?=\s+\S)"
     r"|(?:do\s+)?you\s+have|have\s+you\s+got)\b[\s:!,.-]*(?:(?:a|an|some|any)\s+)?)?"
     r"(?:(?:a\s+)?pairs?\s+of\s+)?",
     re.I,
 )
+# "in" before the size that ends the query ("north face puffer in xs", "blazers in 12?"; not "3 in 1")
+_IN_SIZE = re.compile(r"(?<![\d.])(?<!\d\s)\bin(?=\s+(?:size\s+|uk\s+|eu\s+|us\s+)?(?:\d{1,2}(?:\.5)?|xxs|xs|s|m|l|xl"
+                      r"|xxl|xxxl|[2-5]xl|small|medium|large)\s*[?!.]*\s*$)", re.I)
 _THANKS = re.compile(r"[\s,!.?]*\b(?:please|pls|plz|thanks|thank\s+you|asap)\b[\s!.?]*$", re.I)
 # the price a seller paid ("rrp £45", "rrp 45", "retail $120", "was £30") is no budget
 _CURRENCY = r"(?:[£$€]|gbp|usd|eur|pounds?|quid|dollars?)"
@@ -140,7 +144,8 @@ def _mask(q: str) -> str:
     shop's name and a retail price with spaces, keeping every offset unchanged. A query written as a
     slug ("zara-dress-size-10") is read as its words."""
     q = _REQUEST.sub(_blank, _HTML.sub(_blank, _words(q)), count=1)
-    return _RRP.sub(_blank, _SHOPS.sub(_blank, _ANY.sub(_blank, _THANKS.sub(_blank, q, count=1))))
+    q = _IN_SIZE.sub(_blank, _THANKS.sub(_blank, q, count=1), count=1)
+    return _RRP.sub(_blank, _SHOPS.sub(_blank, _ANY.sub(_blank, q)))
 
 
 @dataclass
@@ -321,7 +326,12 @@ class QUExtractor:
         boots 6 green"), and a brand that sells only shoes counts as footwear ("dr martens 6")."""
         # a fit is a range and a leg length half a size: "petite trousers 6", "mom jeans 10 l30"
         partial = [sp for sp in spans if sp.attribute == "size" and is_partial((sp.value or sp.text).lower())]
-        if not any(ch.isdigit() for ch in text) or any(sp.attribute == "size" and sp not in partial for sp in spans):
+        # a word the tagger read as a size that no size grammar reads is what the garment is like ("long" in
+        # "prom dress long red 6"): the number is the size
+        worded = [sp for sp in spans if sp.attribute == "size" and sp.source == "tagger" and sp not in partial
+                  and not re.search(r"\d", sp.text) and normalise_size(sp.text) is None]
+        if not any(ch.isdigit() for ch in text) or any(
+                sp.attribute == "size" and sp not in partial and sp not in worded for sp in spans):
             return spans
         cats = [ln.category for ln in lines]
         cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]
@@ -383,7 +393,8 @@ class QUExtractor:
             ):
                 size = Span(attribute="size", text=m.group(1), start=m.start(), end=m.end(), value=value,
                             source="rules", confidence=0.9)
-                kept = [sp for sp in spans if sp not in over] + [cut_before(sp, m.start()) for sp in before]
+                kept = [sp.model_copy(update={"attribute": "style", "value": None}) if sp in worded else sp
+                        for sp in spans if sp not in over] + [cut_before(sp, m.start()) for sp in before]
                 kept += [cut_after(sp, m.end()) for sp in after]
                 return sorted([*kept, size], key=lambda sp: sp.start)
         return spans

@@ -125,12 +125,17 @@ def test_html_is_masked_not_matched(extractor):
         ("a pair of black jeans", "black jeans"),
         ("nike hoodie any size from jd sports", "nike hoodie"),
         ("zara coat rrp £89 size 10", "zara coat size 10"),
+        ("can you find me a pink polo", "pink polo"),
+        ("any zara blazers in 12?", "zara blazers 12?"),  # "in" before the size that ends the query
+        ("north face puffer in size 8", "north face puffer size 8"),
         # not requests: a greeting alone, "need for", "a line", a price the shopper gives
         ("hi vis vest", "hi vis vest"),
         ("hello kitty pyjamas", "hello kitty pyjamas"),
         ("need for speed hoodie", "need for speed hoodie"),
         ("a line skirt", "a line skirt"),
         ("dress under £45", "dress under £45"),
+        ("lego 3 in 1", "lego 3 in 1"),  # a thing that is three things, not a size "1"
+        ("find me", "find me"),  # a title: nothing would be left
     ],
 )
 def test_requests_around_the_query_are_blanked_in_place(query, kept):
