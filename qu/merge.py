@@ -397,13 +397,16 @@ def merge_spans(
                 continue
             primary = [p for p in primary if p is not t and not (p.source == "tagger" and p.attribute == nxt.attribute
                                                                   and _overlaps(p, nxt))] + [garment or cut, nxt]
-        # a tagger category that took the end of a colour along ("green trainers" in "lee forest green
-        # trainers") is the colour, then the garment
+        # a tagger category that took the end of a colour or a style along ("green trainers" in "lee forest
+        # green trainers", "zip jumper" in "half zip jumper") is the colour or style, then the garment
         for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
-            colour = next((r for r in rules if r.attribute == "colour" and r.confidence >= 0.9
-                           and r.start < t.start < r.end < t.end), None)
+            colour = next((r for r in rules if r.start < t.start < r.end < t.end and (
+                (r.attribute == "colour" and r.confidence >= 0.9) or (r.attribute == "style" and r.confidence >= 0.8)
+                or (r.attribute == "category" and is_known("style", r.text)))), None)  # "half zip" names both
             rest = cut_after(t, colour.end) if colour else None
             if rest and is_known("category", rest.text):
+                if colour.attribute == "category":
+                    colour = colour.model_copy(update={"attribute": "style", "value": None})
                 primary = [p for p in primary if p is not t and not (p.source == "tagger" and _overlaps(p, colour))
                            ] + [colour, rest]
         # and one of two words that took the colour or the department before it along ("teal top", "ladies
