@@ -74,12 +74,24 @@ _PRICE_PATTERNS = [
         ),
     ),
     ("max", re.compile(r"(?:under|below|less than|up to)\s+a\s+(tenner|fiver)\b", re.I)),  # UK slang: 10, 5
+    # an amount in words: "jeans under twenty", "less than fifty quid"
+    ("max", re.compile(r"(?:under|below|less than|up to)\s+((?:twenty|thirty|forty|fifty)(?:[\s-]five)?|ten|fifteen"
+                       r"|sixty|seventy|eighty|ninety|(?:a|one)\s+hundred)(?:\s+(?:pounds|quid|dollars|euros|bucks))?\b",
+                       re.I)),
     # a bare amount with its currency sign is the shopper's budget: "dress £10", "$25 jeans", "£30ish";
     # so is one with a word only money is counted in ("jacket 25 quid"; not "pounds", a weight too)
     ("max", re.compile(r"(?:[£$€]\s?(\d{1,5}(?:\.\d{1,2})?)|\b(\d{1,5}(?:\.\d{1,2})?)\s?[£€])(?:ish)?(?![\w.])", re.I)),
     ("max", re.compile(r"\b(\d{1,5})(?:ish)?\s?(?:quid|euros?|dollars?|bucks)(?:ish)?\b", re.I)),
 ]
-_SLANG_AMOUNTS = {"tenner": 10.0, "fiver": 5.0}
+_SLANG_AMOUNTS = {"tenner": 10.0, "fiver": 5.0, "ten": 10.0, "fifteen": 15.0, "twenty": 20.0, "thirty": 30.0,
+                  "forty": 40.0, "fifty": 50.0, "sixty": 60.0, "seventy": 70.0, "eighty": 80.0, "ninety": 90.0,
+                  "hundred": 100.0}
+
+
+def _amount(word: str) -> float:
+    """An amount in words or slang: "tenner" 10, "twenty five" 25, "a hundred" 100."""
+    parts = re.split(r"[\s-]+", word.lower())
+    return sum(_SLANG_AMOUNTS[p] if p != "five" else 5.0 for p in parts if p not in ("a", "one"))
 
 
 # a shade before a colour is part of its name ("dark purple", "pale yellow", a wash: "washed black",
@@ -254,7 +266,7 @@ def find_price(query: str) -> list[PriceBounds]:
                 and not text.startswith((">", "≥"))
             ):
                 continue
-            nums = [_SLANG_AMOUNTS.get(g.lower()) or float(g) for g in m.groups() if g is not None]
+            nums = [float(g) if re.fullmatch(r"[\d.]+", g) else _amount(g) for g in m.groups() if g is not None]
             start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
             end = m.start() + len(m.group(0).rstrip())
             if kind == "max":

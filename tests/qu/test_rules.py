@@ -23,6 +23,9 @@ from qu.rules import find_price
         ("$25 jeans", None, 25.0),
         ("jeans 25€", None, 25.0),
         ("tops under a tenner", None, 10.0),
+        ("jeans under twenty", None, 20.0),  # amounts in words
+        ("top under twenty five", None, 25.0),
+        ("coat less than a hundred quid", None, 100.0),
         ("hoodie 20-30 quid", 20.0, 30.0),  # the currency word is part of the range
         ("max 50 euros coat", None, 50.0),
         ("budget 25 jacket", None, 25.0),
