@@ -413,8 +413,9 @@ def merge_spans(
         # trainers") is that, then the garment (not "snow plow shoe")
         for t in [t for t in primary
                   if t.source == "tagger" and t.attribute == "category" and len(t.text.split()) == 2]:
-            head = next((r for r in rules if r.attribute in ("colour", "gender") and r.confidence >= 0.9
-                         and r.start == t.start and r.end < t.end), None)
+            head = next((r for r in rules if r.start == t.start and r.end < t.end and (
+                (r.attribute in ("colour", "gender") and r.confidence >= 0.9)
+                or (r.attribute == "style" and r.confidence >= 0.8))), None)
             rest = cut_after(t, head.end) if head else None
             if rest and is_known("category", rest.text):
                 primary = [p for p in primary if p is not t] + [head, rest]
