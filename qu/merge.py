@@ -37,6 +37,7 @@ DEFAULT_POLICY: dict[str, Policy] = {
 
 _SYSTEM_WORDS = {"uk", "eu", "us", "fr", "it", "jp"}
 _LETTER_SIZE = re.compile(r"x{0,3}[sml]|[2-5]xl")
+_TRAILING_OR = re.compile(r"(?<=\S)\s+or$", re.I)
 # a letter size in words, read as the size only where the rules are sure (beside a garment: "mens medium
 # hoodie"), not alone ("medium crate", "large print")
 _SIZE_WORDS = frozenset({"small", "medium", "large"})
@@ -138,6 +139,9 @@ def merge_spans(
     for attr, p in policy.items():
         if p not in POLICIES:
             raise ValueError(f"merge policy for {attr!r} is {p!r}; choose from {', '.join(POLICIES)}")
+    # a tagger span that took the "or" after it along is the span before it ("dress or" in "dress or
+    # jumpsuit for wedding")
+    tagger = [cut_before(t, t.start + m.start()) if (m := _TRAILING_OR.search(t.text)) else t for t in tagger]
     primary: list[Span] = []
     secondary: list[Span] = []
     for sp in tagger:
@@ -475,7 +479,7 @@ def merge_spans(
     # labels it (split, test colour F1 fell 0.700 -> 0.683), and takes both values ("white+green")
     for t in [t for t in primary if t.source == "tagger" and t.attribute in ("size", "colour")]:
         pair = sorted((r for r in rules if r.attribute == t.attribute and _overlaps(t, r)), key=lambda r: r.start)
-        joint = r"\s?[-/]\s?" if t.attribute == "size" else "/"
+        joint = r"\s?[-/]\s?|\s+or\s+" if t.attribute == "size" else "/"
         # t overlaps both, so it covers the text between them
         if len(pair) == 2 and re.fullmatch(joint, t.text[pair[0].end - t.start : pair[1].start - t.start]):
             if t.attribute == "colour":

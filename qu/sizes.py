@@ -103,7 +103,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # a range in one system: "uk 8-10", "eu 38/40" (two sizes, each in the system)
     (
         "system pair",
-        re.compile(r"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it)\s?(\d{1,2})\s?(?:-|/|to)\s?(\d{1,2})\b", re.I),
+        re.compile(r"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it)\s?(\d{1,2})\s?(?:-|/|to|or)\s?(\d{1,2})\b", re.I),
     ),
     ("system", re.compile(rf"\b(?:size\s+|sz\s*)?(uk|eu|eur|us|usa|fr|it|jp)\s?(?:size\s?)?({_NUM})\b", re.I)),
     # a range with its system after it: "size 10-12 uk" (two sizes, each in the system)
@@ -135,8 +135,9 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # a chest: "32 chest", "chest 40", "38in chest"
     ("chest", re.compile(r"\b([2-5]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?chest\b", re.I)),
     ("chest", re.compile(r"\bchest\s?(?:size\s?)?([2-5]\d)\b(?!\s?(?:cm|mm))", re.I)),
-    # two neighbouring letter sizes: "s/m", "xs / s", "m-l" (each a size of its own)
-    ("letter pair", re.compile(r"\b(xxs|xs|s|m|l|xl|xxl)\s?[/-]\s?(xs|s|m|l|xl|xxl|xxxl|3xl)\b(?!-)", re.I)),
+    # two neighbouring letter sizes: "s/m", "xs / s", "m-l", "s or m" (each a size of its own)
+    ("letter pair",
+     re.compile(r"\b(xxs|xs|s|m|l|xl|xxl)(?:\s?[/-]\s?|\s+or\s+)(xs|s|m|l|xl|xxl|xxxl|3xl)\b(?!-)", re.I)),
     (
         "age",
         re.compile(
@@ -309,7 +310,7 @@ def _pair(query: str, m: re.Match) -> list[SizeMatch]:
     a, b = int(m.group(1)), int(m.group(2))
     if (a, b) in _BABY_MONTHS and _BABIES.search(query):  # "baby grow 3-6": months
         return [SizeMatch(m.start(), m.end(), m.group(0), f"{a}-{b} months", "age")]
-    if _KIDS.search(query) and 0 < b - a <= 2 and b <= 16:
+    if (_KIDS.search(query) or re.search(r"\bage[sd]?\b", query, re.I)) and 0 < b - a <= 2 and b <= 16:
         return [SizeMatch(m.start(), m.end(), m.group(0), f"age {a}-{b}", "age")]
     if a % 2 == 0 and b == a + 2 and 4 <= a <= 24:
         return [

@@ -102,6 +102,7 @@ def test_model_numbers_are_not_sizes(query):
         ("champion hoodie s/m", [("s", "s"), ("m", "m")]),
         ("top XS / S", [("XS", "xs"), ("S", "s")]),
         ("l/xl tee", [("l", "l"), ("xl", "xl")]),
+        ("s or m hoodie", [("s", "s"), ("m", "m")]),
     ],
 )
 def test_a_letter_pair_is_two_sizes(query, sizes):
@@ -115,6 +116,8 @@ def test_a_letter_pair_is_two_sizes(query, sizes):
     [
         ("jumper 8-10", [("8", "8", "numeric pair"), ("10", "10", "numeric pair")]),  # UK dress sizes
         ("black leggings uk 8-10", [("uk 8", "uk 8", "uk"), ("10", "uk 10", "uk")]),
+        ("uk 6 or 7 trainers", [("uk 6", "uk 6", "uk"), ("7", "uk 7", "uk")]),
+        ("age 9-10 or 10-11", [("age 9-10", "age 9-10", "age"), ("10-11", "age 10-11", "age")]),  # not a price
         ("eu 38/40 dress", [("eu 38", "eu 38", "eu"), ("40", "eu 40", "eu")]),
         ("dress size 10-12 uk", [("size 10", "uk 10", "uk"), ("12 uk", "uk 12", "uk")]),  # the system after
         ("gap hoodie kids 10-12", [("10-12", "age 10-12", "age")]),  # with children: an age
