@@ -222,6 +222,10 @@ def merge_spans(
 
         primary = [read_unknown(t) for t in primary]
         secondary = [read_unknown(t) for t in secondary]
+        # nor is a word inside a size the rules read ("denier" in "tights black 40 denier") a garment
+        primary = [t for t in primary if not (
+            t.source == "tagger" and t.attribute == "category" and not is_known("category", t.text)
+            and any(r.attribute == "size" and r.start <= t.start and t.end <= r.end for r in rules))]
         # a tagger category that is a colour the rules are sure of, beside another garment, is the colour
         # ("khaki" in "barbour khaki cardigan", though khakis are trousers too)
         garments = [t for t in primary if t.attribute == "category"]
