@@ -213,8 +213,7 @@ class QUExtractor:
             if "rules" in layers:
                 spans = self._bare_size(t, spans, lines)
                 if any(ln.category in ("jeans", "trousers") for ln in lines):  # "levis 501 30 32"
-                    spans = [sp.model_copy(update={"value": v}) if sp.attribute == "size"
-                             and (v := waist_leg(sp.text)) else sp for sp in spans]
+                    spans = self._waist_leg(t, spans)
             # a span over blanked HTML ("<<< >>>" read as "<<   >>") is not the shopper's text: drop it
             words = _words(q)  # a slug's spans read its words: they keep the shopper's text
             spans = [s if words is q else s.model_copy(update={"text": q[s.start : s.end]})
@@ -310,6 +309,19 @@ class QUExtractor:
                 sp = sp.model_copy(update={"confidence": max(sp.confidence, GARMENT_COLOUR)})
             out.append(sp)
         return out
+
+    @staticmethod
+    def _waist_leg(text: str, spans: list[Span]) -> list[Span]:
+        """After a line of jeans or trousers, two bare numbers are the waist and the leg, whatever the
+        tagger read of them ("30 32" whole, or "32" alone in "wrangler texas 34 32")."""
+        m = waist_leg(text)
+        over = [sp for sp in spans if m and sp.start < m.end and m.start < sp.end]
+        if m is None or not all(sp.attribute in ("size", "style") and m.start <= sp.start and sp.end <= m.end
+                                for sp in over):
+            return spans
+        size = Span(attribute="size", text=m.text, start=m.start, end=m.end, value=m.value, source="rules",
+                    confidence=0.9)
+        return sorted([*(sp for sp in spans if sp not in over), size], key=lambda sp: sp.start)
 
     _BARE_NUMBER = re.compile(r"(?<![\w.£$€/-])(\d{1,2}(?:\.5)?)(?![\w.%/-])")
 

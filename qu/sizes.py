@@ -296,11 +296,11 @@ _LEGS = re.compile(r"\b(?:jeans?|trousers?|pants|chinos?|cords|cargos|joggers|sl
 _WAIST_LEG = dict(_PATTERNS)["waist leg"]
 
 
-def waist_leg(text: str) -> str | None:
-    """Two bare numbers as a waist and a leg ("30 32" -> "w30 l32"), for a query whose trousers are
-    named by a product line, not a word ("levis 501 30 32")."""
-    m = _WAIST_LEG.fullmatch(text.strip())
-    return f"w{m.group(1)} l{m.group(2)}" if m else None
+def waist_leg(text: str) -> SizeMatch | None:
+    """Two bare numbers in `text` as a waist and a leg ("30 32" is "w30 l32"), for a query whose
+    trousers are named by a product line, not a word ("levis 501 30 32", "wrangler texas 34 32")."""
+    m = _WAIST_LEG.search(text)
+    return SizeMatch(m.start(), m.end(), m.group(0), f"w{m.group(1)} l{m.group(2)}", "waist") if m else None
 
 
 def _pair(query: str, m: re.Match) -> list[SizeMatch]:
