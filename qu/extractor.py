@@ -63,7 +63,7 @@ _IN_SIZE = re.compile(r"(?<![\d.])(?<!\d\s)\bin(?=\s+(?:size\s+|uk\s+|eu\s+|us\s
                       r"|xxl|xxxl|[2-5]xl|small|medium|large)\s*[?!.]*\s*$)", re.I)
 _THANKS = re.compile(r"[\s,!.?]*\b(?:please|pls|plz|thanks|thank\s+you|asap)\b[\s!.?]*$", re.I)
 # the price a seller paid ("rrp £45", "rrp 45", "retail $120", "was £30") is no budget
-_CURRENCY = r"(?:[£$€]|gbp|usd|eur|pounds?|quid|dollars?)"
+_CURRENCY = r"(?:[£$€]|gbp|usd|euros?|eur|pounds?|quid|dollars?)"
 _RRP = re.compile(
     rf"\brrp\s*:?\s*[£$€]?\s*\d+(?:[.,]\d+)?(?:\s*{_CURRENCY})?"  # after "rrp" a bare number too
     r"|\b(?:retail(?:ed)?(?:\s+(?:price|for|at))?|was|orig(?:inal(?:ly)?)?(?:\s+price)?|paid)\s*:?\s*"

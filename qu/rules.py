@@ -24,7 +24,7 @@ __all__ = ["PriceBounds", "RuleMatcher", "find_price"]
 WORN_ACCESSORIES = frozenset({"hats", "scarves", "belts", "ties", "hair accessories", "sunglasses"})
 
 _TOKEN = re.compile(r"[\w][\w'&.+\-]*[\w+]|[\w]", re.UNICODE)
-_CUR = r"(?:£|\$|€|gbp|usd|eur|pounds?|dollars?|euros?|quid|bucks)"
+_CUR = r"(?:£|\$|€|gbp|usd|euros?|eur|pounds?|dollars?|quid|bucks)"
 _AMOUNT = rf"{_CUR}?\s?(\d{{1,5}}(?:\.\d{{1,2}})?)\s?{_CUR}?"
 _PRICE_PATTERNS = [
     (
