@@ -61,6 +61,8 @@ _REQUEST = re.compile(
 # "in" before the size that ends the query ("north face puffer in xs", "blazers in 12?"; not "3 in 1")
 _IN_SIZE = re.compile(r"(?<![\d.])(?<!\d\s)\bin(?=\s+(?:size\s+|uk\s+|eu\s+|us\s+)?(?:\d{1,2}(?:\.5)?|xxs|xs|s|m|l|xl"
                       r"|xxl|xxxl|[2-5]xl|small|medium|large)\s*[?!.]*\s*$)", re.I)
+# a letter size, after a product line's number ("nuptse 700 l")
+_LETTER_AFTER = re.compile(r"\s+(x{0,3}[sml]|[2-5]xl)", re.I)
 _THANKS = re.compile(r"[\s,!.?]*\b(?:please|pls|plz|thanks|thank\s+you|asap)\b[\s!.?]*$", re.I)
 # the price a seller paid ("rrp £45", "rrp 45", "retail $120", "was £30") is no budget
 _CURRENCY = r"(?:[£$€]|gbp|usd|euros?|eur|pounds?|quid|dollars?)"
@@ -285,7 +287,14 @@ class QUExtractor:
         for sp in spans:
             over = [ln for ln in lines if sp.start < ln.end and ln.start < sp.end]
             if over:
-                if not (sp.attribute == "brand" and self.lexicon.brand(sp.text, fuzzy=False) == over[0].brand):
+                end = max(ln.end for ln in over)
+                if (sp.attribute == "size" and sp.source == "rules"
+                        and (m := _LETTER_AFTER.fullmatch(sp.text[end - sp.start :]))):
+                    # the line took the number of a size the grammar read: the letter after it is the size
+                    # ("700 l" in "nuptse 700 l black" is no 700 litres)
+                    out.append(sp.model_copy(update={"text": m.group(1), "start": end + m.start(1), "end": sp.end,
+                                                     "value": normalise_size(m.group(1)), "confidence": 0.9}))
+                elif not (sp.attribute == "brand" and self.lexicon.brand(sp.text, fuzzy=False) == over[0].brand):
                     continue
             elif sp.attribute == "size" and sp.source == "rules" and any(0 < sp.start - ln.end <= 1 for ln in lines):
                 sp = sp.model_copy(update={"confidence": max(sp.confidence, 0.9)})

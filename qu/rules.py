@@ -517,7 +517,8 @@ class RuleMatcher:
     def _brands_in_context(self, query: str, spans: list[Span]) -> list[Span]:
         """A curated fashion brand that is also a common query word ("wrangler" is a Jeep in
         Amazon's queries, "coach" a bus) is weak evidence alone (0.6), but when it opens the query
-        and a garment the rules know follows it, it is the brand: "wrangler jacket", "coach bag"; or a
+        and a garment the rules know follows it, it is the brand: "wrangler jacket", "coach bag" (or
+        follows it with only its styles and colours between: "wrangler western shirt"); or a
         size the rules are sure of ("wrangler 30 32l"); or when it ends the query right after a garment
         ("jeans wrangler", "hoodie supreme"; not a misspelt one there: "earrings swarovsky" is QueryNER's
         style; nor anywhere beside a garment: "lucky cat onesie", "nba starter jacket"). So is a misspelt
@@ -526,11 +527,24 @@ class RuleMatcher:
         starts = {sp.start for sp in spans if (sp.attribute == "category" and sp.confidence >= 0.85)
                   or (sp.attribute == "size" and sp.confidence >= 0.95)}
         ends = {sp.end for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85}
+        said_of = [sp for sp in spans if sp.attribute in ("style", "colour") and sp.confidence >= 0.8]
+        garments = {sp.start for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85
+                    and self.taxonomy.roots([sp.value]) & GARMENT_ROOTS}
+
+        def between(a: int, b: int) -> bool:
+            """Nothing but the styles and colours said of a garment between a and b ("western" in
+            "wrangler western shirt")."""
+            gap = list(query[a:b])
+            for sp in said_of:
+                if a <= sp.start and sp.end <= b:
+                    gap[sp.start - a : sp.end - a] = " " * (sp.end - sp.start)
+            return not "".join(gap).strip()
 
         def sure(sp: Span) -> bool:
             curated = key(sp.text) in self.lexicon.brand_curated
             opens = (not query[: sp.start].strip()
-                     and any(c >= sp.end and not query[sp.end : c].strip() for c in starts))  # before a garment
+                     and any(c >= sp.end and (not query[sp.end : c].strip() or (c in garments and between(sp.end, c)))
+                             for c in starts))  # before a garment
             closes = (not query[sp.end :].strip()
                       and any(e <= sp.start and not query[e : sp.start].strip() for e in ends))  # after one
             return (opens and (curated or self._misspelt(sp))) or (closes and curated)
