@@ -51,6 +51,16 @@ _LETTERS = {
     "xx-large": "xxl",
     "xx large": "xxl",
     "xxlarge": "xxl",
+    "2x large": "xxl",
+    "2x-large": "xxl",
+    "extra extra large": "xxl",
+    "3x large": "3xl",
+    "3x-large": "3xl",
+    "xxx large": "3xl",
+    "4x large": "4xl",
+    "4x-large": "4xl",
+    "5x large": "5xl",
+    "5x-large": "5xl",
     "2x": "xxl",
     "xxxl": "3xl",
     "3xl": "3xl",
@@ -180,7 +190,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     (
         "letter",
         re.compile(
-            r"\b(xxs|2xs|xs|xl|xxl|2xl|xxxl|3xl|4xl|5xl|xxxxl|x-small|x-large|xx-large|"
+            r"\b([2-5]x[\s-]large|xxx[\s-]large|extra extra large|"
+            r"xxs|2xs|xs|xl|xxl|2xl|xxxl|3xl|4xl|5xl|xxxxl|x-small|x-large|xx-large|"
             r"x small|x large|xx large|xlarge|xxlarge|extra small|extra large|"
             r"(?<!runs )(?<!fits )(?:small|large)|medium)\b(?![\s-]*wash)",
             re.I,
