@@ -177,7 +177,8 @@ def merge_spans(
         # ("oversized", "vintage" alone), a tagger colour that is a garment or a size and no colour
         # ("coat" in "coat beige", "xs" in "shorts xs blue"), and a tagger style or department that is a
         # letter size ("m" in "barbour shorts m ivory", "jeans m mens"; "medium" only where the rules are
-        # sure: "mens medium hoodie", not "medium crate")
+        # sure: "mens medium hoodie", not "medium crate"); and a tagger style of several words that is a
+        # department ("for my husband")
         relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand" and r.confidence > 0.6}
 
         def read_again(t: Span) -> Span:
@@ -187,6 +188,7 @@ def merge_spans(
                 return t
             if (t.attribute in ("category", "brand") or (t.attribute == "gender" and r.attribute == "colour")
                     or (t.attribute in ("size", "condition") and r.attribute == "style")
+                    or (t.attribute == "style" and r.attribute == "gender" and " " in t.text)
                     or (t.attribute == "colour" and r.attribute in ("category", "size"))
                     or (t.attribute == "size" and r.attribute in ("category", "colour"))
                     or (t.attribute in ("style", "gender") and r.attribute == "size"
