@@ -209,7 +209,7 @@ def _sizes_in_context(query: str, spans: list[Span], systems: dict[tuple[int, in
 
 
 # style words that name other things when no garment is said: "extension cord", "power cord"
-_CLOTHES_ONLY_STYLES = frozenset({"cord"})
+_CLOTHES_ONLY_STYLES = frozenset({"cord", "carpenter"})
 
 # gender words often part of a title or a product ("wonder woman", "american girl doll", "baby shampoo")
 _AMBIGUOUS_GENDER = {
@@ -501,7 +501,8 @@ class RuleMatcher:
         """A style word is said of something to wear: where the rules read no garment, accessory or
         fashion brand, it does not outweigh the tagger's reading ("pleated" in "pleated rv door", "party"
         in "party supplies": train and dev, 28 better, 7 worse). "cord" is corduroy only said of
-        clothes ("cord skirt", "pinafore dress cord"; not "extension cord")."""
+        clothes ("cord skirt", "pinafore dress cord"; not "extension cord"), and "carpenter" a cut ("carpenter
+        jeans"; not "carpenter pencil")."""
         cats = [sp.value for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85]
         if "clothing" not in self.taxonomy.roots(cats):
             spans = [sp for sp in spans if not (sp.attribute == "style" and key(sp.text) in _CLOTHES_ONLY_STYLES)]
