@@ -240,12 +240,15 @@ class QUExtractor:
 
         def negate(sp: Span, value: str | None) -> None:
             # a garment is not excluded where it is (or holds) the one asked for: "boots not wellies"
-            # wants boots, though wellies are boots
-            wanted = [c.value or self.canonical("category", c.text) for c in spans
-                      if c is not sp and c.attribute == "category"] if sp.attribute == "category" else []
-            if value and not any(value in (self.taxonomy.path(w) if w in self.taxonomy.parents else (w,))
-                                 for w in wanted):
+            # wants boots, though wellies are boots; its words are then a kind of it the query does not
+            # want, as a style is ("dress not bodycon": dresses, and "bodycon" not matched)
+            wanted = [c for c in spans if c is not sp and c.attribute == "category" == sp.attribute]
+            held = [c for c in wanted if value in (self.taxonomy.path(w) if (w := c.value or self.canonical(
+                "category", c.text)) in self.taxonomy.parents else (w,))]
+            if value and not held:
                 negated.setdefault(sp.attribute, []).append(value)
+            elif value and all(key(c.text).rstrip("s") != key(sp.text).rstrip("s") for c in held):
+                negated.setdefault("style", []).append(sp.text.lower())
 
         for sp in sorted(spans, key=lambda x: x.start):
             if sp.text.lower() in _NEGATION_WORDS:

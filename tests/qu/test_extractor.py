@@ -368,10 +368,12 @@ def test_department_garment_and_size_in_any_order(extractor):
     # a style is kept as written: "skinny" reads "slim fit", and the words are what must not be matched
     ("mens jeans not skinny", {"category": "jeans", "style": None}, {"style": ["skinny"]}),
     ("jeans not ripped 10", {"category": "jeans", "size": "10", "style": None}, {"style": ["ripped"]}),
-    # a garment: not one the query asks for, or holds ("boots not wellies" wants boots, though wellies are)
+    # a garment: not one the query asks for, or holds ("boots not wellies" wants boots, though wellies are:
+    # the words of the kind it does not want are then no match, as a style's are)
     ("black trousers not jeans", {"category": "trousers", "colour": "black"}, {"category": ["jeans"]}),
     ("shoes not trainers", {"category": "shoes"}, {"category": ["trainers"]}),
-    ("boots not wellies", {"category": "boots"}, None),
+    ("boots not wellies", {"category": "boots"}, {"style": ["wellies"]}),
+    ("black dress not bodycon", {"category": "dresses", "colour": "black"}, {"style": ["bodycon"]}),
     # a brand whose name opens with the word, and colours before it, are not negated
     ("not your mothers dry shampoo", {"brand": "not your mothers"}, None),
     ("brown belt without buckle", {"colour": "brown", "category": "belts"}, None),
