@@ -38,6 +38,8 @@ DEFAULT_POLICY: dict[str, Policy] = {
 _SYSTEM_WORDS = {"uk", "eu", "us", "fr", "it", "jp"}
 _LETTER_SIZE = re.compile(r"x{0,3}[sml]|[2-5]xl")
 _TRAILING_OR = re.compile(r"(?<=\S)\s+or$", re.I)
+# a negation inside a tagger span: what follows is what the query does not want ("jumper no holes")
+_INNER_NEGATION = re.compile(r"(?<=\S)\s+(?:not|no|without)\s+\S", re.I)
 # a word that names nothing alone ("in" in "tech fleece in grey", read as a colour)
 _FUNCTION_WORDS = frozenset({"a", "an", "the", "in", "or", "and", "of", "with", "for", "to", "on", "at", "by", "&"})
 # a letter size in words, read as the size only where the rules are sure (beside a garment: "mens medium
@@ -145,6 +147,8 @@ def merge_spans(
     # jumpsuit for wedding")
     tagger = [cut_before(t, t.start + m.start()) if (m := _TRAILING_OR.search(t.text)) else t for t in tagger]
     tagger = [t for t in tagger if t.text.lower() not in _FUNCTION_WORDS]
+    tagger = [cut_before(t, t.start + m.start()) if t.attribute == "category" and (m := _INNER_NEGATION.search(t.text))
+              else t for t in tagger]
     primary: list[Span] = []
     secondary: list[Span] = []
     for sp in tagger:
