@@ -73,6 +73,8 @@ _LETTERS = {
     "5x": "5xl",
 }
 _LETTER_RE = "|".join(sorted((re.escape(k) for k in _LETTERS), key=len, reverse=True))
+# "size" as European marketplaces write it too: "taille 38", "talla m", "taglia 42", "größe 40", "maat 38"
+_SIZE_WORD = r"(?:size|taille|talla|taglia|gr(?:ö|oe?)(?:ss|ß)e|maat)"
 _HALF = r"\s1/2|\s(?:and\s)?a\shalf"  # "8 1/2", "7 and a half": US shoppers write half sizes so
 _NUM = rf"\d{{1,3}}(?:\.5|{_HALF})?"
 DEPARTMENT = r"(?:(?:wo)?men'?s|ladies|boys|girls|kids)"  # a department between a size's system and number
@@ -183,8 +185,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ),
     # a UK ring size is a letter, in a query about rings (see find_sizes): "ring size n", "size p 1/2"
     ("ring", re.compile(r"\b(?:size|sz\.?)\s([a-z](?:\s?1/2)?)(?![\w/])", re.I)),
-    ("letter", re.compile(rf"\b(?:size(?:\s*:\s*|\s+)|sz\.?\s*:?\s*)({_LETTER_RE})\b", re.I)),  # "size: m" too
-    ("numeric", re.compile(rf"\b(?:size|sz\.?)\s*:?\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
+    ("letter", re.compile(rf"\b(?:{_SIZE_WORD}(?:\s*:\s*|\s+)|sz\.?\s*:?\s*)({_LETTER_RE})\b", re.I)),  # "size: m"
+    ("numeric", re.compile(rf"\b(?:{_SIZE_WORD}|sz\.?)\s*:?\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
     ("letter", re.compile(r"\b(plus[\s-]size|petite|tall)\b", re.I)),
     # ("medium wash" is a denim's colour; "runs small" and "fits large" say how a thing fits, not its size)
     (

@@ -44,6 +44,10 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("mens jeans 34 leg", "34 leg", "l34", "leg"),
         ("prom suit 40r", "40r", "40r", "suit"),
         ("dress size: m", "size: m", "m", "letter"),
+        # "size" as European marketplaces write it
+        ("robe taille 38", "taille 38", "38", "numeric"),
+        ("vestido talla m", "talla m", "m", "letter"),
+        ("kleid größe 40", "größe 40", "40", "numeric"),
         ("navy blazer 38 s", "38 s", "38s", "suit"),
         ("jeans 32in inside leg", "32in inside leg", "l32", "leg"),
         ("chinos inside leg 30", "inside leg 30", "l30", "leg"),
