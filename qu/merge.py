@@ -437,9 +437,10 @@ def merge_spans(
             if rest and is_known("category", rest.text):
                 primary = [p for p in primary if p is not t] + [head, rest]
         # a tagger brand that took the garment or a colour along ("hobbs coat", "hunter wellies",
-        # "navy ralph lauren") is the brand and the garment or colour the rules read, also where it took
-        # only part of the brand ("black stone" in "black stone island joggers", "teal cp" in "teal cp
-        # company cardigan"); one no lexicon knows that is only a garment and a colour ("parka khaki") is those
+        # "navy ralph lauren", "l ralph lauren") is the brand and the garment, colour or size the rules
+        # read, also where it took only part of the brand ("black stone" in "black stone island joggers",
+        # "teal cp" in "teal cp company cardigan"); one no lexicon knows that is only a garment and a
+        # colour ("parka khaki") is those
         for t in [t for t in primary if t.source == "tagger" and t.attribute == "brand"]:
             brand = next((r for r in rules if r.attribute == "brand" and r.confidence >= 0.9
                           and t.start <= r.start and r.end <= t.end and r.end - r.start < t.end - t.start), None)
@@ -452,6 +453,8 @@ def merge_spans(
             # (or, beside a brand, a department the rules are sure of: "lads stone island")
             along = [r for r in rules if t.start <= r.start and (r.attribute in ("category", "colour") or (
                          r.attribute == "gender" and brand is not None and r.confidence >= 0.9)
+                         # or a letter size ("l" in "shirt l ralph lauren")
+                         or (r.attribute == "size" and brand is not None and _LETTER_SIZE.fullmatch(r.text.lower()))
                          # or, before a brand it cut short, another the lexicon holds ("supreme" in "supreme
                          # north face"; not "kanken" in "fjallraven kanken", whose whole the tagger read)
                          or (r.attribute == "brand" and runs_on and brand is not None and r.end <= t.end))
