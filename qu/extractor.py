@@ -299,6 +299,10 @@ class QUExtractor:
                                                      "value": normalise_size(m.group(1)), "confidence": 0.9}))
                 elif not (sp.attribute == "brand" and self.lexicon.brand(sp.text, fuzzy=False) == over[0].brand):
                     continue
+            elif (sp.attribute != "size" and sp.source == "tagger" and _LETTER_AFTER.fullmatch(" " + sp.text)
+                  and any(0 < sp.start - ln.end <= 1 for ln in lines)):
+                # a letter right after a line, whatever the tagger read of it ("m" in "banda poppers m black")
+                sp = sp.model_copy(update={"attribute": "size", "value": normalise_size(sp.text), "confidence": 0.9})
             elif sp.attribute == "size" and sp.source == "rules" and any(0 < sp.start - ln.end <= 1 for ln in lines):
                 sp = sp.model_copy(update={"confidence": max(sp.confidence, 0.9)})
                 # after a line of jeans or trousers "34l" is the leg, not litres ("levis 501 34l")
