@@ -61,7 +61,7 @@ _REQUEST = re.compile(
 # "in" before the size that ends the query ("north face puffer in xs", "blazers in 12?"; not "3 in 1")
 _IN_SIZE = re.compile(r"(?<![\d.])(?<!\d\s)\bin(?=\s+(?:size\s+|uk\s+|eu\s+|us\s+)?(?:\d{1,2}(?:\.5)?|xxs|xs|s|m|l|xl"
                       r"|xxl|xxxl|[2-5]xl|small|medium|large)\s*[?!.]*\s*$)", re.I)
-# a letter size, after a product line's number ("nuptse 700 l")
+# a letter size after a product line, or after the number it took ("nuptse 700 l", "banda poppers m")
 _LETTER_AFTER = re.compile(r"\s+(x{0,3}[sml]|[2-5]xl)", re.I)
 _THANKS = re.compile(r"[\s,!.?]*\b(?:please|pls|plz|thanks|thank\s+you|asap)\b[\s!.?]*$", re.I)
 # the price a seller paid ("rrp £45", "rrp 45", "retail $120", "was £30") is no budget
