@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qu.lexicon import Lexicon, get_lexicon, key
-from qu.merge import GARMENT_COLOUR, cut_after, cut_before, merge_spans
+from qu.merge import GARMENT_COLOUR, LETTER_SIZE, cut_after, cut_before, merge_spans
 from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
 from qu.rules import RuleMatcher
 from qu.sizes import DEPARTMENT, convert_dress_size, convert_shoe_size, is_partial, normalise_size, waist_leg
@@ -61,8 +61,6 @@ _REQUEST = re.compile(
 # "in" before the size that ends the query ("north face puffer in xs", "blazers in 12?"; not "3 in 1")
 _IN_SIZE = re.compile(r"(?<![\d.])(?<!\d\s)\bin(?=\s+(?:size\s+|uk\s+|eu\s+|us\s+)?(?:\d{1,2}(?:\.5)?|xxs|xs|s|m|l|xl"
                       r"|xxl|xxxl|[2-5]xl|small|medium|large)\s*[?!.]*\s*$)", re.I)
-# a letter size after a product line, or after the number it took ("nuptse 700 l", "banda poppers m")
-_LETTER_AFTER = re.compile(r"\s+(x{0,3}[sml]|[2-5]xl)", re.I)
 _THANKS = re.compile(r"[\s,!.?]*\b(?:please|pls|plz|thanks|thank\s+you|asap)\b[\s!.?]*$", re.I)
 # the price a seller paid ("rrp £45", "rrp 45", "retail $120", "was £30") is no budget
 _CURRENCY = r"(?:[£$€]|gbp|usd|euros?|eur|pounds?|quid|dollars?)"
@@ -242,12 +240,14 @@ class QUExtractor:
             # a garment is not excluded where it is (or holds) the one asked for: "boots not wellies"
             # wants boots, though wellies are boots; its words are then a kind of it the query does not
             # want, as a style is ("dress not bodycon": dresses, and "bodycon" not matched)
+            if not value:
+                return
             wanted = [c for c in spans if c is not sp and c.attribute == "category" == sp.attribute]
             held = [c for c in wanted if value in (self.taxonomy.path(w) if (w := c.value or self.canonical(
                 "category", c.text)) in self.taxonomy.parents else (w,))]
-            if value and not held:
+            if not held:
                 negated.setdefault(sp.attribute, []).append(value)
-            elif value and all(key(c.text).rstrip("s") != key(sp.text).rstrip("s") for c in held):
+            elif all(key(c.text).rstrip("s") != key(sp.text).rstrip("s") for c in held):
                 negated.setdefault("style", []).append(sp.text.lower())
 
         for sp in sorted(spans, key=lambda x: x.start):
@@ -289,21 +289,23 @@ class QUExtractor:
         out = []
         for sp in spans:
             over = [ln for ln in lines if sp.start < ln.end and ln.start < sp.end]
+            after_line = any(0 < sp.start - ln.end <= 1 for ln in lines)
             if over:
                 end = max(ln.end for ln in over)
-                if (sp.attribute == "size" and sp.source == "rules"
-                        and (m := _LETTER_AFTER.fullmatch(sp.text[end - sp.start :]))):
+                tail = sp.text[end - sp.start :]
+                if (sp.attribute == "size" and sp.source == "rules" and tail[:1].isspace()
+                        and LETTER_SIZE.fullmatch(letter := tail.strip().lower())):
                     # the line took the number of a size the grammar read: the letter after it is the size
                     # ("700 l" in "nuptse 700 l black" is no 700 litres)
-                    out.append(sp.model_copy(update={"text": m.group(1), "start": end + m.start(1), "end": sp.end,
-                                                     "value": normalise_size(m.group(1)), "confidence": 0.9}))
+                    out.append(sp.model_copy(update={"text": tail.strip(), "start": sp.end - len(letter),
+                                                     "value": normalise_size(letter), "confidence": 0.9}))
                 elif not (sp.attribute == "brand" and self.lexicon.brand(sp.text, fuzzy=False) == over[0].brand):
                     continue
-            elif (sp.attribute != "size" and sp.source == "tagger" and _LETTER_AFTER.fullmatch(" " + sp.text)
-                  and any(0 < sp.start - ln.end <= 1 for ln in lines)):
+            elif (sp.attribute != "size" and sp.source == "tagger" and after_line
+                  and LETTER_SIZE.fullmatch(sp.text.lower())):
                 # a letter right after a line, whatever the tagger read of it ("m" in "banda poppers m black")
                 sp = sp.model_copy(update={"attribute": "size", "value": normalise_size(sp.text), "confidence": 0.9})
-            elif sp.attribute == "size" and sp.source == "rules" and any(0 < sp.start - ln.end <= 1 for ln in lines):
+            elif sp.attribute == "size" and sp.source == "rules" and after_line:
                 sp = sp.model_copy(update={"confidence": max(sp.confidence, 0.9)})
                 # after a line of jeans or trousers "34l" is the leg, not litres ("levis 501 34l")
                 legs = {"jeans", "trousers"} & {ln.category for ln in lines}

@@ -36,7 +36,8 @@ DEFAULT_POLICY: dict[str, Policy] = {
 
 
 _SYSTEM_WORDS = {"uk", "eu", "us", "fr", "it", "jp"}
-_LETTER_SIZE = re.compile(r"x{0,3}[sml]|[2-5]xl")
+# a letter size, lowercased ("m", "xxl", "3xl")
+LETTER_SIZE = re.compile(r"x{0,3}[sml]|[2-5]xl")
 _TRAILING_OR = re.compile(r"(?<=\S)\s+or$", re.I)
 # a negation inside a tagger span: what follows is what the query does not want ("jumper no holes")
 _INNER_NEGATION = re.compile(r"(?<=\S)\s+(?:not|no|without)\s+\S", re.I)
@@ -196,7 +197,7 @@ def merge_spans(
                     or (t.attribute == "colour" and r.attribute in ("category", "size"))
                     or (t.attribute == "size" and r.attribute in ("category", "colour"))
                     or (t.attribute in ("style", "gender") and r.attribute == "size"
-                        and (_LETTER_SIZE.fullmatch(t.text.lower())
+                        and (LETTER_SIZE.fullmatch(t.text.lower())
                              or (t.text.lower() in _SIZE_WORDS and r.confidence >= 0.9)))):
                 return r
             return t
@@ -225,7 +226,7 @@ def merge_spans(
                 return t.model_copy(update={"attribute": "style", "value": None})
             if (t.start, t.end) in brands:
                 return brands[(t.start, t.end)]
-            if _LETTER_SIZE.fullmatch(t.text.lower()):
+            if LETTER_SIZE.fullmatch(t.text.lower()):
                 return t.model_copy(update={"attribute": "size", "value": None})
             return t
 
@@ -454,7 +455,7 @@ def merge_spans(
             along = [r for r in rules if t.start <= r.start and (r.attribute in ("category", "colour") or (
                          r.attribute == "gender" and brand is not None and r.confidence >= 0.9)
                          # or a letter size ("l" in "shirt l ralph lauren")
-                         or (r.attribute == "size" and brand is not None and _LETTER_SIZE.fullmatch(r.text.lower()))
+                         or (r.attribute == "size" and brand is not None and LETTER_SIZE.fullmatch(r.text.lower()))
                          # or, before a brand it cut short, another the lexicon holds ("supreme" in "supreme
                          # north face"; not "kanken" in "fjallraven kanken", whose whole the tagger read)
                          or (r.attribute == "brand" and runs_on and brand is not None and r.end <= t.end))
