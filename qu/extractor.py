@@ -118,6 +118,37 @@ def _age_in(department: str) -> str | None:
     return None
 
 
+# a brand named as a reference, not as the maker: "chanel inspired tweed jacket", "ugg style boots",
+# "skims dupe", "dress similar to reformation" (no filter on the brand: the shopper wants the look)
+_REFERENCE_WORDS = r"(?:inspired|style|esque|dupes?|look[\s-]?alikes?|alternatives?)\b"
+_REFERENCE_PHRASES = r"(?:similar\s+to|dupes?\s+(?:of|for)|alternatives?\s+to|inspired\s+by|in\s+the\s+style\s+of)\s+"
+_REFERENCE_AFTER = re.compile(rf"[\s-]*{_REFERENCE_WORDS}", re.I)
+_REFERENCE_BEFORE = re.compile(rf"\b{_REFERENCE_PHRASES}$", re.I)
+_REFERENCE_HEAD = re.compile(_REFERENCE_PHRASES, re.I)
+_REFERENCE_TAIL = re.compile(rf"\S[\s-]+{_REFERENCE_WORDS}$", re.I)
+
+
+def _references(text: str, spans: list[Span], lexicon: Lexicon) -> list[Span]:
+    """The spans with a brand named as a reference read as a style with the words that say so."""
+    out = list(spans)
+    for sp in spans:
+        if sp.attribute != "brand":
+            continue
+        # the tagger may have taken the words into the brand ("similar to reformation", "miu miu-inspired"),
+        # unless they are the brand's own name ("in the style")
+        inside = (key(sp.text) not in lexicon.brand_alias
+                  and (_REFERENCE_HEAD.match(sp.text) or _REFERENCE_TAIL.search(sp.text)))
+        after = None if inside else _REFERENCE_AFTER.match(text, sp.end)
+        before = None if inside or after else _REFERENCE_BEFORE.search(text, 0, sp.start)
+        if not (inside or after or before):
+            continue
+        start, end = (sp.start, sp.end) if inside else (sp.start, after.end()) if after else (before.start(), sp.end)
+        out = [o for o in out if o is not sp and not (start <= o.start and o.end <= end)]
+        out.append(Span(attribute="style", text=text[start:end], start=start, end=end,
+                        value=text[start:end].lower(), source=sp.source, confidence=sp.confidence))
+    return sorted(out, key=lambda x: x.start)
+
+
 def _season_or_thickness(text: str, sp: Span) -> bool:
     """A football season ("2003/04 home shirt") or a wetsuit's thickness in mm ("wetsuit 3/2 womens 10",
     "5/4/3mm"): not a size."""
@@ -218,6 +249,7 @@ class QUExtractor:
             words = _words(q)  # a slug's spans read its words: they keep the shopper's text
             spans = [s if words is q else s.model_copy(update={"text": q[s.start : s.end]})
                      for s in spans if words[s.start : s.end] == s.text]
+            spans = _references(t, spans, self.lexicon)
             spans, negated = self._negated(t, spans, rs)
             parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t, lines=lines)
             if negated:

@@ -43,6 +43,8 @@ _TRAILING_OR = re.compile(r"(?<=\S)\s+or$", re.I)
 _INNER_NEGATION = re.compile(r"(?<=\S)\s+(?:not|no|without)\s+\S", re.I)
 # a word that names nothing alone ("in" in "tech fleece in grey", read as a colour)
 _FUNCTION_WORDS = frozenset({"a", "an", "the", "in", "or", "and", "of", "with", "for", "to", "on", "at", "by", "&"})
+# a word alone that names no value ("vintage style dress" had read the style "style")
+_EMPTY_WORDS = _FUNCTION_WORDS | {"style", "styles"}
 # a letter size in words, read as the size only where the rules are sure (beside a garment: "mens medium
 # hoodie"), not alone ("medium crate", "large print")
 _SIZE_WORDS = frozenset({"small", "medium", "large"})
@@ -147,7 +149,7 @@ def merge_spans(
     # a tagger span that took the "or" after it along is the span before it ("dress or" in "dress or
     # jumpsuit for wedding")
     tagger = [cut_before(t, t.start + m.start()) if (m := _TRAILING_OR.search(t.text)) else t for t in tagger]
-    tagger = [t for t in tagger if t.text.lower() not in _FUNCTION_WORDS]
+    tagger = [t for t in tagger if t.text.lower() not in _EMPTY_WORDS]
     tagger = [cut_before(t, t.start + m.start()) if t.attribute == "category" and (m := _INNER_NEGATION.search(t.text))
               else t for t in tagger]
     primary: list[Span] = []

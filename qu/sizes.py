@@ -78,13 +78,18 @@ _SIZE_WORD = r"(?:size|taille|talla|taglia|gr(?:ö|oe?)(?:ss|ß)e|maat)"
 _HALF = r"\s1/2|\s(?:and\s)?a\shalf"  # "8 1/2", "7 and a half": US shoppers write half sizes so
 _NUM = rf"\d{{1,3}}(?:\.5|{_HALF})?"
 DEPARTMENT = r"(?:(?:wo)?men'?s|ladies|boys|girls|kids)"  # a department between a size's system and number
+_MEN = r"(?:men'?s?|mens')(?:\s+(?:us\s+)?size)?"  # the words of a unisex shoe's two sizes
+_WOMEN = r"(?:wom[ae]n'?s?|womens'|ladies)(?:\s+(?:us\s+)?size)?"
 _UNITS = r"(?:inch(?:es)?|in|\"|mm|cm|oz|ml|ft|feet|foot|m|l|lb|lbs|kg|g|qt|gallon|gal|denier)"
 
 # Ordered: the first pattern that matches a stretch of text wins it.
 _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("one size", re.compile(r"\b(?:one[\s-]size(?:[\s-]fits[\s-](?:all|most))?|onesize|os|osfa|osfm)\b", re.I)),
     # a unisex shoe's US sizes, men's then women's (Crocs, Converse, Vans): "m9 w11", "M8/W9.5" (see find_sizes)
-    ("unisex shoe", re.compile(r"\bm\s?(1?\d(?:\.5)?)\s?[/,-]?\s?w\s?(1?\d(?:\.5)?)\b", re.I)),
+    # in words or women's first too: "mens 6.5 womens 8", "w8 m6.5", "womens 8 / mens 6.5"
+    ("unisex shoe", re.compile(rf"\b(?:m|{_MEN})\s?(1?\d(?:\.5)?)\s?[/,-]?\s?(?:w|{_WOMEN})\s?(1?\d(?:\.5)?)\b", re.I)),
+    ("unisex shoe", re.compile(rf"\b(?:w|{_WOMEN})\s?(?P<w>1?\d(?:\.5)?)\s?[/,-]?\s?(?:m|{_MEN})\s?(1?\d(?:\.5)?)\b",
+                               re.I)),
     # an EU shoe size in thirds, as adidas makes them: "38 2/3", "eu 42 1/3"
     ("eu third", re.compile(r"\b(?:eur?\s?)?(3[4-9]|4\d|5[0-2])\s([12])/3(?![\d/])", re.I)),
     # a waist is 22-48 inches ("85w" is a power, "w10" a women's shoe size)
@@ -96,13 +101,14 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         "waist",
         re.compile(
             r"\b([2-4]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?waist\b(?!\s?trainer)"
-            r"(?:\s*(?:[/x,]|and)?\s*([2-3]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?(?:inside\s)?(?:leg|length)\b)?",
+            r"(?:\s*(?:[/x,]|and)?\s*([2-3]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?(?:inside\s)?(?:leg|length|inseam)\b)?",
             re.I,
         ),
     ),
     (
         "waist",
-        re.compile(r"\bwaist\s?(?:size\s?)?([2-4]\d)\b(?:\s*(?:[/x,]|and)?\s*(?:leg|length)\s?([2-3]\d)\b)?", re.I),
+        re.compile(r"\bwaist\s?(?:size\s?)?([2-4]\d)\b(?:\s?(?:\"|in(?:ch(?:es)?)?)(?!\w))?"
+                   r"(?:\s*(?:[/x,]|and)?\s*(?:inside\s)?(?:leg|length|inseam)\s?([2-3]\d)\b)?", re.I),
     ),
     # a US dress shirt's neck, then its sleeve: "16 34/35", "15.5 32-33" (see find_sizes: a query about shirts)
     ("neck sleeve", re.compile(r"\b(1[3-9](?:\.5)?)\s+(3[0-7])\s?[/-]\s?(3[0-8])\b", re.I)),
@@ -141,9 +147,14 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("leg fit", re.compile(r"\b(\d{1,2})\s?(short|long|regular|reg)\b(?:\s(?:in\s)?(?:the\s)?leg\b)?", re.I)),
     # a leg length alone, in a query about trousers (see find_sizes): "tall jeans 34l", "chinos l32"
     ("length", re.compile(r"\b(2[6-9]|3[0-8])\s?l\b|\bl\s?(2[6-9]|3[0-8])\b", re.I)),
-    # in words: "34 leg", "32in inside leg", "leg 30", "inside leg 31"
-    ("leg", re.compile(r"\b(2[6-9]|3[0-8])\s?(?:\"|in(?:ch(?:es)?)?)?\s?(?:inside\s)?leg\b"
-                          r"|\b(?:inside\s)?leg\s?(?:length\s?)?(2[6-9]|3[0-8])\b(?!\s?(?:\"|in|cm|mm))", re.I)),
+    # in words: "34 leg", "32in inside leg", "leg 30", "inside leg 31", "inseam 30", "30 inch inseam"
+    ("leg", re.compile(r"\b(2[6-9]|3[0-8])\s?(?:\"|in(?:ch(?:es)?)?)?\s?(?:(?:inside\s)?leg|inseam)\b"
+                          r"|\b(?:(?:inside\s)?leg|inseam)\s?(?:length\s?)?(2[6-9]|3[0-8])\b(?!\s?(?:\"|in|cm|mm))",
+                          re.I)),
+    # a garment's width at the chest, armpit to armpit, as second-hand sellers measure it: "pit to pit 22",
+    # "p2p 21 inches", "ptp 56cm" (no listing's size says it; the words stay in the lexical match)
+    ("pit", re.compile(r"\b(?:(?:arm)?pit\s?(?:to|2)\s?(?:arm)?pit|p2p|ptp)\s?:?\s?(?:((?:1[5-9]|2\d|3[0-5])(?:\.5)?)"
+                       r"\s?(?:\"|in(?:ch(?:es)?)?)?(?![\w.])|([4-7]\d)\s?cm)\b", re.I)),
     # a chest: "32 chest", "chest 40", "38in chest"
     ("chest", re.compile(r"\b([2-5]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?chest\b", re.I)),
     ("chest", re.compile(r"\bchest\s?(?:size\s?)?([2-5]\d)\b(?!\s?(?:cm|mm))", re.I)),
@@ -228,6 +239,11 @@ def _system(name: str) -> str:
     return {"eur": "eu", "usa": "us"}.get(name.lower(), name.lower())
 
 
+def _unisex(m: re.Match) -> tuple[str, str]:
+    """A unisex shoe size's men's and women's numbers, in either order ("w8 m6.5" names the women's first)."""
+    return (m.group(2), m.group(1)) if "w" in m.re.groupindex else (m.group(1), m.group(2))
+
+
 def _value(kind: str, m: re.Match) -> tuple[str, str]:
     g = [x for x in m.groups() if x is not None] if m.groups() else []
     if kind in ("collar", "neck sleeve"):  # the sleeve is a detail no listing's size says
@@ -242,6 +258,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
         return f"{int(g[0])} {'regular' if g[1].lower() == 'reg' else g[1].lower()}", "leg fit"
     if kind == "chest":
         return f"chest {g[0]}", "chest"
+    if kind == "pit":
+        return (f"p2p {g[0]}" if m.group(1) else f"p2p {g[0]}cm"), "chest"
     if kind == "eu third":
         return f"eu {g[0]} {g[1]}/3", "eu"
     if kind == "kids shoe":
@@ -252,7 +270,7 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
     if kind == "bra":
         return f"{g[0]}{g[1].lower()}", "bra"
     if kind == "unisex shoe":  # the men's size names it: a unisex shoe is made in men's sizes
-        return f"us {_fmt(g[0])}", "us"
+        return f"us {_fmt(_unisex(m)[0])}", "us"
     if kind == "one size":
         return "one size", "one size"
     if kind == "waist":
@@ -358,7 +376,7 @@ def find_sizes(query: str) -> list[SizeMatch]:
                 m.group(0)[0] in "lL" and re.search(r"\b\d{1,2}\s$", query[:s])
             ):
                 continue
-            if kind == "unisex shoe" and not 1 <= float(m.group(2)) - float(m.group(1)) <= 2:
+            if kind == "unisex shoe" and not 1 <= float(_unisex(m)[1]) - float(_unisex(m)[0]) <= 2:
                 continue  # women's sizes run 1.5-2 above men's
             if kind == "pair":
                 found = _pair(query, m)
