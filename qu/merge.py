@@ -103,6 +103,23 @@ OVERRIDES: dict[str, float] = {
 }
 
 
+def _styles_within(t: Span, rules: list[Span]) -> list[Span]:
+    """A tagger style span as the rules' styles inside it, where it holds two or more and no other word
+    but a function word; else the span itself."""
+    if t.source != "tagger" or t.attribute != "style":
+        return [t]
+    inner = [r for r in rules
+             if r.attribute == "style" and r.confidence >= 0.8 and t.start <= r.start and r.end <= t.end]
+    if len(inner) < 2:
+        return [t]
+    rest = list(t.text)
+    for r in inner:
+        rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
+    if any(w.lower() not in _FUNCTION_WORDS for w in "".join(rest).split()):
+        return [t]
+    return sorted(inner, key=lambda r: r.start)
+
+
 def _read_whole(t: Span, parts: list[Span]) -> bool:
     """Whether `parts` (spans inside `t`, or running on past its end) read every word of `t`."""
     rest = list(t.text)
@@ -263,6 +280,9 @@ def merge_spans(
         systems = {(r.value or "").split()[0] for r in rules if r.attribute == "size" and r.value} & _SYSTEM_WORDS
         primary = [t for t in primary if not (t.source == "tagger" and t.attribute == "brand" and (
             (len(t.text) == 1 and not is_known("brand", t.text)) or t.text.lower() in systems))]
+    # a tagger style that is two or more styles the rules read, and nothing else, is those styles: "low
+    # rise y2k" had kept only its first style as its value
+    primary = [piece for t in primary for piece in _styles_within(t, rules)]
     # exact lexicon hits (confidence >= the attribute's override) beat a tagger span of another attribute
     # they overlap: "carhart" is a brand and "uk 8" a size whatever the tagger guessed
     overrides = OVERRIDES if overrides is None else overrides

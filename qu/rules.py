@@ -208,8 +208,9 @@ def _sizes_in_context(query: str, spans: list[Span], systems: dict[tuple[int, in
     return out
 
 
-# style words that name other things when no garment is said: "extension cord", "power cord"
-_CLOTHES_ONLY_STYLES = frozenset({"cord", "carpenter"})
+# style words that name other things when no garment is said: "extension cord", "power cord", "tennis
+# necklace", "horseshoe ring", "number 5 balloon"
+_CLOTHES_ONLY_STYLES = frozenset({"cord", "carpenter", "tennis", "balloon", "horseshoe"})
 
 # gender words often part of a title or a product ("wonder woman", "american girl doll", "baby shampoo")
 _AMBIGUOUS_GENDER = {
@@ -525,7 +526,9 @@ class RuleMatcher:
         style; nor anywhere beside a garment: "lucky cat onesie", "nba starter jacket"). So is a misspelt
         one read by fuzzy matching when it opens the query before a garment: "stussey hoodie", "hollester
         hoodie"."""
-        starts = {sp.start for sp in spans if (sp.attribute == "category" and sp.confidence >= 0.85)
+        # (not a costume: the word before it is the character, "cat costume", "puma costume")
+        starts = {sp.start for sp in spans if (sp.attribute == "category" and sp.confidence >= 0.85
+                                               and sp.value != "costumes")
                   or (sp.attribute == "size" and sp.confidence >= 0.95)}
         ends = {sp.end for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85}
         said_of = [sp for sp in spans if sp.attribute in ("style", "colour") and sp.confidence >= 0.8]
