@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
-from qu.sizes import is_partial
+from qu.sizes import FITS, is_partial
 from qu.types import Span
 
 Policy = Literal["tagger", "rules", "tagger_first", "rules_first"]
@@ -103,13 +103,22 @@ OVERRIDES: dict[str, float] = {
 }
 
 
+def _fit_outside(sp: Span, r: Span) -> bool:
+    """Whether size span `sp` names a fit that the number `r` inside it leaves out ("plus" of "plus size 22")."""
+    def fits(x: Span) -> bool:
+        return any(f in x.text.lower().replace("-", " ") for f in FITS)
+
+    return bool(r.value and r.value.isdigit()) and fits(sp) and not fits(r)
+
+
 def _styles_within(t: Span, rules: list[Span]) -> list[Span]:
-    """A tagger style span as the rules' styles inside it, where it holds two or more and no other word
-    but a function word; else the span itself."""
+    """A tagger style span as the rules' styles, fits and letter sizes inside it, where it holds two or
+    more and no other word but a function word ("low rise y2k", "medium tall"); else the span itself."""
     if t.source != "tagger" or t.attribute != "style":
         return [t]
-    inner = [r for r in rules
-             if r.attribute == "style" and r.confidence >= 0.8 and t.start <= r.start and r.end <= t.end]
+    inner = [r for r in rules if t.start <= r.start and r.end <= t.end
+             and ((r.attribute == "style" and r.confidence >= 0.8) or (r.attribute == "size" and r.value in FITS)
+                  or (r.attribute == "size" and r.confidence >= 0.9 and LETTER_SIZE.fullmatch(r.value or "")))]
     if len(inner) < 2:
         return [t]
     rest = list(t.text)
@@ -117,7 +126,9 @@ def _styles_within(t: Span, rules: list[Span]) -> list[Span]:
         rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
     if any(w.lower() not in _FUNCTION_WORDS for w in "".join(rest).split()):
         return [t]
-    return sorted(inner, key=lambda r: r.start)
+    # a fit stays the style the tagger read it as ("tall" in "medium tall", as in "xl tall")
+    return sorted((r.model_copy(update={"attribute": "style"}) if r.value in FITS else r for r in inner),
+                  key=lambda r: r.start)
 
 
 def _read_whole(t: Span, parts: list[Span]) -> bool:
@@ -583,9 +594,9 @@ def merge_spans(
                 keep = [] if is_known("narrow category", sp.text) or inside[-1].end != end else (narrow or inside)[-1:]
                 same = [r for r in same if r not in inside] + keep
             # not the value of a fit or a leg length, or of the number alone, for a size read with both
-            # ("12 petite", "10 l30", "size 6 petite"): its own value says both
-            if same and not (sp.attribute == "size" and any(is_partial(r.value) for r in same)
-                             and sp.text != same[0].text):
+            # ("12 petite", "10 l30", "size 6 petite", "plus size 22"): its own value says both
+            if same and not (sp.attribute == "size" and sp.text != same[0].text
+                             and (any(is_partial(r.value) for r in same) or _fit_outside(sp, same[0]))):
                 sp = sp.model_copy(
                     update={"value": same[0].value, "confidence": max(sp.confidence, same[0].confidence)}
                 )

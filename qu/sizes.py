@@ -181,6 +181,10 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ),
     # US children's shoe sizes: "8c" (toddler), "5y" / "5.5y" (youth, "gs"), kept as written; the letter
     # in front too, in a query about children's shoes (see find_sizes): "kids trainers c10" is "10c"
+    # or by the grade, as sneaker shops write it: "gs 6.5" (grade school: 6.5y), "ps 13" (pre-school:
+    # 13c; 1-3 are youth sizes), "td 8" (toddler: 8c); the number first too ("6.5 gs")
+    ("grade", re.compile(r"\b(gs|ps|td)\s(1?\d(?:\.5)?)(?![\w.])(?!\s(?:ps|gs|td)\b)"
+                         r"|\b(1?\d(?:\.5)?)y?\s(gs)\b(?!\s\d)", re.I)),
     ("kids shoe", re.compile(r"\b(1?\d(?:\.5)?)\s?([cy])\b", re.I)),
     ("kids shoe", re.compile(r"\b([cyj])\s?(1?\d(?:\.5)?)\b", re.I)),  # Crocs' "j2" (junior) is youth 2
     # a bra's band and cup, in a query about bras or swimwear (see find_sizes): "34dd", "36 b", "32ff"
@@ -262,6 +266,10 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
         return (f"p2p {g[0]}" if m.group(1) else f"p2p {g[0]}cm"), "chest"
     if kind == "eu third":
         return f"eu {g[0]} {g[1]}/3", "eu"
+    if kind == "grade":
+        grade, num = (g[0], g[1]) if g[0].isalpha() else (g[1], g[0])
+        youth = grade.lower() == "gs" or (grade.lower() == "ps" and float(num) < 4)
+        return f"{_fmt(num)}{'y' if youth else 'c'}", "us kids"
     if kind == "kids shoe":
         num, letter = (g[1], g[0]) if g[0].isalpha() else (g[0], g[1])
         return f"{_fmt(num)}{'y' if letter.lower() == 'j' else letter.lower()}", "us kids"
@@ -313,6 +321,9 @@ _BABIES = re.compile(r"\b(?:bab(?:y|ies)(?!\s(?:tees?|blue|pink|dolls?)\b)|newbo
                      re.I)
 
 
+# trainers whose children's sizes shops write by grade ("gs 6.5")
+_SNEAKERS = re.compile(r"\b(?:jordans?|nike|dunks?|air\s?force|af-?1s?|yeezys?|adidas|new balance|trainers?|sneakers?"
+                       r"|shoes?|vans|converse|asics|crocs|kicks)\b", re.I)
 FITS = ("plus size", "petite", "tall")  # sizes that are a cut, not a measure
 _HATS = re.compile(r"\b(?:hats?|caps?|fitted|new era|59fifty|snapback)\b", re.I)
 _TAILORING = re.compile(r"\b(?:suits?|blazers?|jackets?|tux(?:edo)?s?|sport ?coats?|waistcoats?)\b", re.I)
@@ -369,6 +380,7 @@ def find_sizes(query: str) -> list[SizeMatch]:
                     or (kind == "waist leg" and not _LEGS.search(query))
                     or (kind == "bra" and not _BRAS.search(query))
                     or (kind == "ring" and not _RINGS.search(query))
+                    or (kind == "grade" and not _SNEAKERS.search(query))
                     or (kind == "kids shoe" and m.group(1).isalpha()
                         and not (_KIDS.search(query) or (m.group(1).lower() == "j" and _CROCS.search(query))))):
                 continue
@@ -431,7 +443,13 @@ def normalise_size(text: str) -> str | None:
     # a number, then its fit: "size 6 petite" is "6 petite", as "6 petite" is
     if len(found) == 2 and found[0].system == "numeric" and found[1].value in FITS:
         return f"{found[0].value} {found[1].value}"
+    # and "plus size 22" is "22 plus size" (the grammar reads "size 22" first)
+    if len(found) == 1 and found[0].system == "numeric" and _PLUS_SIZE.fullmatch(text[: found[0].start]):
+        return f"{found[0].value} plus size"
     return found[0].value
+
+
+_PLUS_SIZE = re.compile(r"\s*plus[\s-]", re.I)
 
 
 def is_partial(value: str | None) -> bool:

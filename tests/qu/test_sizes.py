@@ -73,6 +73,24 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("kids trainers c10", "c10", "10c", "us kids"),
         ("toddler crocs C8", "C8", "8c", "us kids"),
         ("crocs j2 pink", "j2", "2y", "us kids"),  # Crocs' junior sizes are youth sizes
+        # by the grade, as sneaker shops write it (not "ps4")
+        ("jordan 1 gs 6.5", "gs 6.5", "6.5y", "us kids"),
+        ("jordan 4 ps 13", "ps 13", "13c", "us kids"),
+        ("jordan 1 ps 2", "ps 2", "2y", "us kids"),
+        ("dunk low td 8", "td 8", "8c", "us kids"),
+        ("air force 1 5.5y gs", "5.5y gs", "5.5y", "us kids"),
+        # a garment's width armpit to armpit, and the leg as an inseam
+        ("barbour jacket pit to pit 22", "pit to pit 22", "p2p 22", "chest"),
+        ("jumper p2p 21.5 inches", "p2p 21.5 inches", "p2p 21.5", "chest"),
+        ("ptp 56cm", "ptp 56cm", "p2p 56cm", "chest"),
+        ("levis 501 inseam 30", "inseam 30", "l30", "leg"),
+        ("jeans 30 inch inseam", "30 inch inseam", "l30", "leg"),
+        ("jeans waist 30 inches leg 32", "waist 30 inches leg 32", "w30 l32", "waist"),
+        ("wrangler 32 waist 30 inseam", "32 waist 30 inseam", "w32 l30", "waist"),
+        # a unisex shoe's two sizes in words, either first: the men's names it
+        ("converse womens 8 mens 6.5", "womens 8 mens 6.5", "us 6.5", "us"),
+        ("vans w8 m6.5", "w8 m6.5", "us 6.5", "us"),
+        ("crocs men's size 7 women's size 9", "men's size 7 women's size 9", "us 7", "us"),
         # a UK ring size, beside a ring word
         ("ring size n", "size n", "n", "ring"),
         ("gold ring size P 1/2", "size P 1/2", "p 1/2", "ring"),
@@ -94,7 +112,8 @@ def test_size_grammar(query, text, value, system):
               "boys 3 pack boxers", "kids 2 in 1 scooter", "toddler 3 wheel bike",  # counts, not sizes
               "30a fuse", "tights 40d", "36c battery",  # a cup needs a bra or swimwear word
               "c4 vitamin", "nike c10", "j2 visa",  # a letter in front needs children (or Crocs, for a "j")
-              "ring sizer"]
+              "ring sizer",
+              "ps4 controller", "ps 4 games", "td 8 bank"]  # a grade needs trainers in the query
 )
 def test_model_numbers_are_not_sizes(query):
     assert find_sizes(query) == []
