@@ -262,6 +262,14 @@ def merge_spans(
 
         primary = [read_unknown(t) for t in primary]
         secondary = [read_unknown(t) for t in secondary]
+        # a tagger brand no lexicon knows that holds a garment the rules read after its first word is no
+        # brand ("fishtail parka green" had read one brand): the rules' spans in it stand (QueryNER's
+        # "top coat" and "blouson tankini", which open with a garment word, stay brands)
+        primary = [t for t in primary if not (
+            t.source == "tagger" and t.attribute == "brand" and not is_known("brand", t.text)
+            and any(r.attribute == "category" and r.confidence >= fill_min and t.start < r.start and r.end <= t.end
+                    and is_known("narrow category", r.text) for r in rules)
+            and not any(r.attribute == "category" and r.start == t.start for r in rules))]
         # nor is a word inside a size the rules read ("denier" in "tights black 40 denier") a garment
         primary = [t for t in primary if not (
             t.source == "tagger" and t.attribute == "category" and not is_known("category", t.text)
