@@ -51,6 +51,7 @@ _SIZE_WORD_AFTER = re.compile(r"^\s*(?:uk|eu|us)\b", re.I)
 _REQUEST = re.compile(
     r"^\s*(?:(?:(?:hi|hey|hello)\b[\s,!.]*)?(?:(?:i'?m|i am)\s+)?"
     r"(?:looking\s+for|searching\s+for|in\s+search\s+of|iso|wtb|lf|want(?:ed|\s+to\s+buy)|seeking"
+    r"|(?<=i'm\s)after|(?<=im\s)after|(?<=i\sam\s)after"
     r"|(?:i\s+)?(?:need|want)(?!\s+for\b)|(?:does\s+)?any\s?(?:one|body)\s+(?:selling|sell|got|have|has)"
     r"|anything(?:\s+(?:in|from|by))?|any(?=\s)(?!\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b)"
     r"|(?:(?:can|could)\s+you\s+)?(?:find|show)\s+me(?=\s+\S)"

@@ -128,9 +128,12 @@ def test_html_is_masked_not_matched(extractor):
         ("can you find me a pink polo", "pink polo"),
         ("any zara blazers in 12?", "zara blazers 12?"),  # "in" before the size that ends the query
         ("north face puffer in size 8", "north face puffer size 8"),
+        ("im after a black maxi dress", "black maxi dress"),
+        ("I'm after nike tech fleece", "nike tech fleece"),
         # not requests: a greeting alone, "need for", "a line", a price the shopper gives
         ("hi vis vest", "hi vis vest"),
         ("hello kitty pyjamas", "hello kitty pyjamas"),
+        ("after sun lotion", "after sun lotion"),  # "after" is a request only after "i'm"
         ("need for speed hoodie", "need for speed hoodie"),
         ("a line skirt", "a line skirt"),
         ("dress under £45", "dress under £45"),
