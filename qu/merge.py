@@ -103,6 +103,23 @@ OVERRIDES: dict[str, float] = {
 }
 
 
+def _before_strong(sp: Span, strong: list[Span], rules: list[Span]) -> Span:
+    """Tagger span `sp` cut before the strong rule span it runs on into, where that one begins after it
+    starts, at a word, and reaches its end; else `sp`."""
+    hit = [r for r in strong if _overlaps(sp, r) and r.attribute != sp.attribute]
+    if len(hit) != 1 or not (sp.start < hit[0].start and hit[0].end >= sp.end):
+        return sp
+    r = hit[0]
+    if not sp.text[r.start - sp.start - 1 : r.start - sp.start].isspace():
+        return sp
+    cut = cut_before(sp, r.start)
+    if cut.text.lower() in _EMPTY_WORDS or cut.text.lower() in ("size", "sz"):
+        return sp
+    # where the rules read the words left another way ("cardigan" of "cardigan free" before "free people"),
+    # their reading fills in
+    return sp if any(_overlaps(cut, o) and o.attribute != sp.attribute and o.confidence >= 0.85 for o in rules) else cut
+
+
 def _fit_outside(sp: Span, r: Span) -> bool:
     """Whether size span `sp` names a fit that the number `r` inside it leaves out ("plus" of "plus size 22")."""
     def fits(x: Span) -> bool:
@@ -579,6 +596,9 @@ def merge_spans(
                                           and re.fullmatch(r"size|sz", t.text, re.I)
                                           and any(s > t.start for s in size_starts))]
     if strong:
+        # a tagger span that ran on into a strong span of another attribute keeps its words before it
+        # ("floral s": the colour "floral", then the size "s")
+        primary = [_before_strong(sp, strong, rules) if doomed(sp) else sp for sp in primary]
         primary = [sp for sp in primary if not doomed(sp)]
         primary = [r for r in strong if not any(_overlaps(r, p) for p in primary)] + primary
     kept: list[Span] = []
@@ -609,4 +629,25 @@ def merge_spans(
                     update={"value": same[0].value, "confidence": max(sp.confidence, same[0].confidence)}
                 )
         out.append(sp)
-    return sorted(out, key=lambda s: s.start)
+    return _with_fits(sorted(out, key=lambda s: s.start), text)
+
+
+_NUMBER_SIZE = re.compile(r"(?:size\s+)?(\d{1,2})", re.I)
+
+
+def _with_fits(spans: list[Span], text: str | None) -> list[Span]:
+    """A number size and the fit right after it are one size, as UK shops sell them: "12" and "petite" in
+    "navy 12 petite" are "12 petite" (as "12 petite" read whole is)."""
+    if text is None:
+        return spans
+    out: list[Span] = []
+    for sp in spans:
+        prev = out[-1] if out else None
+        fit = (sp.value or sp.text).lower()
+        if (prev is not None and prev.attribute == "size" and (n := _NUMBER_SIZE.fullmatch(prev.text))
+                and sp.attribute in ("size", "style") and fit in FITS and not text[prev.end : sp.start].strip()):
+            out[-1] = prev.model_copy(update={"text": text[prev.start : sp.end], "end": sp.end,
+                                              "value": f"{n.group(1)} {fit}"})
+            continue
+        out.append(sp)
+    return out

@@ -155,6 +155,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # "p2p 21 inches", "ptp 56cm" (no listing's size says it; the words stay in the lexical match)
     ("pit", re.compile(r"\b(?:(?:arm)?pit\s?(?:to|2)\s?(?:arm)?pit|p2p|ptp)\s?:?\s?(?:((?:1[5-9]|2\d|3[0-5])(?:\.5)?)"
                        r"\s?(?:\"|in(?:ch(?:es)?)?)?(?![\w.])|([4-7]\d)\s?cm)\b", re.I)),
+    # Barbour's chest in inches, in a query about jackets (see find_sizes): "beaufort c40", "bedale c36"
+    ("barbour chest", re.compile(r"\bc\s?(3[0-9]|4\d|5[0-4])\b", re.I)),
     # a chest: "32 chest", "chest 40", "38in chest"
     ("chest", re.compile(r"\b([2-5]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?chest\b", re.I)),
     ("chest", re.compile(r"\bchest\s?(?:size\s?)?([2-5]\d)\b(?!\s?(?:cm|mm))", re.I)),
@@ -260,7 +262,7 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
         return f"{g[0]}{g[1].lower()}", "suit"
     if kind == "leg fit":
         return f"{int(g[0])} {'regular' if g[1].lower() == 'reg' else g[1].lower()}", "leg fit"
-    if kind == "chest":
+    if kind in ("chest", "barbour chest"):
         return f"chest {g[0]}", "chest"
     if kind == "pit":
         return (f"p2p {g[0]}" if m.group(1) else f"p2p {g[0]}cm"), "chest"
@@ -321,6 +323,7 @@ _BABIES = re.compile(r"\b(?:bab(?:y|ies)(?!\s(?:tees?|blue|pink|dolls?)\b)|newbo
                      re.I)
 
 
+_BARBOUR = re.compile(r"\b(?:barbour|wax(?:ed)?\s+jackets?|beaufort|bedale|ashby|border|liddesdale)\b", re.I)
 # trainers whose children's sizes shops write by grade ("gs 6.5")
 _SNEAKERS = re.compile(r"\b(?:jordans?|nike|dunks?|air\s?force|af-?1s?|yeezys?|adidas|new balance|trainers?|sneakers?"
                        r"|shoes?|vans|converse|asics|crocs|kicks)\b", re.I)
@@ -381,6 +384,7 @@ def find_sizes(query: str) -> list[SizeMatch]:
                     or (kind == "bra" and not _BRAS.search(query))
                     or (kind == "ring" and not _RINGS.search(query))
                     or (kind == "grade" and not _SNEAKERS.search(query))
+                    or (kind == "barbour chest" and not _BARBOUR.search(query))
                     or (kind == "kids shoe" and m.group(1).isalpha()
                         and not (_KIDS.search(query) or (m.group(1).lower() == "j" and _CROCS.search(query))))):
                 continue

@@ -79,6 +79,7 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("jordan 1 ps 2", "ps 2", "2y", "us kids"),
         ("dunk low td 8", "td 8", "8c", "us kids"),
         ("air force 1 5.5y gs", "5.5y gs", "5.5y", "us kids"),
+        ("barbour beaufort c40", "c40", "chest 40", "chest"),  # Barbour's chest, in a query about its jackets
         # a garment's width armpit to armpit, and the leg as an inseam
         ("barbour jacket pit to pit 22", "pit to pit 22", "p2p 22", "chest"),
         ("jumper p2p 21.5 inches", "p2p 21.5 inches", "p2p 21.5", "chest"),
@@ -113,7 +114,8 @@ def test_size_grammar(query, text, value, system):
               "30a fuse", "tights 40d", "36c battery",  # a cup needs a bra or swimwear word
               "c4 vitamin", "nike c10", "j2 visa",  # a letter in front needs children (or Crocs, for a "j")
               "ring sizer",
-              "ps4 controller", "ps 4 games", "td 8 bank"]  # a grade needs trainers in the query
+              "ps4 controller", "ps 4 games", "td 8 bank",  # a grade needs trainers in the query
+              "volvo c40"]
 )
 def test_model_numbers_are_not_sizes(query):
     assert find_sizes(query) == []
