@@ -329,7 +329,7 @@ _SNEAKERS = re.compile(r"\b(?:jordans?|nike|dunks?|air\s?force|af-?1s?|yeezys?|a
                        r"|shoes?|vans|converse|asics|crocs|kicks)\b", re.I)
 FITS = ("plus size", "petite", "tall")  # sizes that are a cut, not a measure
 _HATS = re.compile(r"\b(?:hats?|caps?|fitted|new era|59fifty|snapback)\b", re.I)
-_TAILORING = re.compile(r"\b(?:suits?|blazers?|jackets?|tux(?:edo)?s?|sport ?coats?|waistcoats?)\b", re.I)
+_TAILORING = re.compile(r"\b(?:suits?|blazers?|jackets?|tux(?:edo)?s?|sports? ?coats?|waistcoats?)\b", re.I)
 _SHIRTS = re.compile(r"\b(?:shirts?|button[\s-](?:down|up)s?|oxfords?)\b", re.I)
 _BRAS = re.compile(r"\b(?:bras?|bralettes?|bikinis?|swim(?:suits?|wear)|lingerie|balconettes?|plunge|"
                    r"underwired|non[\s-]wired|strapless)\b", re.I)
