@@ -210,7 +210,8 @@ def _sizes_in_context(query: str, spans: list[Span], systems: dict[tuple[int, in
 
 # style words that name other things when no garment is said: "extension cord", "power cord", "tennis
 # necklace", "horseshoe ring", "number 5 balloon"
-_CLOTHES_ONLY_STYLES = frozenset({"cord", "carpenter", "tennis", "balloon", "horseshoe", "bow", "bows", "grandpa"})
+_CLOTHES_ONLY_STYLES = frozenset({"cord", "carpenter", "tennis", "balloon", "horseshoe", "bow", "bows", "grandpa",
+                                  "triangle"})
 
 # gender words often part of a title or a product ("wonder woman", "american girl doll", "baby shampoo")
 _AMBIGUOUS_GENDER = {
