@@ -205,6 +205,10 @@ class Lexicon:
         if len(lk) >= 6 and " " not in k and not spelt_right(k):
             cutoff = min(cutoff, 85.0)  # a word no dictionary holds, one letter off a brand: "supream"
         hit = process.extractOne(lk, self._near_length(len(lk), cutoff), scorer=fuzz.ratio, score_cutoff=cutoff)
+        # a word spelt right is a brand misspelt only from its first letter on ("channel", "rebook"):
+        # "basics" is no asics
+        if hit and " " not in k and hit[0][:1] != lk[:1] and spelt_right(k):
+            return None
         return self.brand_loose[hit[0]] if hit else None
 
     def _near_length(self, n: int, cutoff: float) -> list[str]:

@@ -521,7 +521,8 @@ class RuleMatcher:
         """A curated fashion brand that is also a common query word ("wrangler" is a Jeep in
         Amazon's queries, "coach" a bus) is weak evidence alone (0.6), but when it opens the query
         and a garment the rules know follows it, it is the brand: "wrangler jacket", "coach bag" (or
-        follows it with only its styles and colours between: "wrangler western shirt"); or a
+        follows it with only its styles, colours and department between: "wrangler western shirt",
+        "wrangler mens jacket"); or a
         size the rules are sure of ("wrangler 30 32l"); or when it ends the query right after a garment
         ("jeans wrangler", "hoodie supreme"; not a misspelt one there: "earrings swarovsky" is QueryNER's
         style; nor anywhere beside a garment: "lucky cat onesie", "nba starter jacket"). So is a misspelt
@@ -532,13 +533,13 @@ class RuleMatcher:
                                                and sp.value != "costumes")
                   or (sp.attribute == "size" and sp.confidence >= 0.95)}
         ends = {sp.end for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85}
-        said_of = [sp for sp in spans if sp.attribute in ("style", "colour") and sp.confidence >= 0.8]
+        said_of = [sp for sp in spans if sp.attribute in ("style", "colour", "gender") and sp.confidence >= 0.8]
         garments = {sp.start for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85
                     and self.taxonomy.roots([sp.value]) & GARMENT_ROOTS}
 
         def between(a: int, b: int) -> bool:
-            """Nothing but the styles and colours said of a garment between a and b ("western" in
-            "wrangler western shirt")."""
+            """Nothing but the styles, colours and department said of a garment between a and b ("western"
+            in "wrangler western shirt", "mens" in "wrangler mens jacket")."""
             gap = list(query[a:b])
             for sp in said_of:
                 if a <= sp.start and sp.end <= b:

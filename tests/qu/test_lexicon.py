@@ -23,13 +23,15 @@ from qu.lexicon import canonical_brand, canonical_colour, get_lexicon
         ("Ralph Lauren", "ralph lauren"),
         ("United Colors of Benetton", "benetton"),
         ("supream", "supreme"),  # no dictionary word: one letter off is enough (ratio 86)
+        ("channel", "chanel"),  # a word spelt right, misspelt from its first letter on
     ],
 )
 def test_brand_aliases_and_misspellings(text, brand):
     assert canonical_brand(text) == brand
 
 
-@pytest.mark.parametrize("text", ["dress", "black", "", "the", "trainers", "xyzzyq"])
+@pytest.mark.parametrize("text", ["dress", "black", "", "the", "trainers", "xyzzyq",
+                                  "basics"])  # a word spelt right is no brand a first letter off (asics)
 def test_not_brands(text):
     assert canonical_brand(text) is None
 
