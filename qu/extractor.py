@@ -62,6 +62,8 @@ _REQUEST = re.compile(
 # "in" before the size that ends the query ("north face puffer in xs", "blazers in 12?"; not "3 in 1")
 _IN_SIZE = re.compile(r"(?<![\d.])(?<!\d\s)\bin(?=\s+(?:size\s+|uk\s+|eu\s+|us\s+)?(?:\d{1,2}(?:\.5)?|xxs|xs|s|m|l|xl"
                       r"|xxl|xxxl|[2-5]xl|small|medium|large)\s*[?!.]*\s*$)", re.I)
+# "fits" before the size ("top fits uk 8-10", "dress fits like a 10"): the size stays
+_FITS_SIZE = re.compile(r"\bfits(?:\s+like\s+an?)?(?=\s+(?:size\s+|uk\s+|eu\s+|us\s+)?\d)", re.I)
 _THANKS = re.compile(r"[\s,!.?]*\b(?:please|pls|plz|thanks|thank\s+you|asap)\b[\s!.?]*$", re.I)
 # the price a seller paid ("rrp £45", "rrp 45", "retail $120", "was £30") is no budget
 _CURRENCY = r"(?:[£$€]|gbp|usd|euros?|eur|pounds?|quid|dollars?)"
@@ -177,6 +179,7 @@ def _mask(q: str) -> str:
     slug ("zara-dress-size-10") is read as its words."""
     q = _REQUEST.sub(_blank, _HTML.sub(_blank, _words(q)), count=1)
     q = _IN_SIZE.sub(_blank, _THANKS.sub(_blank, q, count=1), count=1)
+    q = _FITS_SIZE.sub(_blank, q)
     return _RRP.sub(_blank, _SHOPS.sub(_blank, _ANY.sub(_blank, q)))
 
 

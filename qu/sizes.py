@@ -32,6 +32,11 @@ _LETTERS = {
     "x-small": "xs",
     "x small": "xs",
     "extra small": "xs",
+    "xsmall": "xs",
+    "xx small": "xxs",
+    "xx-small": "xxs",
+    "xxsmall": "xxs",
+    "extra extra small": "xxs",
     "s": "s",
     "small": "s",
     "sm": "s",
@@ -202,14 +207,15 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ),
     # a UK ring size is a letter, in a query about rings (see find_sizes): "ring size n", "size p 1/2"
     ("ring", re.compile(r"\b(?:size|sz\.?)\s([a-z](?:\s?1/2)?)(?![\w/])", re.I)),
-    ("letter", re.compile(rf"\b(?:{_SIZE_WORD}(?:\s*:\s*|\s+)|sz\.?\s*:?\s*)({_LETTER_RE})\b", re.I)),  # "size: m"
+    # "size: m" (not "true to size m": the letter alone is the size there)
+    ("letter", re.compile(rf"\b(?:(?<!true to ){_SIZE_WORD}(?:\s*:\s*|\s+)|sz\.?\s*:?\s*)({_LETTER_RE})\b", re.I)),
     ("numeric", re.compile(rf"\b(?:{_SIZE_WORD}|sz\.?)\s*:?\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
     ("letter", re.compile(r"\b(plus[\s-]size|petite|tall)\b", re.I)),
     # ("medium wash" is a denim's colour; "runs small" and "fits large" say how a thing fits, not its size)
     (
         "letter",
         re.compile(
-            r"\b([2-5]x[\s-]large|xxx[\s-]large|extra extra large|"
+            r"\b([2-5]x[\s-]large|xxx[\s-]large|extra extra large|extra extra small|xx[\s-]small|xxsmall|xsmall|"
             r"xxs|2xs|xs|xl|xxl|2xl|xxxl|3xl|4xl|5xl|xxxxl|x-small|x-large|xx-large|"
             r"x small|x large|xx large|xlarge|xxlarge|extra small|extra large|"
             r"(?<!runs )(?<!fits )(?:small|large)|medium)\b(?![\s-]*wash)",

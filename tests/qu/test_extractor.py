@@ -129,6 +129,8 @@ def test_html_is_masked_not_matched(extractor):
         ("any zara blazers in 12?", "zara blazers 12?"),  # "in" before the size that ends the query
         ("north face puffer in size 8", "north face puffer size 8"),
         ("im after a black maxi dress", "black maxi dress"),
+        ("top fits uk 8-10", "top uk 8-10"),  # how a size fits, before the size
+        ("dress fits like a 10", "dress 10"),
         ("I'm after nike tech fleece", "nike tech fleece"),
         # not requests: a greeting alone, "need for", "a line", a price the shopper gives
         ("hi vis vest", "hi vis vest"),
