@@ -211,14 +211,15 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("letter", re.compile(rf"\b(?:(?<!true to ){_SIZE_WORD}(?:\s*:\s*|\s+)|sz\.?\s*:?\s*)({_LETTER_RE})\b", re.I)),
     ("numeric", re.compile(rf"\b(?:{_SIZE_WORD}|sz\.?)\s*:?\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
     ("letter", re.compile(r"\b(plus[\s-]size|petite|tall)\b", re.I)),
-    # ("medium wash" is a denim's colour; "runs small" and "fits large" say how a thing fits, not its size)
+    # ("medium wash" is a denim's colour, "small logo" a style; "runs small" and "fits large" say how a thing
+    # fits, not its size)
     (
         "letter",
         re.compile(
             r"\b([2-5]x[\s-]large|xxx[\s-]large|extra extra large|extra extra small|xx[\s-]small|xxsmall|xsmall|"
             r"xxs|2xs|xs|xl|xxl|2xl|xxxl|3xl|4xl|5xl|xxxxl|x-small|x-large|xx-large|"
             r"x small|x large|xx large|xlarge|xxlarge|extra small|extra large|"
-            r"(?<!runs )(?<!fits )(?:small|large)|medium)\b(?![\s-]*wash)",
+            r"(?<!runs )(?<!fits )(?:small|large)|medium)\b(?![\s-]*(?:wash|logo))",
             re.I,
         ),
     ),

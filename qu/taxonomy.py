@@ -56,7 +56,8 @@ class Taxonomy:
                 raise ValueError(f"{path}: node {name!r} has unknown parent {parent!r}")
         synonyms: dict[str, str] = {}
         for name, node in raw["nodes"].items():
-            synonyms.setdefault(_key(name), name)
+            if name != "other":  # the catalogue's bin for what no node fits: no shopper's word for a thing
+                synonyms.setdefault(_key(name), name)
             for syn in node["synonyms"]:
                 synonyms.setdefault(_key(syn), name)
         for at, leaf in raw["article_types"].items():

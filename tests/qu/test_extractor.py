@@ -370,6 +370,9 @@ def test_department_garment_and_size_in_any_order(extractor):
     ("hoodie without nike logo", {"category": "hoodies", "brand": None}, {"brand": ["nike"]}),
     ("vans not black", {"brand": "vans", "colour": None}, {"colour": ["black"]}),
     ("boots, not ugg", {"category": "boots", "brand": None}, {"brand": ["ugg"]}),
+    ("dress anything but black", {"category": "dresses", "colour": None, "style": None}, {"colour": ["black"]}),
+    ("top that isnt cropped", {"category": "tops", "style": None}, {"style": ["cropped"]}),
+    ("jeans other than skinny", {"category": "jeans", "style": None}, {"style": ["skinny"]}),
     # a style is kept as written: "skinny" reads "slim fit", and the words are what must not be matched
     ("mens jeans not skinny", {"category": "jeans", "style": None}, {"style": ["skinny"]}),
     ("jeans not ripped 10", {"category": "jeans", "size": "10", "style": None}, {"style": ["ripped"]}),
@@ -406,6 +409,7 @@ def test_without_an_attribute_drops_its_negated_values_too(extractor):
     ("hoodie without nike logo", {"brand": ["nike"]}, "hoodie logo"),
     ("black dress not white", {"colour": ["white"]}, "black dress"),
     ("mens jeans not skinny", {"style": ["skinny"]}, "mens jeans"),
+    ("dress anything but black", {"colour": ["black"]}, "dress"),
     ("nike trainers", None, "nike trainers"),
     ("not black", {"colour": ["black"]}, "not black"),  # nothing would be left: the query as it is
 ])
