@@ -262,9 +262,13 @@ def merge_spans(
             queries with no size: there the lexicon's weak brands are mostly words); one that is a letter
             size is the size ("m" in "undershirt white m": the rules read a lone letter as a size only
             beside a garment they know)."""
-            if t.source == "tagger" and t.attribute == "size" and not is_known("size", t.text):
-                # a size no grammar reads that opens with a garment the rules read is the garment ("ring" in
-                # "ring size m": the rules read the size after it)
+            if t.source == "tagger" and t.attribute == "size" and (
+                    not is_known("size", t.text)
+                    or any(r.attribute == "size" and r.confidence >= 0.9 and r.end == t.end and r.start > t.start
+                           for r in rules)):
+                # a size no grammar reads, or one the rules read after its first words, that opens with a
+                # garment the rules read is the garment ("ring" in "ring size m", "top" in "top size: xs": the
+                # rules read the size after it)
                 return next((r for r in rules if r.attribute == "category" and r.start == t.start and r.end < t.end
                              and r.confidence >= fill_min and is_known("narrow category", r.text)), t)
             if t.source != "tagger" or t.attribute not in ("category", "condition") or is_known(t.attribute, t.text):

@@ -209,7 +209,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("ring", re.compile(r"\b(?:size|sz\.?)\s([a-z](?:\s?1/2)?)(?![\w/])", re.I)),
     # "size: m" (not "true to size m": the letter alone is the size there)
     ("letter", re.compile(rf"\b(?:(?<!true to ){_SIZE_WORD}(?:\s*:\s*|\s+)|sz\.?\s*:?\s*)({_LETTER_RE})\b", re.I)),
-    ("numeric", re.compile(rf"\b(?:{_SIZE_WORD}|sz\.?)\s*:?\s*({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b", re.I)),
+    ("numeric", re.compile(rf"\b(?:{_SIZE_WORD}|sz\.?)(?:\s*:?\s*|\s+[-–—]\s+)({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b",
+                           re.I)),  # "size 10", "sz.8", "size: 10", "size - 10"
     ("letter", re.compile(r"\b(plus[\s-]size|petite|tall)\b", re.I)),
     # ("medium wash" is a denim's colour, "small logo" a style; "runs small" and "fits large" say how a thing
     # fits, not its size)
