@@ -327,8 +327,8 @@ _KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|child
 
 # babies' clothes are sized by months, in these ranges; "baby tee", "baby blue" and "baby pink" are not for babies
 _BABY_MONTHS = {(0, 3), (3, 6), (6, 9), (6, 12), (9, 12), (12, 18), (18, 24), (0, 6), (12, 24)}
-_BABIES = re.compile(r"\b(?:bab(?:y|ies)(?!\s(?:tees?|blue|pink|dolls?)\b)|newborns?|infants?|baby ?grows?)\b",
-                     re.I)
+_BABIES = re.compile(r"\b(?:bab(?:y|ies)(?!\s(?:tees?|blue|pink|dolls?)\b)|newborns?|infants?|baby ?grows?"
+                     r"|sleepsuits?)\b", re.I)
 
 
 _BARBOUR = re.compile(r"\b(?:barbour|wax(?:ed)?\s+jackets?|beaufort|bedale|ashby|border|liddesdale)\b", re.I)
