@@ -233,6 +233,7 @@ _AMBIGUOUS_GENDER = {
     "guys",
     "junior",
     "juniors",
+    "school",
     "youth",
     "infant",
     "newborn",
