@@ -336,6 +336,7 @@ _BARBOUR = re.compile(r"\b(?:barbour|wax(?:ed)?\s+jackets?|beaufort|bedale|ashby
 _SNEAKERS = re.compile(r"\b(?:jordans?|nike|dunks?|air\s?force|af-?1s?|yeezys?|adidas|new balance|trainers?|sneakers?"
                        r"|shoes?|vans|converse|asics|crocs|kicks)\b", re.I)
 FITS = ("plus size", "petite", "tall")  # sizes that are a cut, not a measure
+_PLUS_SIZE = re.compile(r"\s*plus[\s-]", re.I)  # "plus" before "size 22"
 _HATS = re.compile(r"\b(?:hats?|caps?|fitted|new era|59fifty|snapback)\b", re.I)
 _TAILORING = re.compile(r"\b(?:suits?|blazers?|jackets?|tux(?:edo)?s?|sports? ?coats?|waistcoats?)\b", re.I)
 _SHIRTS = re.compile(r"\b(?:shirts?|button[\s-](?:down|up)s?|oxfords?)\b", re.I)
@@ -460,8 +461,6 @@ def normalise_size(text: str) -> str | None:
         return f"{found[0].value} plus size"
     return found[0].value
 
-
-_PLUS_SIZE = re.compile(r"\s*plus[\s-]", re.I)
 
 
 def is_partial(value: str | None) -> bool:
