@@ -553,12 +553,14 @@ def merge_spans(
                   and inside[0].confidence >= fill_min and inside[1].text.lower() in CLOTHS):
                 primary = [p for p in primary if p is not t] + inside
     # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m") gives way to them: a
-    # shopper who writes a pair means either size, and a filter on both values finds either. A tagger
+    # shopper who writes a pair means either size, and a filter on both values finds either; so does a
+    # tagger brand over two sure brands ("carhartt or dickies"). A tagger
     # colour over two colours joined by "/" ("white/green": a colourway) keeps its span, as QueryNER
     # labels it (split, test colour F1 fell 0.700 -> 0.683), and takes both values ("white+green")
-    for t in [t for t in primary if t.source == "tagger" and t.attribute in ("size", "colour")]:
-        pair = sorted((r for r in rules if r.attribute == t.attribute and _overlaps(t, r)), key=lambda r: r.start)
-        joint = r"\s?[-/]\s?|\s+or\s+" if t.attribute == "size" else "/"
+    for t in [t for t in primary if t.source == "tagger" and t.attribute in ("size", "colour", "brand")]:
+        pair = sorted((r for r in rules if r.attribute == t.attribute and _overlaps(t, r)
+                       and (t.attribute != "brand" or r.confidence >= 0.9)), key=lambda r: r.start)
+        joint = {"size": r"\s?[-/]\s?|\s+or\s+", "colour": "/", "brand": r"\s+(?:or|and|&)\s+|\s?/\s?"}[t.attribute]
         # t overlaps both, so it covers the text between them
         if len(pair) == 2 and re.fullmatch(joint, t.text[pair[0].end - t.start : pair[1].start - t.start]):
             if t.attribute == "colour":

@@ -213,6 +213,9 @@ def _sizes_in_context(query: str, spans: list[Span], systems: dict[tuple[int, in
 _CLOTHES_ONLY_STYLES = frozenset({"cord", "carpenter", "tennis", "balloon", "horseshoe", "bow", "bows", "grandpa",
                                   "triangle"})
 
+# between two brands the shopper would take either of: "levis or wrangler", "nike & adidas", "zara/mango"
+_BRAND_JOINT = re.compile(r"\s+(?:or|and|&)\s+|\s?[/&]\s?", re.I)
+
 # gender words often part of a title or a product ("wonder woman", "american girl doll", "baby shampoo")
 _AMBIGUOUS_GENDER = {
     "girl",
@@ -547,9 +550,15 @@ class RuleMatcher:
                     gap[sp.start - a : sp.end - a] = " " * (sp.end - sp.start)
             return not "".join(gap).strip()
 
+        def first(sp: Span) -> bool:
+            """Nothing before `sp`, or only a sure brand and "or" ("levis or wrangler jeans")."""
+            return not query[: sp.start].strip() or any(
+                b.attribute == "brand" and b.confidence >= 0.9 and not query[: b.start].strip()
+                and _BRAND_JOINT.fullmatch(query[b.end : sp.start]) for b in spans)
+
         def sure(sp: Span) -> bool:
             curated = key(sp.text) in self.lexicon.brand_curated
-            opens = (not query[: sp.start].strip()
+            opens = (first(sp)
                      and any(c >= sp.end and (not query[sp.end : c].strip() or (c in garments and between(sp.end, c)))
                              for c in starts))  # before a garment
             closes = (not query[sp.end :].strip()
