@@ -87,6 +87,15 @@ _MEN = r"(?:men'?s?|mens')(?:\s+(?:us\s+)?size)?"  # the words of a unisex shoe'
 _WOMEN = r"(?:wom[ae]n'?s?|womens'|ladies)(?:\s+(?:us\s+)?size)?"
 _UNITS = r"(?:inch(?:es)?|in|\"|mm|cm|oz|ml|ft|feet|foot|m|l|lb|lbs|kg|g|qt|gallon|gal|denier)"
 
+# a child's height in cm (European sizes) -> the age it fits, in qu's size values
+_HEIGHT_AGES = {
+    "50": "0-1 months", "56": "0-3 months", "62": "2-4 months", "68": "4-6 months", "74": "6-9 months",
+    "80": "9-12 months", "86": "12-18 months", "92": "18-24 months", "98": "age 2-3", "104": "age 3-4",
+    "110": "age 4-5", "116": "age 5-6", "122": "age 6-7", "128": "age 7-8", "134": "age 8-9", "140": "age 9-10",
+    "146": "age 10-11", "152": "age 11-12", "158": "age 12-13", "164": "age 13-14", "170": "age 14-15",
+    "176": "age 15-16",
+}
+
 # Ordered: the first pattern that matches a stretch of text wins it.
 _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("one size", re.compile(r"\b(?:one[\s-]size(?:[\s-]fits[\s-](?:all|most))?|onesize|os|osfa|osfm)\b", re.I)),
@@ -194,6 +203,9 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
                          r"|\b(1?\d(?:\.5)?)y?\s(gs)\b(?!\s\d)", re.I)),
     ("kids shoe", re.compile(r"\b(1?\d(?:\.5)?)\s?([cy])\b", re.I)),
     ("kids shoe", re.compile(r"\b([cyj])\s?(1?\d(?:\.5)?)\b", re.I)),  # Crocs' "j2" (junior) is youth 2
+    # a child's height in cm, as European shops size children's clothes, in a query about children (see
+    # find_sizes): "kids 128 jacket", "baby 68", "116 cm dress girls" read as the age ("age 7-8")
+    ("height", re.compile(rf"(?<![\d.])({'|'.join(_HEIGHT_AGES)})(?:\s?cm)?(?![\w.%/-])", re.I)),
     # a bra's band and cup, in a query about bras or swimwear (see find_sizes): "34dd", "36 b", "32ff"
     ("bra", re.compile(r"\b(2[8-9]|3\d|4[0-8])\s?(aa|a|b|c|ddd|dd|d|e|ff|f|gg|g|hh|h|jj|j|k)\b", re.I)),
     # a fitted cap's size, in a query about hats (see find_sizes): "new era 7 1/4", "7 3/8 fitted"
@@ -276,6 +288,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
         return (f"p2p {g[0]}" if m.group(1) else f"p2p {g[0]}cm"), "chest"
     if kind == "eu third":
         return f"eu {g[0]} {g[1]}/3", "eu"
+    if kind == "height":
+        return _HEIGHT_AGES[g[0]], "age"
     if kind == "grade":
         grade, num = (g[0], g[1]) if g[0].isalpha() else (g[1], g[0])
         youth = grade.lower() == "gs" or (grade.lower() == "ps" and float(num) < 4)
@@ -393,6 +407,7 @@ def find_sizes(query: str) -> list[SizeMatch]:
                     or (kind == "bra" and not _BRAS.search(query))
                     or (kind == "ring" and not _RINGS.search(query))
                     or (kind == "grade" and not _SNEAKERS.search(query))
+                    or (kind == "height" and not (_KIDS.search(query) or _BABIES.search(query)))
                     or (kind == "barbour chest" and not _BARBOUR.search(query))
                     or (kind == "kids shoe" and m.group(1).isalpha()
                         and not (_KIDS.search(query) or (m.group(1).lower() == "j" and _CROCS.search(query))))):

@@ -80,6 +80,10 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("dunk low td 8", "td 8", "8c", "us kids"),
         ("air force 1 5.5y gs", "5.5y gs", "5.5y", "us kids"),
         ("barbour beaufort c40", "c40", "chest 40", "chest"),  # Barbour's chest, in a query about its jackets
+        # a child's height in cm (European sizes) is the age it fits, in a query about children
+        ("kids 128 jacket", "128", "age 7-8", "age"),
+        ("baby grow 62", "62", "2-4 months", "age"),
+        ("girls dress 116cm", "116cm", "age 5-6", "age"),
         # a garment's width armpit to armpit, and the leg as an inseam
         ("barbour jacket pit to pit 22", "pit to pit 22", "p2p 22", "chest"),
         ("jumper p2p 21.5 inches", "p2p 21.5 inches", "p2p 21.5", "chest"),
@@ -115,7 +119,7 @@ def test_size_grammar(query, text, value, system):
               "c4 vitamin", "nike c10", "j2 visa",  # a letter in front needs children (or Crocs, for a "j")
               "ring sizer",
               "ps4 controller", "ps 4 games", "td 8 bank",  # a grade needs trainers in the query
-              "volvo c40"]
+              "volvo c40", "kids tablet 128gb", "128 jacket"]  # a height needs children in the query
 )
 def test_model_numbers_are_not_sizes(query):
     assert find_sizes(query) == []
