@@ -445,6 +445,10 @@ def find_sizes(query: str) -> list[SizeMatch]:
                 continue
             if kind == "waist leg":
                 kind = "waist"
+            if (kind == "measure" and m.group(2).lower() in ('"', "in", "inch", "inches") and _LEGS.search(query)
+                    and re.fullmatch(r"2[4-9]|3\d|4[0-4]", m.group(1))):  # "jeans 32\"": a waist in inches
+                out.append(SizeMatch(s, e, query[s:e], f"w{m.group(1)}", "waist"))
+                continue
             if kind == "system gender":  # "us womens 8": the size is the number, the department stays a word
                 kind, s = "system", m.start(2)
             if kind == "department number":  # "toddler 9": the size is the number, the department stays a word

@@ -82,6 +82,8 @@ from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalis
         ("barbour beaufort c40", "c40", "chest 40", "chest"),  # Barbour's chest, in a query about its jackets
         # a child's height in cm (European sizes) is the age it fits, in a query about children
         ("kids 128 jacket", "128", "age 7-8", "age"),
+        ('jeans 32"', '32"', "w32", "waist"),  # inches alone, in a query about trousers, are the waist
+        ("tv 32 inch", "32 inch", "32 inch", "measure"),
         ("baby grow 62", "62", "2-4 months", "age"),
         ("girls dress 116cm", "116cm", "age 5-6", "age"),
         # a garment's width armpit to armpit, and the leg as an inseam
