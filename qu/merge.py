@@ -194,7 +194,8 @@ def merge_spans(
     # a tagger span that took the "or" after it along is the span before it ("dress or" in "dress or
     # jumpsuit for wedding")
     tagger = [cut_before(t, t.start + m.start()) if (m := _TRAILING_OR.search(t.text)) else t for t in tagger]
-    tagger = [t for t in tagger if t.text.lower() not in _EMPTY_WORDS]
+    tagger = [t for t in tagger if t.text.lower() not in _EMPTY_WORDS
+              and not (t.attribute == "colour" and t.text.isdigit())]  # "26" in "tabby 26 black" is no colour
     tagger = [cut_before(t, t.start + m.start()) if t.attribute == "category" and (m := _INNER_NEGATION.search(t.text))
               else t for t in tagger]
     primary: list[Span] = []
