@@ -237,6 +237,8 @@ _AMBIGUOUS_GENDER = {
     "junior",
     "juniors",
     "school",
+    "tween",
+    "tweens",
     "youth",
     "infant",
     "newborn",
