@@ -88,11 +88,10 @@ _QUANTITY = re.compile(r"(?:(?:pack|set|box|lot|bundle|case)s? of \d+|x\d+|\d+ ?
 _SEASON = re.compile(r"((?:19|20)\d{2}|0\d|1[7-9]|[2-9]\d)\s?[/-]\s?(\d{2}|(?:19|20)\d{2})")
 # "dress not black", "trainers no white", "hoodie without nike", "trousers not jeans": the colour, brand,
 # style or garment after it is one the shopper does not want; so are those listed after it ("not black or navy")
-_NEGATION = re.compile(r"\b(?:not|no|non|without|except|excluding|anything\s+but|other\s+than|isn'?t|aren'?t)\W*$",
-                       re.I)
-_NEGATION_LIST = re.compile(r"\W*(?:\b(?:or|nor|and)\b)?\W*", re.I)
 _NEGATION_WORDS = {"not", "no", "non", "without", "except", "excluding", "anything but", "other than", "isnt", "isn't",
                    "arent", "aren't"}
+_NEGATION = re.compile(r"\b(?:" + "|".join(w.replace(" ", r"\s+") for w in sorted(_NEGATION_WORDS)) + r")\W*$", re.I)
+_NEGATION_LIST = re.compile(r"\W*(?:\b(?:or|nor|and)\b)?\W*", re.I)
 _NEGATABLE = ("colour", "brand", "style", "category")
 
 

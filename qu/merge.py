@@ -138,23 +138,27 @@ def _styles_within(t: Span, rules: list[Span]) -> list[Span]:
                   or (r.attribute == "size" and r.confidence >= 0.9 and LETTER_SIZE.fullmatch(r.value or "")))]
     if len(inner) < 2:
         return [t]
-    rest = list(t.text)
-    for r in inner:
-        rest[r.start - t.start : r.end - t.start] = " " * (r.end - r.start)
-    if any(w.lower() not in _FUNCTION_WORDS for w in "".join(rest).split()):
+    if any(w.lower() not in _FUNCTION_WORDS for w in unread_words(t.text, t.start, inner)):
         return [t]
     # a fit stays the style the tagger read it as ("tall" in "medium tall", as in "xl tall")
     return sorted((r.model_copy(update={"attribute": "style"}) if r.value in FITS else r for r in inner),
                   key=lambda r: r.start)
 
 
+def unread_words(text: str, offset: int, parts: list[Span]) -> list[str]:
+    """The words of `text` (which begins at `offset` in the query) that no span of `parts` covers; a part
+    that runs on past the end of `text` covers it up to there."""
+    rest = list(text)
+    for r in parts:
+        a, b = max(r.start - offset, 0), min(r.end - offset, len(text))
+        if a < b:
+            rest[a:b] = " " * (b - a)
+    return "".join(rest).split()
+
+
 def _read_whole(t: Span, parts: list[Span]) -> bool:
     """Whether `parts` (spans inside `t`, or running on past its end) read every word of `t`."""
-    rest = list(t.text)
-    for r in parts:
-        a, b = r.start - t.start, min(r.end, t.end) - t.start
-        rest[a:b] = " " * (b - a)
-    return not "".join(rest).strip()
+    return not unread_words(t.text, t.start, parts)
 
 
 def _read_as(spans: list[Span], attribute: str, readings: list[Span]) -> list[Span]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from qu._data import load_split
 from qu.lexicon import Lexicon, _loose, dictionary_words, get_lexicon, key, spelt_right
-from qu.merge import GARMENT_COLOUR, METALS_AND_STONES
+from qu.merge import GARMENT_COLOUR, METALS_AND_STONES, unread_words
 from qu.sizes import find_sizes
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import Span
@@ -546,11 +546,7 @@ class RuleMatcher:
         def between(a: int, b: int) -> bool:
             """Nothing but the styles, colours and department said of a garment between a and b ("western"
             in "wrangler western shirt", "mens" in "wrangler mens jacket")."""
-            gap = list(query[a:b])
-            for sp in said_of:
-                if a <= sp.start and sp.end <= b:
-                    gap[sp.start - a : sp.end - a] = " " * (sp.end - sp.start)
-            return not "".join(gap).strip()
+            return not unread_words(query[a:b], a, [sp for sp in said_of if a <= sp.start and sp.end <= b])
 
         def first(sp: Span) -> bool:
             """Nothing before `sp`, or only a sure brand and "or" ("levis or wrangler jeans")."""

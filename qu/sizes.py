@@ -416,7 +416,7 @@ def find_sizes(query: str) -> list[SizeMatch]:
                 m.group(0)[0] in "lL" and re.search(r"\b\d{1,2}\s$", query[:s])
             ):
                 continue
-            if kind == "unisex shoe" and not 1 <= float(_unisex(m)[1]) - float(_unisex(m)[0]) <= 2:
+            if kind == "unisex shoe" and not 1 <= float((mw := _unisex(m))[1]) - float(mw[0]) <= 2:
                 continue  # women's sizes run 1.5-2 above men's
             if kind == "pair":
                 found = _pair(query, m)
