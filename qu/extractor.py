@@ -44,6 +44,7 @@ class QueryError(ValueError):
 _AGE = re.compile(r"age [\d-]+|[\d-]+ months")  # a size value that is a child's age
 _SIZE_WORD_BEFORE = re.compile(rf"\b(?:size|sz|uk|eu|us)\s*(?:{DEPARTMENT}\s+)?(?:size\s+)?$", re.I)
 _SIZE_WORD_AFTER = re.compile(r"^\s*(?:uk|eu|us)\b", re.I)
+_SIZE_JOINT = re.compile(r"\s+(?:or|to)\s+", re.I)
 
 
 # a shopper's request around the query ("looking for a ...", "anyone selling ...", "iso ...", "anything y2k",
@@ -164,10 +165,31 @@ def _season_or_thickness(text: str, sp: Span) -> bool:
 
 def _words(q: str) -> str:
     """A query written as a slug ("zara-dress-size-10", "nike_air_max", "zara/dress/10") with its words
-    spaced; else q. (One "/" is a size or a colourway: "30/32", "white/green".)"""
+    spaced; else q. (One "/" is a size or a colourway: "30/32", "white/green".) Trademark signs are
+    spaces: "levi's® 501®"."""
     if " " not in q.strip() and (q.count("-") + q.count("_") >= 2 or q.count("/") >= 2):
-        return q.replace("-", " ").replace("_", " ").replace("/", " ")
-    return q
+        q = q.replace("-", " ").replace("_", " ").replace("/", " ")
+    return q.translate(_MARKS) if "®" in q or "™" in q else q
+
+
+_MARKS = str.maketrans("®™", "  ")
+
+
+def _before_blanks(spans: list[Span], masked: str, words: str) -> list[Span]:
+    """Tagger spans cut short where the mask blanked a word inside them: in "size 8 fits 10" the
+    tagger reads "size 8 ... 10" over the blanked "fits", a span the shopper did not write, which is
+    dropped later; its words before the blank are the size."""
+    out = []
+    for sp in spans:
+        if masked[sp.start : sp.end] != words[sp.start : sp.end]:
+            at = next(i for i in range(sp.start, sp.end) if masked[i] != words[i])
+            while at > sp.start and masked[at - 1] in " ([{":  # "size 8 (fits 10)"
+                at -= 1
+            if not masked[sp.start : at].strip():
+                continue
+            sp = cut_before(sp, at)
+        out.append(sp)
+    return out
 
 
 def _blank(m: re.Match) -> str:
@@ -238,6 +260,7 @@ class QUExtractor:
         policy = self.policy if use_tagger else {a: "rules" for a in ATTRIBUTES}
         out = []
         for q, t, rs, ts in zip(queries, texts, rule_spans, tag_spans, strict=False):
+            ts = _before_blanks(ts, t, _words(q))
             lines: list[ProductLine] = []
             if "rules" in layers:
                 lines = self.product_lines.find(t, lambda rs=rs, ts=ts: self._named_brands([*rs, *ts]))
@@ -638,6 +661,10 @@ class QUExtractor:
                     end += m.end()
             for i in range(start, end):
                 covered[i] = True
+        sizes = sorted((sp for sp in fixed if sp.attribute == "size"), key=lambda sp: sp.start)
+        for a, b in zip(sizes, sizes[1:], strict=False):  # "size 8 or 10": the "or" is part of the pair
+            if _SIZE_JOINT.fullmatch(text[a.end : b.start]):
+                covered[a.end : b.start] = [True] * (b.start - a.end)
         kept = "".join(" " if c else ch for ch, c in zip(text, covered, strict=True))
         residual = " ".join(w for w in kept.split() if any(ch.isalnum() for ch in w))  # no lone "/" or "-"
         fields = {a: (v[0] if len(v) == 1 else list(v)) for a, v in values.items()}

@@ -73,6 +73,9 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a.start < b.end and b.start < a.end
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?\s*%?")
+
+
 def cut_before(sp: Span, end: int) -> Span:
     """`sp` cut short before offset `end` (and the space there); its value is read again from the text."""
     text = sp.text[: end - sp.start].rstrip()
@@ -199,7 +202,8 @@ def merge_spans(
     # jumpsuit for wedding")
     tagger = [cut_before(t, t.start + m.start()) if (m := _TRAILING_OR.search(t.text)) else t for t in tagger]
     tagger = [t for t in tagger if t.text.lower() not in _EMPTY_WORDS
-              and not (t.attribute == "colour" and t.text.isdigit())]  # "26" in "tabby 26 black" is no colour
+              # "26" in "tabby 26 black" is no colour, "100%" in "100% cotton" no style
+              and not (t.attribute in ("colour", "style") and _NUMBER.fullmatch(t.text))]
     tagger = [cut_before(t, t.start + m.start()) if t.attribute == "category" and (m := _INNER_NEGATION.search(t.text))
               else t for t in tagger]
     primary: list[Span] = []
@@ -557,7 +561,7 @@ def merge_spans(
                   and [r.attribute for r in inside] == ["colour", "style"]
                   and inside[0].confidence >= fill_min and inside[1].text.lower() in CLOTHS):
                 primary = [p for p in primary if p is not t] + inside
-    # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m") gives way to them: a
+    # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m", "6 to 8") gives way to them: a
     # shopper who writes a pair means either size, and a filter on both values finds either; so does a
     # tagger brand over two sure brands ("carhartt or dickies"). A tagger
     # colour over two colours joined by "/" ("white/green": a colourway) keeps its span, as QueryNER
@@ -565,7 +569,8 @@ def merge_spans(
     for t in [t for t in primary if t.source == "tagger" and t.attribute in ("size", "colour", "brand")]:
         pair = sorted((r for r in rules if r.attribute == t.attribute and _overlaps(t, r)
                        and (t.attribute != "brand" or r.confidence >= 0.9)), key=lambda r: r.start)
-        joint = {"size": r"\s?[-/]\s?|\s+or\s+", "colour": "/", "brand": r"\s+(?:or|and|&)\s+|\s?/\s?"}[t.attribute]
+        joint = {"size": r"\s?[-/]\s?|\s+(?:or|to)\s+", "colour": "/",
+                 "brand": r"\s+(?:or|and|&)\s+|\s?/\s?"}[t.attribute]
         # t overlaps both, so it covers the text between them
         if len(pair) == 2 and re.fullmatch(joint, t.text[pair[0].end - t.start : pair[1].start - t.start]):
             if t.attribute == "colour":

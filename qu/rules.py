@@ -40,6 +40,7 @@ _PRICE_PATTERNS = [
     # the bound after the amount: "£15 or less", "20 quid max", "30 and under"
     ("max", re.compile(rf"{_AMOUNT}\s*(?:or less|or under|or below|and under)\b", re.I)),
     ("max", re.compile(rf"(?:{_CUR}\s?(\d{{1,5}})|(\d{{1,5}})\s?{_CUR})\s*max(?:imum)?\b", re.I)),  # "20 quid max"
+    ("max", re.compile(r"(?<![\d.])(\d{2,5})\s*max(?:imum)?(?=\W*$)", re.I)),  # ending the query: "jeans 30 max"
     (  # "jeans max 25"; not "air max 90", "max 10 lbs"
         "max",
         re.compile(

@@ -214,7 +214,7 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     (
         "pair",
         # not the "1/2" of a half size ("13 1/2")
-        re.compile(rf"(?<![\w.£$€/-])(?<!\d\s)(\d{{1,2}})\s?(?:-|/)\s?(\d{{1,2}})(?![\w.%/-])"
+        re.compile(rf"(?<![\w.£$€/-])(?<!\d\s)(\d{{1,2}})(?:\s?[-/]\s?|\s(?:to|or)\s)(\d{{1,2}})(?![\w.%/-])"
                    rf"(?!\s?{_UNITS}(?![a-z]))", re.I),
     ),
     # a UK ring size is a letter, in a query about rings (see find_sizes): "ring size n", "size p 1/2"
@@ -349,6 +349,8 @@ _BARBOUR = re.compile(r"\b(?:barbour|wax(?:ed)?\s+jackets?|beaufort|bedale|ashby
 # trainers whose children's sizes shops write by grade ("gs 6.5")
 _SNEAKERS = re.compile(r"\b(?:jordans?|nike|dunks?|air\s?force|af-?1s?|yeezys?|adidas|new balance|trainers?|sneakers?"
                        r"|shoes?|vans|converse|asics|crocs|kicks)\b", re.I)
+_FOOTWEAR = re.compile(r"\b(?:trainers?|sneakers?|shoes?|boots?|heels|sandals|loafers|slippers|wellies|footwear|kicks"
+                       r"|jordans?|nike|adidas|new balance|vans|converse|asics|crocs|docs)\b", re.I)
 FITS = ("plus size", "petite", "tall")  # sizes that are a cut, not a measure
 _PLUS_SIZE = re.compile(r"\s*plus[\s-]", re.I)  # "plus" before "size 22"
 _HATS = re.compile(r"\b(?:hats?|caps?|fitted|new era|59fifty|snapback)\b", re.I)
@@ -374,13 +376,14 @@ def waist_leg(text: str) -> SizeMatch | None:
 def _pair(query: str, m: re.Match) -> list[SizeMatch]:
     """A bare "a-b": in a query about babies one of their month ranges ("0-3", "6-12"), in a query about
     children a kids' age range (b - a <= 2, up to 16), else two UK dress sizes (even, b = a + 2, from
-    4). Anything else ("2-3 person tent") is not a size."""
+    4), or in a query about shoes two shoe sizes (b = a + 1). Anything else ("2-3 person tent") is not a size."""
     a, b = int(m.group(1)), int(m.group(2))
     if (a, b) in _BABY_MONTHS and _BABIES.search(query):  # "baby grow 3-6": months
         return [SizeMatch(m.start(), m.end(), m.group(0), f"{a}-{b} months", "age")]
     if (_KIDS.search(query) or re.search(r"\bage[sd]?\b", query, re.I)) and 0 < b - a <= 2 and b <= 16:
         return [SizeMatch(m.start(), m.end(), m.group(0), f"age {a}-{b}", "age")]
-    if a % 2 == 0 and b == a + 2 and 4 <= a <= 24:
+    # two UK dress sizes, or two shoe sizes side by side in a query about shoes ("size 7-8 trainers")
+    if (a % 2 == 0 and b == a + 2 and 4 <= a <= 24) or (b == a + 1 and 1 <= a <= 13 and _FOOTWEAR.search(query)):
         return [
             SizeMatch(m.start(1), m.end(1), m.group(1), str(a), "numeric pair"),
             SizeMatch(m.start(2), m.end(2), m.group(2), str(b), "numeric pair"),

@@ -60,6 +60,14 @@ def test_category_path_and_residual(extractor):
     assert 0 < p.confidence["category"] <= 1
 
 
+def test_trademark_signs_are_spaces(extractor):
+    # a title pasted with its signs names the line as written without them; spans keep the shopper's text
+    p = extractor.parse("levi's® 501® jeans")
+    assert [ln["text"] for ln in p.extra["product_lines"]] == ["501"]
+    assert p.brand == "levi's" and p.residual == "501"
+    assert {sp.text for sp in p.spans} >= {"levi's", "jeans"}
+
+
 def test_style_words(extractor):
     p = extractor.parse("y2k baby tee pink")
     assert "y2k" in p.values("style")
