@@ -141,7 +141,8 @@ def _styles_within(t: Span, rules: list[Span]) -> list[Span]:
                   or (r.attribute == "size" and r.confidence >= 0.9 and LETTER_SIZE.fullmatch(r.value or "")))]
     if len(inner) < 2:
         return [t]
-    if any(w.lower() not in _FUNCTION_WORDS for w in unread_words(t.text, t.start, inner)):
+    if any(w.lower() not in _FUNCTION_WORDS and any(c.isalnum() for c in w)  # "medium/large"
+           for w in unread_words(t.text, t.start, inner)):
         return [t]
     # a fit stays the style the tagger read it as ("tall" in "medium tall", as in "xl tall")
     return sorted((r.model_copy(update={"attribute": "style"}) if r.value in FITS else r for r in inner),

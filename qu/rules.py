@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from qu._data import load_split
 from qu.lexicon import Lexicon, _loose, dictionary_words, get_lexicon, key, spelt_right
 from qu.merge import GARMENT_COLOUR, METALS_AND_STONES, unread_words
-from qu.sizes import find_sizes
+from qu.sizes import SIZE_WORD, find_sizes
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import Span
 
@@ -161,6 +161,7 @@ _SYSTEMS = {"uk", "eu", "us", "fr", "it", "jp", "cm", "waist", "one size", "coll
 SIZE_IN_CONTEXT = 0.9  # a letter size beside a garment or a fashion brand: "nike hoodie xs", not "iphone xs"
 SIZE_STRONG = 0.95  # beats the tagger's other reading: a letter size ending the query, a kids' age
 _BARE_LETTERS = ("s", "m", "l")
+_SAID_SIZE = re.compile(rf"(?:{SIZE_WORD}|sz)\b", re.I)
 _POSSESSORS = {"men", "women", "boy", "boys", "girl", "girls", "kid", "kids", "child", "children"}  # "men s" is men's
 
 
@@ -177,7 +178,13 @@ def _sizes_in_context(query: str, spans: list[Span], systems: dict[tuple[int, in
         for sp in spans
     )
     if not context:
-        return spans
+        # a size word right after a department or a fit is its size: "womens medium", "tall large"
+        after = {sp.end + 1 for sp in spans if sp.attribute == "gender"
+                 or (sp.attribute == "size" and sp.value in ("tall", "petite"))}
+        return [sp.model_copy(update={"confidence": SIZE_IN_CONTEXT})
+                if (sp.attribute == "size" and systems.get((sp.start, sp.end)) == "letter" and sp.start in after
+                    and query[sp.start - 1].isspace() and len(sp.text) > 2)
+                else sp for sp in spans]
     last = list(_TOKEN.finditer(query))[-1]  # a category or brand span means there are words
 
     def conf(sp: Span) -> float:
@@ -185,7 +192,7 @@ def _sizes_in_context(query: str, spans: list[Span], systems: dict[tuple[int, in
         if system == "age":
             return SIZE_STRONG
         if system == "letter":
-            return SIZE_STRONG if sp.end == last.end() else SIZE_IN_CONTEXT
+            return max(sp.confidence, SIZE_STRONG if sp.end == last.end() else SIZE_IN_CONTEXT)
         return sp.confidence
 
     out = [sp if conf(sp) == sp.confidence else sp.model_copy(update={"confidence": conf(sp)}) for sp in spans]
@@ -388,7 +395,8 @@ class RuleMatcher:
         for m in find_sizes(query):
             systems[(m.start, m.end)] = m.system
             conf = (
-                0.95 if m.system in _SYSTEMS else 0.9 if m.system not in ("letter", "measure", "fit") else 0.7
+                0.95 if m.system in _SYSTEMS or _SAID_SIZE.match(m.text)  # "sz m": the shopper says it is the size
+                else 0.9 if m.system not in ("letter", "measure", "fit") else 0.7
             )
             out.append(
                 Span(

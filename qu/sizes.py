@@ -76,10 +76,22 @@ _LETTERS = {
     "xxxxl": "4xl",
     "5xl": "5xl",
     "5x": "5xl",
+    # shoppers' spellings: "meduim hoodie", "xtra large", "xlg"
+    "meduim": "m",
+    "mediun": "m",
+    "medum": "m",
+    "smal": "s",
+    "larg": "l",
+    "lrg": "l",
+    "xtra small": "xs",
+    "xtra large": "xl",
+    "xtra-large": "xl",
+    "xlg": "xl",
+    "xxlg": "xxl",
 }
 _LETTER_RE = "|".join(sorted((re.escape(k) for k in _LETTERS), key=len, reverse=True))
 # "size" as European marketplaces write it too: "taille 38", "talla m", "taglia 42", "größe 40", "maat 38"
-_SIZE_WORD = r"(?:size|taille|talla|taglia|gr(?:ö|oe?)(?:ss|ß)e|maat)"
+SIZE_WORD = r"(?:size|taille|talla|taglia|gr(?:ö|oe?)(?:ss|ß)e|maat)"
 _HALF = r"\s1/2|\s(?:and\s)?a\shalf"  # "8 1/2", "7 and a half": US shoppers write half sizes so
 _NUM = rf"\d{{1,3}}(?:\.5|{_HALF})?"
 DEPARTMENT = r"(?:(?:wo)?men'?s|ladies|boys|girls|kids)"  # a department between a size's system and number
@@ -220,8 +232,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # a UK ring size is a letter, in a query about rings (see find_sizes): "ring size n", "size p 1/2"
     ("ring", re.compile(r"\b(?:size|sz\.?)\s([a-z](?:\s?1/2)?)(?![\w/])", re.I)),
     # "size: m" (not "true to size m": the letter alone is the size there)
-    ("letter", re.compile(rf"\b(?:(?<!true to ){_SIZE_WORD}(?:\s*:\s*|\s+)|sz\.?\s*:?\s*)({_LETTER_RE})\b", re.I)),
-    ("numeric", re.compile(rf"\b(?:{_SIZE_WORD}|sz\.?)(?:\s*:?\s*|\s+[-–—]\s+)({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b",
+    ("letter", re.compile(rf"\b(?:(?<!true to ){SIZE_WORD}(?:\s*:\s*|\s+)|sz\.?\s*:?\s*)({_LETTER_RE})\b", re.I)),
+    ("numeric", re.compile(rf"\b(?:{SIZE_WORD}|sz\.?)(?:\s*:?\s*|\s+[-–—]\s+)({_NUM}(?:\s?(?:-|/)\s?{_NUM})?)\b",
                            re.I)),  # "size 10", "sz.8", "size: 10", "size - 10"
     ("letter", re.compile(r"\b(plus[\s-]size|petite|tall)\b", re.I)),
     # ("medium wash" is a denim's colour, "small logo" a style; "runs small" and "fits large" say how a thing
@@ -232,7 +244,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
             r"\b([2-5]x[\s-]large|xxx[\s-]large|extra extra large|extra extra small|xx[\s-]small|xxsmall|xsmall|"
             r"xxs|2xs|xs|xl|xxl|2xl|xxxl|3xl|4xl|5xl|xxxxl|x-small|x-large|xx-large|"
             r"x small|x large|xx large|xlarge|xxlarge|extra small|extra large|"
-            r"(?<!runs )(?<!fits )(?:small|large)|medium)\b(?![\s-]*(?:wash|logo))",
+            r"(?<!runs )(?<!fits )(?:small|large)|medium|"
+            r"meduim|mediun|medum|smal|larg|lrg|xtra[\s-](?:small|large)|x?xlg|(?<=\w\s)lg)\b(?![\s-]*(?:wash|logo))",
             re.I,
         ),
     ),
