@@ -44,7 +44,7 @@ _INNER_NEGATION = re.compile(r"(?<=\S)\s+(?:not|no|without)\s+\S", re.I)
 # a word that names nothing alone ("in" in "tech fleece in grey", read as a colour)
 _FUNCTION_WORDS = frozenset({"a", "an", "the", "in", "or", "and", "of", "with", "for", "to", "on", "at", "by", "&"})
 # a word alone that names no value ("vintage style dress" had read the style "style")
-_EMPTY_WORDS = _FUNCTION_WORDS | {"style", "styles"}
+_EMPTY_WORDS = _FUNCTION_WORDS | {"style", "styles", "something", "anything"}  # "something for my wife"
 # a letter size in words, read as the size only where the rules are sure (beside a garment: "mens medium
 # hoodie"), not alone ("medium crate", "large print")
 _SIZE_WORDS = frozenset({"small", "medium", "large"})

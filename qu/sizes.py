@@ -348,7 +348,8 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
 
 # not "baby": "baby tee", "baby blue" and "baby pink" are not for children, and babies' sizes are months;
 # "school" (uniform, shoes) is, "old school" is not
-_KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|childrens|toddlers?|(?<!old )school)\b",
+_KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|childrens|toddlers?|(?<!old )school"
+                   r"|(?<=my )(?:son|daughter|grandson|granddaughter)s?)\b",
                    re.I)
 
 
