@@ -196,6 +196,8 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
         ),
     ),
     ("age", re.compile(r"\b(?:age[sd]?\s*)?(\d{1,2})\s?(years?|yrs?|months?|mths?|mos?)(?:\s+old)?\b", re.I)),
+    # a baby's months as labels print them, in a query about babies or children (see find_sizes): "24m"
+    ("months", re.compile(r"(?<![\w.])(3|6|9|12|18|24)(m)\b")),
     ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\s?(?:-|to)\s?(\d{1,2})\b", re.I)),  # "age 7-8"
     ("age", re.compile(r"\bage[sd]?\s+(\d{1,2})\b", re.I)),
     ("age", re.compile(r"\b(\d)\s?t\b", re.I)),
@@ -356,7 +358,7 @@ _KIDS = re.compile(r"\b(?:kids?|boys?|girls?|junior|juniors|child|children|child
 # babies' clothes are sized by months, in these ranges; "baby tee", "baby blue" and "baby pink" are not for babies
 _BABY_MONTHS = {(0, 3), (3, 6), (6, 9), (6, 12), (9, 12), (12, 18), (18, 24), (0, 6), (12, 24)}
 _BABIES = re.compile(r"\b(?:bab(?:y|ies)(?!\s(?:tees?|blue|pink|dolls?)\b)|newborns?|infants?|baby ?grows?"
-                     r"|sleepsuits?)\b", re.I)
+                     r"|sleepsuits?|rompers?|onesies?|bodysuits?|carter'?s)\b", re.I)
 
 
 _BARBOUR = re.compile(r"\b(?:barbour|wax(?:ed)?\s+jackets?|beaufort|bedale|ashby|border|liddesdale)\b", re.I)
@@ -425,6 +427,7 @@ def find_sizes(query: str) -> list[SizeMatch]:
                     or (kind == "ring" and not _RINGS.search(query))
                     or (kind == "grade" and not _SNEAKERS.search(query))
                     or (kind == "height" and not (_KIDS.search(query) or _BABIES.search(query)))
+                    or (kind == "months" and not (_KIDS.search(query) or _BABIES.search(query)))
                     or (kind == "barbour chest" and not _BARBOUR.search(query))
                     or (kind == "kids shoe" and m.group(1).isalpha()
                         and not (_KIDS.search(query) or (m.group(1).lower() == "j" and _CROCS.search(query))))):
@@ -462,6 +465,8 @@ def find_sizes(query: str) -> list[SizeMatch]:
                 continue
             if kind == "waist leg":
                 kind = "waist"
+            if kind == "months":
+                kind = "age"
             if (kind == "measure" and m.group(2).lower() in ('"', "in", "inch", "inches") and _LEGS.search(query)
                     and re.fullmatch(r"2[4-9]|3\d|4[0-4]", m.group(1))):  # "jeans 32\"": a waist in inches
                 out.append(SizeMatch(s, e, query[s:e], f"w{m.group(1)}", "waist"))

@@ -220,3 +220,25 @@ def test_a_bare_number_beside_a_fit_or_a_leg_length_completes_it(text, value):
 def test_a_bare_half_size_reads_as_a_decimal(text, value):
     """The tagger reads "womens boots 8 1/2" with a bare size; its value is the half size, not "8 1 2"."""
     assert normalise_size(text) == value
+
+
+@pytest.mark.parametrize(("query", "values"), [
+    ("carters pajamas 24m", ["24 months"]),
+    ("12m romper", ["12 months"]),
+    ("baby grow 6m", ["6 months"]),
+    ("rope 24m", ["24 m"]),  # no baby in the query: a length
+    ("3m particulate filters", ["3 m"]),
+])
+def test_a_babys_months_as_labels_print_them(query, values):
+    assert [m.value for m in find_sizes(query)] == values
+
+
+@pytest.mark.parametrize(("query", "values"), [
+    ("size 7-8 trainers", ["7", "8"]),
+    ("size 5 or 6 boots", ["5", "6"]),
+    ("size 6 to 8 dress", ["6", "8"]),
+    ("socks 7-8", []),  # not shoes: no pair of shoe sizes
+    ("2 or 3 seater sofa", []),
+])
+def test_two_sizes_side_by_side(query, values):
+    assert [m.value for m in find_sizes(query)] == values
