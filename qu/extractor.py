@@ -63,6 +63,8 @@ _REQUEST = re.compile(
 # "in" before the size that ends the query ("north face puffer in xs", "blazers in 12?"; not "3 in 1")
 _IN_SIZE = re.compile(r"(?<![\d.])(?<!\d\s)\bin(?=\s+(?:size\s+|uk\s+|eu\s+|us\s+)?(?:\d{1,2}(?:\.5)?|xxs|xs|s|m|l|xl"
                       r"|xxl|xxxl|[2-5]xl|small|medium|large)\s*[?!.]*\s*$)", re.I)
+# the shopper speaking of themself before a size or a height ("i'm 5'4 petite jeans 8", "im a size 12")
+_SELF = re.compile(r"^\s*(?:i'?m|i\s+am)(?:\s+an?)?(?=\s+(?:size\b|uk\b|us\b|eu\b|\d|petite\b|tall\b|plus\b))", re.I)
 # "fits" before the size ("top fits uk 8-10", "dress fits like a 10"): the size stays
 _FITS_SIZE = re.compile(r"\bfits(?:\s+like\s+an?)?(?=\s+(?:size\s+|uk\s+|eu\s+|us\s+)?\d)", re.I)
 _THANKS = re.compile(r"[\s,!.?]*\b(?:please|pls|plz|thanks|thank\s+you|asap)\b[\s!.?]*$", re.I)
@@ -81,6 +83,9 @@ _ANY = re.compile(r"\bany\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b"
                   r"|\bfree\s+(?:postage|shipping|delivery|p\s?&\s?p)\b|\bpostage\s+included\b", re.I)
 
 
+# the shopper's height, no size: "dress for tall women 5'10", "jeans for 5ft 4"
+_HEIGHT = re.compile(r"(?<![\w.])[4-6]\s?(?:'|ft|foot|feet)\s?(?:[0-9]|1[01])(?:\"|''|in(?:ch(?:es)?)?)?(?![\w.'])",
+                     re.I)
 # how many, not what size: "pack of 3", "set of 2", "x2", "3 pack", "5 pairs" (QueryNER labels them quantities)
 _QUANTITY = re.compile(r"(?:(?:pack|set|box|lot|bundle|case)s? of \d+|x\d+|\d+ ?(?:pack|pk|pcs|pieces|count|ct|pairs?)"
                        r"|\d+-pack)", re.I)
@@ -202,7 +207,7 @@ def _mask(q: str) -> str:
     slug ("zara-dress-size-10") is read as its words."""
     q = _REQUEST.sub(_blank, _HTML.sub(_blank, _words(q)), count=1)
     q = _IN_SIZE.sub(_blank, _THANKS.sub(_blank, q, count=1), count=1)
-    q = _FITS_SIZE.sub(_blank, q)
+    q = _HEIGHT.sub(_blank, _FITS_SIZE.sub(_blank, _SELF.sub(_blank, q, count=1)))
     return _RRP.sub(_blank, _SHOPS.sub(_blank, _ANY.sub(_blank, q)))
 
 

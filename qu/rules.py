@@ -156,8 +156,8 @@ _AMBIGUOUS_COLOURS = {
 }
 
 
-_SYSTEMS = {"uk", "eu", "us", "fr", "it", "jp", "cm", "waist", "one size", "collar", "chest", "us kids", "letter pair",
-            "leg fit", "leg", "hat", "suit", "bra", "ring", "department"}
+_SYSTEMS = {"uk", "eu", "us", "fr", "it", "jp", "cm", "waist", "one size", "collar", "chest", "bust", "hip", "us kids",
+            "letter pair", "leg fit", "leg", "hat", "suit", "bra", "ring", "department"}
 SIZE_IN_CONTEXT = 0.9  # a letter size beside a garment or a fashion brand: "nike hoodie xs", not "iphone xs"
 SIZE_STRONG = 0.95  # beats the tagger's other reading: a letter size ending the query, a kids' age
 _BARE_LETTERS = ("s", "m", "l")

@@ -186,6 +186,9 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     # a chest: "32 chest", "chest 40", "38in chest"
     ("chest", re.compile(r"\b([2-5]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?chest\b", re.I)),
     ("chest", re.compile(r"\bchest\s?(?:size\s?)?([2-5]\d)\b(?!\s?(?:cm|mm))", re.I)),
+    # a bust or hip measure in inches: "dress bust 34", "trousers hip 38", "36in bust"
+    ("bust", re.compile(r"\b([2-5]\d)\s?(?:\"|in(?:ch(?:es)?)?)?\s?(bust|hips?)\b", re.I)),
+    ("bust", re.compile(r"\b(bust|hips?)\s?(?:size\s?)?([2-5]\d)\b(?!\s?(?:cm|mm))", re.I)),
     # two neighbouring letter sizes: "s/m", "xs / s", "m-l", "s or m" (each a size of its own)
     ("letter pair",
      re.compile(r"\b(xxs|xs|s|m|l|xl|xxl)(?:\s?[/-]\s?|\s+or\s+)(xs|s|m|l|xl|xxl|xxxl|3xl)\b(?!-)", re.I)),
@@ -299,6 +302,10 @@ def _value(kind: str, m: re.Match) -> tuple[str, str]:
         return f"{int(g[0])} {'regular' if g[1].lower() == 'reg' else g[1].lower()}", "leg fit"
     if kind in ("chest", "barbour chest"):
         return f"chest {g[0]}", "chest"
+    if kind == "bust":
+        part, n = (g[1], g[0]) if g[0].isdigit() else (g[0], g[1])
+        part = part.lower().rstrip("s")
+        return f"{part} {n}", part
     if kind == "pit":
         return (f"p2p {g[0]}" if m.group(1) else f"p2p {g[0]}cm"), "chest"
     if kind == "eu third":
