@@ -5,7 +5,7 @@ Systems: "letter" (XXS..5XL), "uk"/"eu"/"us" (clothing or shoe, read from contex
 "numeric" (size 8 with no system), "leg fit" (a size with its leg: "28 short", "14 long"),
 "collar" (15.5 collar, 16.5 neck; a US dress shirt's "16 34/35", neck then sleeve),
 "hat" (a fitted cap: "7 1/4"), "suit" (a chest and fit: "42r"), "bra" (band and cup: "34dd"),
-"ring" (a UK ring size: "size n"),
+"ring" (a UK ring size: "size n"), "chest"/"bust"/"hip" (a measure in inches: "38 chest", "bust 34"),
 "length" (a leg alone in a query about trousers: "34l", "l32"), "leg" (a leg length in words: "34 leg",
 "inside leg 32"), "letter pair" ("s/m": two sizes),
 "numeric pair" ("8-10": two UK dress sizes), "jp"/"cm" (shoes: "jp 26", "cm 27"); a unisex shoe's
