@@ -425,8 +425,12 @@ class QUExtractor:
         # "prom dress long red 6"): the number is the size
         worded = [sp for sp in spans if sp.attribute == "size" and sp.source == "tagger" and sp not in partial
                   and not re.search(r"\d", sp.text) and normalise_size(sp.text) is None]
+        # a bare number the tagger read as the size is read again here, with what the query says of it: in
+        # "birkenstock arizona soft footbed 38" it is an EU shoe size
+        bare = [sp for sp in spans if sp.attribute == "size" and sp.source == "tagger"
+                and re.fullmatch(r"\d{1,2}(?:\.5)?", sp.text)]
         if not any(ch.isdigit() for ch in text) or any(
-                sp.attribute == "size" and sp not in partial and sp not in worded for sp in spans):
+                sp.attribute == "size" and sp not in partial and sp not in worded and sp not in bare for sp in spans):
             return spans
         cats = [ln.category for ln in lines]
         cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]
@@ -482,7 +486,8 @@ class QUExtractor:
             before = [sp for sp in over if sp.attribute == "gender" and sp.start < m.start()]
             after = [sp for sp in over if sp.attribute == "gender" and sp.start == m.start() and sp.end > m.end()]
             if all(
-                sp.attribute in ("style", "colour", "brand", "gender") and (sp.start, sp.end) == m.span()
+                (sp in bare or sp.attribute in ("style", "colour", "brand", "gender"))
+                and (sp.start, sp.end) == m.span()
                 for sp in over
                 if sp not in before and sp not in after
             ):
