@@ -77,6 +77,12 @@ _RRP = re.compile(
     re.I,
 )
 # a shop the shopper bought from sells every brand: "jd sports tracksuit" is no brand "jd"
+# what the price includes, or free postage: not what the thing is ("nike hoodie £15 posted", "jeans under £20 inc
+# postage", "free delivery dress")
+_POSTAGE = re.compile(r"(?:\b(?:free|inc(?:l|luding)?\.?|plus|with)\s+|\+\s*)"
+                      r"(?:postage|delivery|shipping|p\s?&\s?p)(?![\w&])"
+                      r"|\b(?:posted|(?:postage|delivery|shipping)\s+inc(?:l|luded)?\.?)(?!\w)", re.I)
+_POUNDS = re.compile(r"(\d{1,4}(?:\.\d{2})?)\s?pounds?", re.I)
 _SHOPS = re.compile(r"(?:\b(?:from|at)\s+)?\b(?:jd\s?sports|sports\s?direct|t\.?[kj]\.?\s?maxx)\b", re.I)
 # no constraint ("any colour"), and the seller's terms, which a listing's fields do not hold ("free postage")
 _ANY = re.compile(r"\bany\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b"
@@ -208,7 +214,7 @@ def _mask(q: str) -> str:
     q = _REQUEST.sub(_blank, _HTML.sub(_blank, _words(q)), count=1)
     q = _IN_SIZE.sub(_blank, _THANKS.sub(_blank, q, count=1), count=1)
     q = _HEIGHT.sub(_blank, _FITS_SIZE.sub(_blank, _SELF.sub(_blank, q, count=1)))
-    return _RRP.sub(_blank, _SHOPS.sub(_blank, _ANY.sub(_blank, q)))
+    return _POSTAGE.sub(_blank, _RRP.sub(_blank, _SHOPS.sub(_blank, _ANY.sub(_blank, q))))
 
 
 @dataclass
@@ -275,7 +281,7 @@ class QUExtractor:
             spans = [sp for sp in spans if not (sp.attribute == "size" and (_season_or_thickness(t, sp)
                                                                            or _QUANTITY.fullmatch(sp.text.strip())))]
             if "rules" in layers:
-                spans = self._bare_size(t, spans, lines)
+                spans = self._pounds(self._bare_size(t, spans, lines), lines)
                 if any(ln.category in ("jeans", "trousers") for ln in lines):  # "levis 501 30 32"
                     spans = self._waist_leg(t, spans)
             # a span over blanked HTML ("<<< >>>" read as "<<   >>") is not the shopper's text: drop it
@@ -498,6 +504,19 @@ class QUExtractor:
                 kept += [cut_after(sp, m.end()) for sp in after]
                 return sorted([*kept, size], key=lambda sp: sp.start)
         return spans
+
+    def _pounds(self, spans: list[Span], lines: list[ProductLine]) -> list[Span]:
+        """An amount in pounds read as a size (a weight: "25 pounds dumbbell") is the price in a query about
+        clothes, shoes or bags: "dress 25 pounds"."""
+        weights = [sp for sp in spans if sp.attribute == "size" and _POUNDS.fullmatch(sp.text)]
+        if not weights:
+            return spans
+        cats = [ln.category for ln in lines] + [sp.value or self.taxonomy.normalise(sp.text)
+                                                for sp in spans if sp.attribute == "category"]
+        if not self.taxonomy.roots(cats) & GARMENT_ROOTS or any(sp.attribute == "price_max" for sp in spans):
+            return spans
+        return [sp.model_copy(update={"attribute": "price_max", "value": str(float(_POUNDS.fullmatch(sp.text)[1])),
+                                      "confidence": 0.9}) if sp in weights else sp for sp in spans]
 
     def _is_known(self, attribute: str, text: str) -> bool:
         if attribute == "category":

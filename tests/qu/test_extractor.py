@@ -68,6 +68,12 @@ def test_trademark_signs_are_spaces(extractor):
     assert {sp.text for sp in p.spans} >= {"levi's", "jeans"}
 
 
+def test_pounds_are_a_weight_unless_the_query_is_about_clothes(extractor):
+    assert extractor.parse("25 pounds dumbbell").size == "25 pounds"
+    p = extractor.parse("dress 25 pounds")
+    assert p.size is None and p.price_max == 25.0
+
+
 def test_style_words(extractor):
     p = extractor.parse("y2k baby tee pink")
     assert "y2k" in p.values("style")
