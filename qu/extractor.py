@@ -77,21 +77,18 @@ _RRP = re.compile(
     re.I,
 )
 # a shop the shopper bought from sells every brand: "jd sports tracksuit" is no brand "jd"
-# what the price includes, or free postage: not what the thing is ("nike hoodie £15 posted", "jeans under £20 inc
-# postage", "free delivery dress")
-_POSTAGE = re.compile(r"(?:\b(?:free|inc(?:l|luding)?\.?|plus|with)\s+|\+\s*)"
-                      r"(?:postage|delivery|shipping|p\s?&\s?p)(?![\w&])"
-                      r"|\b(?:posted|(?:postage|delivery|shipping)\s+inc(?:l|luded)?\.?)(?!\w)", re.I)
-_POUNDS = re.compile(r"(\d{1,4}(?:\.\d{2})?)\s?pounds?", re.I)
 _SHOPS = re.compile(r"(?:\b(?:from|at)\s+)?\b(?:jd\s?sports|sports\s?direct|t\.?[kj]\.?\s?maxx)\b", re.I)
-# no constraint ("any colour"), and the seller's terms, which a listing's fields do not hold ("free postage")
+# no constraint ("any colour"), and the seller's terms, which a listing's fields do not hold: free postage, and
+# what a price includes ("nike hoodie £15 posted", "jeans under £20 inc postage", "coat £30 + postage")
 _ANY = re.compile(r"\bany\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b"
-                  r"|\bfree\s+(?:postage|shipping|delivery|p\s?&\s?p)\b|\bpostage\s+included\b", re.I)
+                  r"|(?:\b(?:free|inc(?:l|luding)?\.?|plus|with)\s+|\+\s*)(?:postage|shipping|delivery|p\s?&\s?p)(?![\w&])"
+                  r"|\b(?:posted|(?:postage|delivery|shipping)\s+inc(?:l|luded)?\.?)(?!\w)", re.I)
 
 
 # the shopper's height, no size: "dress for tall women 5'10", "jeans for 5ft 4"
 _HEIGHT = re.compile(r"(?<![\w.])[4-6]\s?(?:'|ft|foot|feet)\s?(?:[0-9]|1[01])(?:\"|''|in(?:ch(?:es)?)?)?(?![\w.'])",
                      re.I)
+_POUNDS = re.compile(r"(\d{1,4}(?:\.\d{2})?)\s?pounds?", re.I)  # an amount in pounds: a weight, or a price
 # how many, not what size: "pack of 3", "set of 2", "x2", "3 pack", "5 pairs" (QueryNER labels them quantities)
 _QUANTITY = re.compile(r"(?:(?:pack|set|box|lot|bundle|case)s? of \d+|x\d+|\d+ ?(?:pack|pk|pcs|pieces|count|ct|pairs?)"
                        r"|\d+-pack)", re.I)
@@ -214,7 +211,7 @@ def _mask(q: str) -> str:
     q = _REQUEST.sub(_blank, _HTML.sub(_blank, _words(q)), count=1)
     q = _IN_SIZE.sub(_blank, _THANKS.sub(_blank, q, count=1), count=1)
     q = _HEIGHT.sub(_blank, _FITS_SIZE.sub(_blank, _SELF.sub(_blank, q, count=1)))
-    return _POSTAGE.sub(_blank, _RRP.sub(_blank, _SHOPS.sub(_blank, _ANY.sub(_blank, q))))
+    return _RRP.sub(_blank, _SHOPS.sub(_blank, _ANY.sub(_blank, q)))
 
 
 @dataclass
