@@ -44,7 +44,7 @@ class QueryError(ValueError):
 _AGE = re.compile(r"age [\d-]+|[\d-]+ months")  # a size value that is a child's age
 _SIZE_WORD_BEFORE = re.compile(rf"\b(?:size|sz|uk|eu|us)\s*(?:{DEPARTMENT}\s+)?(?:size\s+)?$", re.I)
 _SIZE_WORD_AFTER = re.compile(r"^\s*(?:uk|eu|us)\b", re.I)
-_SIZE_JOINT = re.compile(r"\s+(?:or|to)\s+", re.I)
+_JOINT = re.compile(r"\s+(?:or|to)\s+", re.I)
 
 
 # a shopper's request around the query ("looking for a ...", "anyone selling ...", "iso ...", "anything y2k",
@@ -687,9 +687,9 @@ class QUExtractor:
                     end += m.end()
             for i in range(start, end):
                 covered[i] = True
-        sizes = sorted((sp for sp in fixed if sp.attribute == "size"), key=lambda sp: sp.start)
-        for a, b in zip(sizes, sizes[1:], strict=False):  # "size 8 or 10": the "or" is part of the pair
-            if _SIZE_JOINT.fullmatch(text[a.end : b.start]):
+        ordered = sorted(fixed, key=lambda sp: sp.start)
+        for a, b in zip(ordered, ordered[1:], strict=False):  # "size 8 or 10", "dress or skirt": the "or" joins them
+            if a.attribute == b.attribute and _JOINT.fullmatch(text[a.end : b.start]):
                 covered[a.end : b.start] = [True] * (b.start - a.end)
         kept = "".join(" " if c else ch for ch, c in zip(text, covered, strict=True))
         residual = " ".join(w for w in kept.split() if any(ch.isalnum() for ch in w))  # no lone "/" or "-"

@@ -564,14 +564,18 @@ def merge_spans(
                 primary = [p for p in primary if p is not t] + inside
     # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m", "6 to 8") gives way to them: a
     # shopper who writes a pair means either size, and a filter on both values finds either; so does a
-    # tagger brand over two sure brands ("carhartt or dickies"). A tagger
+    # tagger brand over two sure brands ("carhartt or dickies"), and a tagger garment that is just two garments
+    # the rules read ("dress or skirt", "jeans/trousers": it had taken the last one's value). A tagger
     # colour over two colours joined by "/" ("white/green": a colourway) keeps its span, as QueryNER
     # labels it (split, test colour F1 fell 0.700 -> 0.683), and takes both values ("white+green")
-    for t in [t for t in primary if t.source == "tagger" and t.attribute in ("size", "colour", "brand")]:
-        pair = sorted((r for r in rules if r.attribute == t.attribute and _overlaps(t, r)
-                       and (t.attribute != "brand" or r.confidence >= 0.9)), key=lambda r: r.start)
-        joint = {"size": r"\s?[-/]\s?|\s+(?:or|to)\s+", "colour": "/",
-                 "brand": r"\s+(?:or|and|&)\s+|\s?/\s?"}[t.attribute]
+    for t in [t for t in primary if t.source == "tagger" and t.attribute in ("size", "colour", "brand", "category")]:
+        sure = {"brand": 0.9, "category": fill_min}.get(t.attribute, 0.0)
+        pair = sorted((r for r in rules if r.attribute == t.attribute and _overlaps(t, r) and r.confidence >= sure),
+                      key=lambda r: r.start)
+        joint = {"size": r"\s?[-/]\s?|\s+(?:or|to)\s+", "colour": "/", "brand": r"\s+(?:or|and|&)\s+|\s?/\s?",
+                 "category": r"\s+or\s+|\s?/\s?"}[t.attribute]
+        if t.attribute == "category" and not (pair and pair[0].start == t.start and pair[-1].end == t.end):
+            continue
         # t overlaps both, so it covers the text between them
         if len(pair) == 2 and re.fullmatch(joint, t.text[pair[0].end - t.start : pair[1].start - t.start]):
             if t.attribute == "colour":
