@@ -268,7 +268,8 @@ class QUExtractor:
         policy = self.policy if use_tagger else {a: "rules" for a in ATTRIBUTES}
         out = []
         for q, t, rs, ts in zip(queries, texts, rule_spans, tag_spans, strict=False):
-            ts = _before_blanks(ts, t, _words(q))
+            words = _words(q)  # what the mask was made from; a slug's spans read its words
+            ts = _before_blanks(ts, t, words)
             lines: list[ProductLine] = []
             if "rules" in layers:
                 lines = self.product_lines.find(t, lambda rs=rs, ts=ts: self._named_brands([*rs, *ts]))
@@ -282,7 +283,7 @@ class QUExtractor:
                 if any(ln.category in ("jeans", "trousers") for ln in lines):  # "levis 501 30 32"
                     spans = self._waist_leg(t, spans)
             # a span over blanked HTML ("<<< >>>" read as "<<   >>") is not the shopper's text: drop it
-            words = _words(q)  # a slug's spans read its words: they keep the shopper's text
+            # (a slug's spans keep the shopper's text)
             spans = [s if words is q else s.model_copy(update={"text": q[s.start : s.end]})
                      for s in spans if words[s.start : s.end] == s.text]
             spans = _references(t, spans, self.lexicon)
@@ -435,9 +436,7 @@ class QUExtractor:
         if not any(ch.isdigit() for ch in text) or any(
                 sp.attribute == "size" and sp not in partial and sp not in worded and sp not in bare for sp in spans):
             return spans
-        cats = [ln.category for ln in lines]
-        cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]
-        roots = self.taxonomy.roots(cats)
+        roots = self._roots(spans, lines)
         # a brand that sells only shoes says what the number is: "dr martens 6", "birkenstock 38"
         shoe_brands = [sp for sp in spans if sp.attribute == "brand" and sp.value in self.lexicon.footwear_brands]
         if not roots & GARMENT_ROOTS:
@@ -506,14 +505,17 @@ class QUExtractor:
         """An amount in pounds read as a size (a weight: "25 pounds dumbbell") is the price in a query about
         clothes, shoes or bags: "dress 25 pounds"."""
         weights = [sp for sp in spans if sp.attribute == "size" and _POUNDS.fullmatch(sp.text)]
-        if not weights:
-            return spans
-        cats = [ln.category for ln in lines] + [sp.value or self.taxonomy.normalise(sp.text)
-                                                for sp in spans if sp.attribute == "category"]
-        if not self.taxonomy.roots(cats) & GARMENT_ROOTS or any(sp.attribute == "price_max" for sp in spans):
+        if (not weights or not self._roots(spans, lines) & GARMENT_ROOTS
+                or any(sp.attribute == "price_max" for sp in spans)):
             return spans
         return [sp.model_copy(update={"attribute": "price_max", "value": str(float(_POUNDS.fullmatch(sp.text)[1])),
                                       "confidence": 0.9}) if sp in weights else sp for sp in spans]
+
+    def _roots(self, spans: list[Span], lines: list[ProductLine]) -> set[str]:
+        """The taxonomy roots of what the query names, by its product lines and its garment spans."""
+        cats = [ln.category for ln in lines]
+        cats += [sp.value or self.taxonomy.normalise(sp.text) for sp in spans if sp.attribute == "category"]
+        return self.taxonomy.roots(cats)
 
     def _is_known(self, attribute: str, text: str) -> bool:
         if attribute == "category":
