@@ -171,6 +171,52 @@ def _season_or_thickness(text: str, sp: Span) -> bool:
     return bool(m and int(m.group(2)[-2:]) == (int(m.group(1)[-2:]) + 1) % 100 and _FOOTBALL.search(text))
 
 
+# sentence punctuation, read as a space: "?" and "!" anywhere, and a ",", ";", ":" or "." that ends a word ("black
+# dress, size 10", "colour: black", "nike hoodie xl."); not a decimal point or comma ("6.5", "42,5"), an
+# abbreviation's dot ("dr. martens", "a.p.c.", "no. 21") or an HTML entity's ";"
+_STOPS = re.compile(r"[!?\u00a1\u00bf]+|[,;:]+(?=\s|$)|\.+(?=\s|$)")
+_QUOTES = str.maketrans("\u2018\u2019\u201c\u201d\u00b4", "''\"\"'")  # typographic quotes: "levi\u2019s"
+_HALF = re.compile(r"(?<![\d,.])(\d{1,2}),5(?![\d,])")  # a half size with a decimal comma: "eu 38,5"
+_ABBREVIATIONS = {"dr", "st", "no", "nr", "mr", "mrs", "ms", "jr", "sr", "vs", "co", "in"}  # "3/8 in. od"
+
+
+def _squeeze(q: str) -> tuple[str, list[int] | None]:
+    """`q` in lower case with straight quotes, sentence punctuation read as spaces, a decimal comma a point and each
+    run of spaces one space (none at the ends), and where in `q` each of its characters is; `(q, None)` where that
+    changes nothing (or leaves nothing)."""
+    def stop(m: re.Match) -> str:
+        word = q[: m.start()].rsplit(None, 1)[-1] if q[: m.start()].strip() else ""
+        if m.group() == "." and ("." in word or word.lower() in _ABBREVIATIONS):
+            return m.group()
+        if m.group()[0] == ";" and word.startswith("&"):
+            return m.group()
+        return _blank(m)
+
+    t = q.translate(_QUOTES)
+    if len(low := t.lower()) == len(t):  # every layer reads lower case; the tagger's tokenizer lowers it anyway
+        t = low
+    t = _STOPS.sub(stop, _HALF.sub(r"\1.5", t))
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", t)]
+    if not words:
+        return q, None
+    text = " ".join(t[a:b] for a, b in words)
+    if text == q:
+        return q, None
+    at: list[int] = []
+    for i, (a, b) in enumerate(words):
+        if i:
+            at.append(words[i - 1][1])  # the space between two words: the first blank after the first
+        at.extend(range(a, b))
+    return text, at
+
+
+def _unsqueeze(parsed: ParsedQuery, query: str, at: list[int]) -> ParsedQuery:
+    """`parsed`, read from `_squeeze(query)`, with its spans placed in `query`."""
+    spans = [sp.model_copy(update={"start": (a := at[sp.start]), "end": (b := at[sp.end - 1] + 1), "text": query[a:b]})
+             for sp in parsed.spans]
+    return parsed.model_copy(update={"query": query, "spans": spans})
+
+
 def _words(q: str) -> str:
     """A query written as a slug ("zara-dress-size-10", "nike_air_max", "zara/dress/10") with its words
     spaced; else q. (One "/" is a size or a colourway: "30/32", "white/green".) Trademark signs are
@@ -251,13 +297,14 @@ class QUExtractor:
                 done = pool.map(lambda part: self.parse_batch(part, layers, batch_size), parts)
                 return [p for part in done for p in part]
         layers = layers or ("rules", "tagger", "llm")
-        texts = []
+        texts, squeezed = [], []
         for q in queries:
             if not isinstance(q, str):
                 raise QueryError(f"query must be a string, got {type(q).__name__}")
             if not q.strip():
                 raise QueryError("query is empty or only whitespace; give at least one word")
-            texts.append(_mask(q[: self.max_chars]))
+            squeezed.append((q, *_squeeze(q)))
+            texts.append(_mask(squeezed[-1][1][: self.max_chars]))
         rule_spans = [self.rules.spans(t) for t in texts] if "rules" in layers else [[] for _ in texts]
         if "tagger" in layers and self.tagger is not None:
             tag_spans = self.tagger.pipe(texts, batch_size=batch_size)
@@ -267,7 +314,7 @@ class QUExtractor:
         # without the tagger every attribute is read from the rules
         policy = self.policy if use_tagger else {a: "rules" for a in ATTRIBUTES}
         out = []
-        for q, t, rs, ts in zip(queries, texts, rule_spans, tag_spans, strict=False):
+        for (original, q, at), t, rs, ts in zip(squeezed, texts, rule_spans, tag_spans, strict=False):
             words = _words(q)  # what the mask was made from; a slug's spans read its words
             ts = _before_blanks(ts, t, words)
             lines: list[ProductLine] = []
@@ -293,7 +340,7 @@ class QUExtractor:
                 parsed = parsed.model_copy(update={"extra": {**parsed.extra, "negated": negated}})
             if "llm" in layers and self.llm is not None:
                 parsed = self.llm.refine(parsed, self)
-            out.append(parsed)
+            out.append(parsed if at is None else _unsqueeze(parsed, original, at))
         return out
 
     def _negated(self, text: str, spans: list[Span], rules: list[Span]) -> tuple[list[Span], dict[str, list[str]]]:

@@ -99,6 +99,9 @@ def key(text: str) -> str:
     return re.sub(r"\s+", " ", t).strip(" .-'")
 
 
+_JOINING_WORDS = frozenset({"and", "&", "or", "with", "for", "in", "of", "to", "on", "at", "by"})
+
+
 def _loose(text: str) -> str:
     """Looser key for fuzzy matching: letters and digits only."""
     return re.sub(r"[^a-z0-9]+", "", key(text))
@@ -195,6 +198,9 @@ class Lexicon:
             return None
         if k in self.brand_alias:
             return self.brand_alias[k]
+        other = k.replace(" and ", " & ") if " and " in k else k.replace(" & ", " and ")  # "dooney and bourke"
+        if other in self.brand_alias:
+            return self.brand_alias[other]
         lk = _loose(text)
         if lk in self.brand_loose:
             return self.brand_loose[lk]
@@ -227,7 +233,9 @@ class Lexicon:
         into a brand ("dog essentials" is not "fog essentials"), and with a word no dictionary holds
         ("how universe works" is spelt right, and not Universal Works)."""
         lk = _loose(text)
-        if len(lk) < 8 or all(spelt_right(w) for w in key(text).split()):
+        words = key(text).split()
+        # (nor one that opens with a joining word: "and waders" in "boots and waders" is no "and wander")
+        if len(lk) < 8 or all(spelt_right(w) for w in words) or words[0] in _JOINING_WORDS:
             return None
         from rapidfuzz import fuzz, process
 

@@ -38,13 +38,15 @@ DEFAULT_POLICY: dict[str, Policy] = {
 _SYSTEM_WORDS = {"uk", "eu", "us", "fr", "it", "jp"}
 # a letter size, lowercased ("m", "xxl", "3xl")
 LETTER_SIZE = re.compile(r"x{0,3}[sml]|[2-5]xl")
+COLOUR_JOINT = re.compile(r"\s+(?:and|&)\s+|\s?[/&]\s?", re.I)  # "navy and cream", "black/white"
 _TRAILING_OR = re.compile(r"(?<=\S)\s+or$", re.I)
 # a negation inside a tagger span: what follows is what the query does not want ("jumper no holes")
 _INNER_NEGATION = re.compile(r"(?<=\S)\s+(?:not|no|without)\s+\S", re.I)
 # a word that names nothing alone ("in" in "tech fleece in grey", read as a colour)
 _FUNCTION_WORDS = frozenset({"a", "an", "the", "in", "or", "and", "of", "with", "for", "to", "on", "at", "by", "&"})
 # a word alone that names no value ("vintage style dress" had read the style "style")
-_EMPTY_WORDS = _FUNCTION_WORDS | {"style", "styles", "something", "anything"}  # "something for my wife"
+# "something for my wife"; a field's name ("colour: black")
+_EMPTY_WORDS = _FUNCTION_WORDS | {"style", "styles", "something", "anything", "colour", "color", "brand"}
 # a letter size in words, read as the size only where the rules are sure (beside a garment: "mens medium
 # hoodie"), not alone ("medium crate", "large print")
 _SIZE_WORDS = frozenset({"small", "medium", "large"})
@@ -183,6 +185,19 @@ def _ends_phrase(text: str, end: int, spans: list[Span]) -> bool:
     return not "".join(rest[end:]).strip(" .,!?")
 
 
+def _colour_list(t: Span, rules: list[Span]) -> list[Span]:
+    """A tagger colour that is colours the rules read, joined ("navy and cream"), as those colours."""
+    if t.attribute != "colour" or t.source != "tagger":
+        return [t]
+    inner = sorted((r for r in rules if r.attribute == "colour" and t.start <= r.start and r.end <= t.end),
+                   key=lambda r: r.start)
+    if (len(inner) < 2 or inner[0].start != t.start or inner[-1].end != t.end
+            or not all(COLOUR_JOINT.fullmatch(t.text[a.end - t.start : b.start - t.start])
+                       for a, b in zip(inner, inner[1:], strict=False))):
+        return [t]
+    return [r.model_copy(update={"source": "tagger", "confidence": t.confidence}) for r in inner]
+
+
 def merge_spans(
     rules: list[Span],
     tagger: list[Span],
@@ -207,6 +222,7 @@ def merge_spans(
               and not (t.attribute in ("colour", "style") and _NUMBER.fullmatch(t.text))]
     tagger = [cut_before(t, t.start + m.start()) if t.attribute == "category" and (m := _INNER_NEGATION.search(t.text))
               else t for t in tagger]
+    tagger = [c for t in tagger for c in _colour_list(t, rules)]
     primary: list[Span] = []
     secondary: list[Span] = []
     for sp in tagger:
@@ -499,14 +515,18 @@ def merge_spans(
                     colour = colour.model_copy(update={"attribute": "style", "value": None})
                 primary = [p for p in primary if p is not t and not (p.source == "tagger" and _overlaps(p, colour))
                            ] + [colour, rest]
-        # and one of two words that took the colour or the department before it along ("teal top", "ladies
-        # trainers") is that, then the garment (not "snow plow shoe")
+        # and one of two or three words that took the colour or the department before it along ("teal top",
+        # "ladies trainers", "cream stripe jumper": the word between read by the rules too) is that, then the
+        # garment (not "snow plow shoe")
         for t in [t for t in primary
-                  if t.source == "tagger" and t.attribute == "category" and len(t.text.split()) == 2]:
+                  if t.source == "tagger" and t.attribute == "category" and len(t.text.split()) in (2, 3)]:
             head = next((r for r in rules if r.start == t.start and r.end < t.end and (
                 (r.attribute in ("colour", "gender") and r.confidence >= 0.9)
                 or (r.attribute == "style" and r.confidence >= 0.8))), None)
             rest = cut_after(t, head.end) if head else None
+            if rest and len(rest.text.split()) == 2 and not any(
+                    r.attribute != "category" and r.start == rest.start and r.end < t.end for r in rules):
+                continue
             if rest and is_known("category", rest.text):
                 primary = [p for p in primary if p is not t] + [head, rest]
         # a tagger brand that took the garment or a colour along ("hobbs coat", "hunter wellies",

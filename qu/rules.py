@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from qu._data import load_split
 from qu.lexicon import Lexicon, _loose, dictionary_words, get_lexicon, key, spelt_right
-from qu.merge import GARMENT_COLOUR, METALS_AND_STONES, unread_words
+from qu.merge import COLOUR_JOINT, GARMENT_COLOUR, METALS_AND_STONES, unread_words
 from qu.sizes import SIZE_WORD, find_sizes
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import Span
@@ -458,7 +458,7 @@ class RuleMatcher:
         out = self._brands_in_context(query, out)
         out = self._mint_in_context(query, out)
         out = self._wide_in_context(query, out)
-        out = self._colours_in_context(out)
+        out = self._colours_in_context(query, out)
         out = self._styles_in_context(out)
         return sorted(_sizes_in_context(query, out, systems), key=lambda sp: sp.start)
 
@@ -491,13 +491,14 @@ class RuleMatcher:
                                 source="rules", confidence=0.85))
         return out
 
-    def _colours_in_context(self, spans: list[Span]) -> list[Span]:
+    def _colours_in_context(self, query: str, spans: list[Span]) -> list[Span]:
         """A colour name that more often names something else ("cream", "stone", "camel") is weak
         evidence alone (0.6: "face cream"), but beside a garment, shoe, bag or an accessory worn like
         them (a hat, a scarf: not jewellery) the rules know it is the colour ("wide leg trousers
         cream", "camel scarf"): it then fills where the tagger read nothing. So is a misspelt colour
-        ("balck dress", "gery hoodie"; alone, "broan" and "stoner" are names).
-        Patterns stay as they are ("cheetah" in "cheetah print wallet")."""
+        ("balck dress", "gery hoodie"; alone, "broan" and "stoner" are names), and one joined to a colour that
+        is sure ("navy and cream stripe jumper") is as sure. Patterns stay as they are ("cheetah" in "cheetah
+        print wallet")."""
         cats = [sp.value for sp in spans if sp.attribute == "category" and sp.confidence >= 0.85]
         if not (self.taxonomy.roots(cats) & GARMENT_ROOTS or set(cats) & WORN_ACCESSORIES):
             return spans
@@ -512,7 +513,14 @@ class RuleMatcher:
                     or self.lexicon.misspelt_colour(sp.text) is not None):  # "balck dress", "gery hoodie"
                 sp = sp.model_copy(update={"confidence": 0.85})
             out.append(sp)
-        return out
+        sure = [o for o in out if o.attribute == "colour" and o.confidence >= 0.9]
+
+        def joined(sp: Span) -> bool:  # "navy and cream", "cream/navy"
+            return any(COLOUR_JOINT.fullmatch(query[a.end : b.start]) for o in sure
+                       for a, b in ((o, sp), (sp, o)) if a.end <= b.start)
+
+        return [sp.model_copy(update={"confidence": 0.9}) if sp.attribute == "colour" and sp.confidence == 0.85
+                and joined(sp) else sp for sp in out]
 
     def _styles_in_context(self, spans: list[Span]) -> list[Span]:
         """A style word is said of something to wear: where the rules read no garment, accessory or

@@ -6,6 +6,7 @@ import pytest
 
 from qu import Extractor, ParsedQuery
 from qu.extractor import QueryError
+from qu.types import ATTRIBUTES
 
 
 def _check_spans(p: ParsedQuery):
@@ -66,6 +67,38 @@ def test_trademark_signs_are_spaces(extractor):
     assert [ln["text"] for ln in p.extra["product_lines"]] == ["501"]
     assert p.brand == "levi's" and p.residual == "501"
     assert {sp.text for sp in p.spans} >= {"levi's", "jeans"}
+
+
+@pytest.mark.parametrize("written", [
+    "NIKE AIR MAX 90 WHITE UK 9", "nike  air max 90   white uk 9", "Nike Air Max 90, White, UK 9!",
+    "nike air max 90 white uk 9?", "nike air max 90; white; uk 9.", "  nike air max 90 white\tuk 9 ",
+])
+def test_case_spacing_and_sentence_punctuation_read_the_same(extractor, written):
+    # the values do not depend on how the shopper typed; the spans are the shopper's own text
+    plain = extractor.parse("nike air max 90 white uk 9")
+    p = extractor.parse(written)
+    _check_spans(p)
+    assert p.query == written
+    assert [(a, getattr(p, a)) for a in ATTRIBUTES] == [(a, getattr(plain, a)) for a in ATTRIBUTES]
+    spans = [(s.attribute, s.text.lower().split()) for s in p.spans]
+    assert spans == [(s.attribute, s.text.split()) for s in plain.spans]
+    assert p.residual == plain.residual
+
+
+@pytest.mark.parametrize("query, expect", [
+    ("SIZE 6 TO 8 DRESS", {"size": ["6", "8"]}),
+    ("Carters pajamas 24M", {"size": "24 months"}),
+    ("Levis 501\u2019s", {"size": None}),  # a typographic apostrophe: no size "s"
+    ("dr. martens 1460 size 6.", {"brand": "dr. martens", "size": "6"}),  # an abbreviation keeps its dot
+    ("a.p.c. jeans", {"brand": "apc"}),
+    ("colour: black dress", {"colour": "black"}),  # a field's name is no colour
+    ("heels size 6,5", {"size": "6.5"}),  # a decimal comma is no punctuation
+])
+def test_written_forms(extractor, query, expect):
+    p = extractor.parse(query)
+    _check_spans(p)
+    for attr, value in expect.items():
+        assert getattr(p, attr) == value, (attr, getattr(p, attr), p.spans)
 
 
 def test_pounds_are_a_weight_unless_the_query_is_about_clothes(extractor):

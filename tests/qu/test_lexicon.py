@@ -24,6 +24,8 @@ from qu.lexicon import canonical_brand, canonical_colour, get_lexicon
         ("United Colors of Benetton", "benetton"),
         ("supream", "supreme"),  # no dictionary word: one letter off is enough (ratio 86)
         ("channel", "chanel"),  # a word spelt right, misspelt from its first letter on
+        ("johnston and murphy", "johnston & murphy"),  # "and" for "&", and the other way round
+        ("pull & bear", "pull&bear"),
     ],
 )
 def test_brand_aliases_and_misspellings(text, brand):
@@ -34,6 +36,12 @@ def test_brand_aliases_and_misspellings(text, brand):
                                   "basics"])  # a word spelt right is no brand a first letter off (asics)
 def test_not_brands(text):
     assert canonical_brand(text) is None
+
+
+def test_a_phrase_opening_with_a_joining_word_is_no_misspelt_brand():
+    lex = get_lexicon()
+    assert lex.brand("and wander", fuzzy=False) == "and wander"  # the brand as written stands
+    assert lex.brand_phrase("and waders") is None  # "boots and waders"
 
 
 @pytest.mark.parametrize(
