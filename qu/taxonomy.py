@@ -60,6 +60,10 @@ class Taxonomy:
                 synonyms.setdefault(_key(name), name)
             for syn in node["synonyms"]:
                 synonyms.setdefault(_key(syn), name)
+        # a name of several words listed in the plural is a name in the singular too: "snow boot", "skinny jean"
+        for k, name in list(synonyms.items()):
+            if " " in k and k.endswith("s") and not k.endswith("ss"):
+                synonyms.setdefault(k[:-2] if k.endswith(("ches", "shes", "xes")) else k[:-1], name)
         for at, leaf in raw["article_types"].items():
             if leaf not in parents:
                 raise ValueError(f"{path}: article type {at!r} maps to unknown category {leaf!r}")

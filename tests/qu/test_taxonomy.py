@@ -3,7 +3,7 @@ import json
 import pytest
 
 from qu._data import VOCAB
-from qu.taxonomy import category_for_article_type, category_matches, category_path, normalise_category
+from qu.taxonomy import category_for_article_type, category_matches, category_path, get_taxonomy, normalise_category
 
 
 def test_every_apparel_footwear_accessory_article_type_maps():
@@ -113,3 +113,8 @@ def test_misspelt_garments(word, leaf):
 def test_unknown_category_is_none():
     assert normalise_category("quantum flux capacitor") is None
     assert normalise_category("   ") is None
+
+
+@pytest.mark.parametrize("text, leaf", [("snow boot", "boots"), ("skinny jean", "jeans"), ("chelsea boot", "boots")])
+def test_a_name_listed_in_the_plural_is_known_in_the_singular(text, leaf):
+    assert get_taxonomy().exact(text) == leaf
