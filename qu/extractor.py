@@ -663,6 +663,10 @@ class QUExtractor:
         fixed: list[Span] = []
         ages: list[Span] = []  # a child's age, read as the department ("age 13-14 years") or the size
         price_min = price_max = None
+        # a brand the tagger read in a query about something to wear may be a known one misspelt ("gnni dress",
+        # "levs jacket"); elsewhere a name a slip away from a fashion brand is mostly another brand ("bose
+        # speaker", "asus laptop")
+        worn = bool(self._roots(spans, list(lines)) & (GARMENT_ROOTS | {"accessories"}))
         for sp in spans:
             if sp.attribute in ("price_min", "price_max"):
                 v = float(sp.value) if sp.value is not None else None
@@ -674,6 +678,8 @@ class QUExtractor:
                 conf[sp.attribute], sources[sp.attribute] = sp.confidence, sp.source
                 continue
             value = sp.value if sp.value is not None else self.canonical(sp.attribute, sp.text)
+            if worn and sp.attribute == "brand" and sp.value is None and value == key(sp.text):
+                value = self.lexicon.near_brand(sp.text) or value
             if value is None:
                 # a span with no canonical value (a department such as "family") still explains its words
                 fixed.append(sp)

@@ -227,6 +227,25 @@ class Lexicon:
                                                   if abs(n - len(b)) <= slack * (n + len(b)) + 1e-9]
         return got
 
+    def near_brand(self, text: str, slips: int | None = None) -> str | None:
+        """The one brand a name read as a brand (by the tagger) is a slip of the keys away from: a letter
+        dropped, added, changed or two swapped ("leis", "gnni", "sexane"), two in a name of 8 letters or more
+        ("nrth fase"), from the same first letter; not a word spelt right ("lacrosse" socks). None where two
+        brands are as near, or none is. `slips` caps the edits whatever the length."""
+        lk = _loose(text)
+        if len(lk) < 4 or lk.isdigit() or all(spelt_right(w) for w in key(text).split()):
+            return None
+        from rapidfuzz import process
+        from rapidfuzz.distance import DamerauLevenshtein
+
+        most = min(1 if len(lk) < 8 else 2, slips or 2)
+        names = [b for b in self._near_length(len(lk), 100 * (1 - most / 8)) if b[0] == lk[0]]
+        hits = process.extract(lk, names, scorer=DamerauLevenshtein.distance, score_cutoff=most, limit=2)
+        if not hits or (len(hits) == 2 and hits[1][1] == hits[0][1]
+                        and self.brand_loose[hits[1][0]] != self.brand_loose[hits[0][0]]):
+            return None
+        return self.brand_loose[hits[0][0]]
+
     def brand_phrase(self, text: str, cutoff: float = 88.0) -> str | None:
         """A curated brand of several words, misspelt: "new balence", "ralf lauren". Only names of
         8 letters or more whose words begin as the brand's do, so that two short words cannot drift

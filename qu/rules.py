@@ -23,6 +23,7 @@ __all__ = ["PriceBounds", "RuleMatcher", "find_price"]
 # ring's or a watch's metal is what it is made of (gloves left out: "deer skin leather gloves")
 WORN_ACCESSORIES = frozenset({"hats", "scarves", "belts", "ties", "hair accessories", "sunglasses"})
 
+_SLIP = 0.55  # the confidence of a brand read a slip of the keys away from a name (`Lexicon.near_brand`)
 _TOKEN = re.compile(r"[\w][\w'&.+\-]*[\w+]|[\w]", re.UNICODE)
 _CUR = r"(?:£|\$|€|gbp|usd|euros?|eur|pounds?|dollars?|quid|bucks)"
 _AMOUNT = rf"{_CUR}?\s?(\d{{1,5}}(?:\.\d{{1,2}})?)\s?{_CUR}?"
@@ -386,6 +387,11 @@ class RuleMatcher:
                 brand = lex.brand(phrase, fuzzy=True)
                 if brand is not None:
                     return "brand", brand, 0.6
+                # or a slip of the keys away from one ("oakely", "satud"): kept only in a query about something
+                # to wear (`_brands_in_context`)
+                brand = lex.near_brand(phrase, slips=1)
+                if brand is not None:
+                    return "brand", brand, _SLIP
         return None
 
     def spans(self, query: str) -> list[Span]:
@@ -547,10 +553,10 @@ class RuleMatcher:
         follows it with only its styles, colours and department between: "wrangler western shirt",
         "wrangler mens jacket"); or a
         size the rules are sure of ("wrangler 30 32l"); or when it ends the query right after a garment
-        ("jeans wrangler", "hoodie supreme"; not a misspelt one there: "earrings swarovsky" is QueryNER's
-        style; nor anywhere beside a garment: "lucky cat onesie", "nba starter jacket"). So is a misspelt
-        one read by fuzzy matching when it opens the query before a garment: "stussey hoodie", "hollester
-        hoodie"."""
+        ("jeans wrangler", "hoodie supreme"; not anywhere beside a garment: "lucky cat onesie", "nba starter
+        jacket"). So is a misspelt one read by fuzzy matching, and no name the lexicon lists, anywhere in a
+        query about something to wear or its wear: "stussey hoodie", "gym bag aidas", "nwob convese",
+        "earrings swarovsky" (which QueryNER's train labels a modifier)."""
         # (not a costume: the word before it is the character, "cat costume", "puma costume")
         starts = {sp.start for sp in spans if (sp.attribute == "category" and sp.confidence >= 0.85
                                                and sp.value != "costumes")
@@ -578,7 +584,14 @@ class RuleMatcher:
                              for c in starts))  # before a garment
             closes = (not query[sp.end :].strip()
                       and any(e <= sp.start and not query[e : sp.start].strip() for e in ends))  # after one
-            return (opens and (curated or self._misspelt(sp))) or (closes and curated)
+            return (opens and (curated or self._misspelt(sp))) or (closes and curated) or (
+                worn and self._misspelt(sp) and key(sp.text) not in self.lexicon.brand_alias)
 
+        # anywhere in a query about something to wear, or about its wear, a misspelt one ("gym bag aidas", "vintage
+        # disny sweatshirt", "nwob convese")
+        worn = any(sp.attribute == "category" and sp.confidence >= 0.85
+                   and self.taxonomy.roots([sp.value]) & (GARMENT_ROOTS | {"accessories"})
+                   or (sp.attribute == "condition" and sp.confidence >= 0.9) for sp in spans)
         return [sp.model_copy(update={"confidence": 0.9})
-                if sp.attribute == "brand" and sp.confidence < 0.9 and sure(sp) else sp for sp in spans]
+                if sp.attribute == "brand" and sp.confidence < 0.9 and sure(sp) else sp for sp in spans
+                if not (sp.attribute == "brand" and sp.confidence == _SLIP and not worn)]

@@ -101,6 +101,13 @@ def test_written_forms(extractor, query, expect):
         assert getattr(p, attr) == value, (attr, getattr(p, attr), p.spans)
 
 
+@pytest.mark.parametrize("query, brand", [("asus laptop", "asus"), ("bose speaker", "bose"), ("rotex sander", "rotex"),
+                                          ("lacrosse socks", "lacrosse")])
+def test_a_name_near_a_fashion_brand_is_corrected_only_in_a_query_about_clothes(extractor, query, brand):
+    # "gnni dress" is Ganni; "asus laptop" is no ASOS, and "lacrosse" is spelt right
+    assert extractor.parse(query).brand == brand
+
+
 def test_pounds_are_a_weight_unless_the_query_is_about_clothes(extractor):
     assert extractor.parse("25 pounds dumbbell").size == "25 pounds"
     p = extractor.parse("dress 25 pounds")

@@ -38,6 +38,15 @@ def test_not_brands(text):
     assert canonical_brand(text) is None
 
 
+@pytest.mark.parametrize("text, brand", [
+    ("gnni", "ganni"), ("leis", "levi's"), ("sexane", "sezane"), ("meskhi", "meshki"), ("nrth fase", "the north face"),
+    ("lacrosse", None),  # a word spelt right
+    ("guotong", None),  # no brand near
+])
+def test_a_brand_a_slip_of_the_keys_away(text, brand):
+    assert get_lexicon().near_brand(text) == brand
+
+
 def test_a_phrase_opening_with_a_joining_word_is_no_misspelt_brand():
     lex = get_lexicon()
     assert lex.brand("and wander", fuzzy=False) == "and wander"  # the brand as written stands
