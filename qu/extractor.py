@@ -663,10 +663,11 @@ class QUExtractor:
         fixed: list[Span] = []
         ages: list[Span] = []  # a child's age, read as the department ("age 13-14 years") or the size
         price_min = price_max = None
-        # a brand the tagger read in a query about something to wear may be a known one misspelt ("gnni dress",
-        # "levs jacket"); elsewhere a name a slip away from a fashion brand is mostly another brand ("bose
-        # speaker", "asus laptop")
-        worn = bool(self._roots(spans, list(lines)) & (GARMENT_ROOTS | {"accessories"}))
+        # a brand the tagger read in a query about something to wear, who it is for or its wear may be a known one
+        # misspelt ("gnni dress", "levs jacket", "conveerse for men"); elsewhere a name a slip away from a fashion
+        # brand is mostly another brand ("bose speaker", "asus laptop")
+        worn = (bool(self._roots(spans, list(lines)) & (GARMENT_ROOTS | {"accessories"}))
+                or any(sp.attribute in ("gender", "condition") and sp.source == "rules" for sp in spans))
         for sp in spans:
             if sp.attribute in ("price_min", "price_max"):
                 v = float(sp.value) if sp.value is not None else None

@@ -587,11 +587,11 @@ class RuleMatcher:
             return (opens and (curated or self._misspelt(sp))) or (closes and curated) or (
                 worn and self._misspelt(sp) and key(sp.text) not in self.lexicon.brand_alias)
 
-        # anywhere in a query about something to wear, or about its wear, a misspelt one ("gym bag aidas", "vintage
-        # disny sweatshirt", "nwob convese")
+        # anywhere in a query about something to wear, who it is for or its wear, a misspelt one ("gym bag aidas",
+        # "vintage disny sweatshirt", "nwob convese", "cobverse for men")
         worn = any(sp.attribute == "category" and sp.confidence >= 0.85
                    and self.taxonomy.roots([sp.value]) & (GARMENT_ROOTS | {"accessories"})
-                   or (sp.attribute == "condition" and sp.confidence >= 0.9) for sp in spans)
+                   or (sp.attribute in ("condition", "gender") and sp.confidence >= 0.9) for sp in spans)
         return [sp.model_copy(update={"confidence": 0.9})
                 if sp.attribute == "brand" and sp.confidence < 0.9 and sure(sp) else sp for sp in spans
                 if not (sp.attribute == "brand" and sp.confidence == _SLIP and not worn)]

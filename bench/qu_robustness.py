@@ -1,0 +1,150 @@
+"""How much what qu reads depends on how the shopper typed: the same query written another way, and brands
+misspelt by one slip of the keys.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/qu_robustness.py [--out bench/results/qu_robustness.json]
+
+Queries: the QueryNER fashion train and dev queries and the shopper phrasings of the test suite
+(tests/qu/shopper_queries.jsonl); test is not read.
+
+- **Written another way:** each query in capitals, in title case, with its spaces doubled, with "!!" or "?"
+  after it, with a comma after its first word, and with typographic apostrophes. A query "changes" when any
+  of its nine attribute values differs from the plain query's. Lower is better; 0 is the goal.
+- **One slip in a brand:** each query whose reading holds exactly one brand the lexicon lists, with its
+  longest word (5 letters or more) misspelt once: a letter dropped, doubled, two swapped, or one changed to
+  a neighbour on the keyboard (seeded). "Recovered" means the misspelt query reads the same brand.
+
+Prints a table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WRITTEN: dict[str, Callable[[str], str]] = {
+    "capitals": str.upper,
+    "title case": str.title,
+    "spaces doubled": lambda q: q.replace(" ", "  "),
+    "'!!' after": lambda q: q + "!!",
+    "'?' after": lambda q: q + "?",
+    "comma after the first word": lambda q: q.replace(" ", ", ", 1),
+    "typographic apostrophes": lambda q: q.replace("'", "\u2019"),
+}
+SLIPS = ("dropped", "doubled", "swapped", "neighbour key")
+_ROWS = "qwertyuiop asdfghjkl zxcvbnm".split()
+
+
+def queries() -> list[str]:
+    out = []
+    for name in ("fashion_train", "fashion_dev"):
+        with open(ROOT / "data" / "queryner" / f"{name}.jsonl", encoding="utf-8") as f:
+            out += [json.loads(line)["query"] for line in f]
+    with open(ROOT / "tests" / "qu" / "shopper_queries.jsonl", encoding="utf-8") as f:
+        out += [json.loads(line)["query"] for line in f]
+    return list(dict.fromkeys(out))
+
+
+def slip(word: str, kind: str, rng: random.Random) -> str:
+    i = rng.randrange(1, len(word) - 1)
+    if kind == "dropped":
+        return word[:i] + word[i + 1 :]
+    if kind == "doubled":
+        return word[:i] + word[i] + word[i:]
+    if kind == "swapped":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    row = next((r for r in _ROWS if word[i] in r), None)
+    if row is None:
+        return word
+    j = row.index(word[i])
+    return word[:i] + rng.choice([row[k] for k in (j - 1, j + 1) if 0 <= k < len(row)]) + word[i + 1 :]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "qu_robustness.json")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args(argv)
+
+    from tqdm import tqdm
+
+    from preloved.settings import get_settings
+    from qu import load_extractor
+    from qu.lexicon import get_lexicon
+    from qu.types import ATTRIBUTES
+
+    ex = load_extractor(get_settings())
+    known = set(get_lexicon().brand_alias.values())
+    qs = queries()
+    t0 = time.perf_counter()
+
+    def values(q: str) -> tuple:
+        p = ex.parse(q)
+        return tuple(json.dumps(getattr(p, a)) for a in ATTRIBUTES)
+
+    plain = {q: values(q) for q in tqdm(qs, desc="plain", unit="q")}
+    written = {}
+    for name, how in WRITTEN.items():
+        changed = [q for q in tqdm(qs, desc=name, unit="q") if how(q) != q and values(how(q)) != plain[q]]
+        tried = sum(how(q) != q for q in qs)
+        written[name] = {"tried": tried, "changed": len(changed), "share": len(changed) / max(tried, 1),
+                         "examples": changed[:10]}
+
+    rng = random.Random(args.seed)
+    slips = {k: {"tried": 0, "recovered": 0, "missed": []} for k in SLIPS}
+    for q in tqdm(qs, desc="brands", unit="q"):
+        p = ex.parse(q)
+        brands = [s for s in p.spans if s.attribute == "brand"]
+        if len(brands) != 1 or p.brand not in known:
+            continue
+        sp = brands[0]
+        words = sp.text.split()
+        i = max(range(len(words)), key=lambda j: len(words[j]))
+        if len(words[i]) < 5 or not words[i].isalpha():
+            continue
+        for kind in SLIPS:
+            text = " ".join([*words[:i], slip(words[i].lower(), kind, rng), *words[i + 1 :]])
+            got = ex.parse(q[: sp.start] + text + q[sp.end :]).brand
+            slips[kind]["tried"] += 1
+            if got == p.brand:
+                slips[kind]["recovered"] += 1
+            elif len(slips[kind]["missed"]) < 10:
+                slips[kind]["missed"].append([q[: sp.start] + text + q[sp.end :], p.brand, got])
+    for s in slips.values():
+        s["share"] = s["recovered"] / max(s["tried"], 1)
+
+    print(f"\n{len(qs)} queries (QueryNER fashion train + dev, the shopper suite)\n")
+    print(f"{'written another way':32} {'tried':>6} {'changed':>8} {'share':>7}")
+    for name, r in written.items():
+        print(f"{name:32} {r['tried']:6d} {r['changed']:8d} {r['share']:7.1%}")
+    print(f"\n{'one slip in a listed brand':32} {'tried':>6} {'recovered':>9} {'share':>7}")
+    for kind, r in slips.items():
+        print(f"{kind:32} {r['tried']:6d} {r['recovered']:9d} {r['share']:7.1%}")
+    result = {
+        "queries": len(qs),
+        "written": written,
+        "slips": slips,
+        "seed": args.seed,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "python": platform.python_version()},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
