@@ -246,6 +246,25 @@ def _before_blanks(spans: list[Span], masked: str, words: str) -> list[Span]:
     return out
 
 
+def _commas(query: str, text: str, at: list[int] | None) -> list[int]:
+    """Where in `text`, `_squeeze(query)`, the shopper typed a "," or ";" between two words (read as a space)."""
+    if at is None:
+        return []
+    return [i for i in range(1, len(text) - 1) if text[i] == " " and
+            any(ch in ",;" for ch in query[at[i - 1] + 1 : at[i + 1]])]
+
+
+def _at_commas(spans: list[Span], commas: list[int]) -> list[Span]:
+    """Tagger spans cut where the shopper typed a comma: "tire drill, tire inflator" is two garments, not the
+    one the tagger reads over the comma (a space to it)."""
+    out = []
+    for sp in spans:
+        cuts = [c for c in commas if sp.start < c < sp.end]
+        for a, b in zip([sp.start, *cuts], [*cuts, sp.end], strict=True):
+            out.append(sp if not cuts else cut_before(cut_after(sp, a), b))
+    return out
+
+
 def _blank(m: re.Match) -> str:
     return " " * len(m.group(0))
 
@@ -316,7 +335,7 @@ class QUExtractor:
         out = []
         for (original, q, at), t, rs, ts in zip(squeezed, texts, rule_spans, tag_spans, strict=False):
             words = _words(q)  # what the mask was made from; a slug's spans read its words
-            ts = _before_blanks(ts, t, words)
+            ts = _at_commas(_before_blanks(ts, t, words), _commas(original, q, at))
             lines: list[ProductLine] = []
             if "rules" in layers:
                 lines = self.product_lines.find(t, lambda rs=rs, ts=ts: self._named_brands([*rs, *ts]))

@@ -93,6 +93,8 @@ def test_case_spacing_and_sentence_punctuation_read_the_same(extractor, written)
     ("a.p.c. jeans", {"brand": "apc"}),
     ("colour: black dress", {"colour": "black"}),  # a field's name is no colour
     ("heels size 6,5", {"size": "6.5"}),  # a decimal comma is no punctuation
+    ("summer dress, sandals", {"category": ["dresses", "sandals"]}),  # no span crosses a comma
+    ("tire drill, tire inflator", {"category": ["tire drill", "tire inflator"]}),
 ])
 def test_written_forms(extractor, query, expect):
     p = extractor.parse(query)
