@@ -7,11 +7,14 @@ Queries: the QueryNER fashion train and dev queries and the shopper phrasings of
 (tests/qu/shopper_queries.jsonl); test is not read.
 
 - **Written another way:** each query in capitals, in title case, with its spaces doubled, with "!!" or "?"
-  after it, with a comma after its first word, and with typographic apostrophes. A query "changes" when any
+  after it, with a comma after the first value it reads ("black dress size 10" as "black, dress size 10"; not
+  inside a name: "coat, rack" is two things), and with typographic apostrophes. A query "changes" when any
   of its nine attribute values differs from the plain query's. Lower is better; 0 is the goal.
 - **One slip in a brand:** each query whose reading holds exactly one brand the lexicon lists, with its
   longest word (5 letters or more) misspelt once: a letter dropped, doubled, two swapped, or one changed to
   a neighbour on the keyboard (seeded). "Recovered" means the misspelt query reads the same brand.
+- **One slip in a garment:** the same for each query whose reading holds exactly one garment, read from one
+  word of 4 letters or more ("dress", "hoodie", "trainers"). "Recovered" means the same garment.
 
 Prints a table and writes JSON.
 """
@@ -33,14 +36,20 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-WRITTEN: dict[str, Callable[[str], str]] = {
-    "capitals": str.upper,
-    "title case": str.title,
-    "spaces doubled": lambda q: q.replace(" ", "  "),
-    "'!!' after": lambda q: q + "!!",
-    "'?' after": lambda q: q + "?",
-    "comma after the first word": lambda q: q.replace(" ", ", ", 1),
-    "typographic apostrophes": lambda q: q.replace("'", "\u2019"),
+def _comma_after_first_value(q: str, spans: list) -> str:
+    ends = sorted(s.end for s in spans)
+    return next((q[:e] + "," + q[e:] for e in ends if q[e : e + 1] == " " and q[e:].strip()), q)
+
+
+# each takes the query and the spans of its plain reading
+WRITTEN: dict[str, Callable[[str, list], str]] = {
+    "capitals": lambda q, _: q.upper(),
+    "title case": lambda q, _: q.title(),
+    "spaces doubled": lambda q, _: q.replace(" ", "  "),
+    "'!!' after": lambda q, _: q + "!!",
+    "'?' after": lambda q, _: q + "?",
+    "comma after the first value": _comma_after_first_value,
+    "typographic apostrophes": lambda q, _: q.replace("'", "\u2019"),
 }
 SLIPS = ("dropped", "doubled", "swapped", "neighbour key")
 _ROWS = "qwertyuiop asdfghjkl zxcvbnm".split()
@@ -94,10 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         return tuple(json.dumps(getattr(p, a)) for a in ATTRIBUTES)
 
     plain = {q: values(q) for q in tqdm(qs, desc="plain", unit="q")}
+    spans = {q: ex.parse(q).spans for q in qs}
     written = {}
     for name, how in WRITTEN.items():
-        changed = [q for q in tqdm(qs, desc=name, unit="q") if how(q) != q and values(how(q)) != plain[q]]
-        tried = sum(how(q) != q for q in qs)
+        other = {q: how(q, spans[q]) for q in qs}
+        changed = [q for q in tqdm(qs, desc=name, unit="q") if other[q] != q and values(other[q]) != plain[q]]
+        tried = sum(other[q] != q for q in qs)
         written[name] = {"tried": tried, "changed": len(changed), "share": len(changed) / max(tried, 1),
                          "examples": changed[:10]}
 
@@ -121,7 +132,22 @@ def main(argv: list[str] | None = None) -> int:
                 slips[kind]["recovered"] += 1
             elif len(slips[kind]["missed"]) < 10:
                 slips[kind]["missed"].append([q[: sp.start] + text + q[sp.end :], p.brand, got])
-    for s in slips.values():
+    garments = {k: {"tried": 0, "recovered": 0, "missed": []} for k in SLIPS}
+    for q in tqdm(qs, desc="garments", unit="q"):
+        p = ex.parse(q)
+        cats = [s for s in p.spans if s.attribute == "category"]
+        word = cats[0].text.lower() if len(cats) == 1 else ""
+        if not isinstance(p.category, str) or len(word) < 4 or not word.isalpha():
+            continue
+        for kind in SLIPS:
+            text = q[: cats[0].start] + slip(word, kind, rng) + q[cats[0].end :]
+            got = ex.parse(text).category
+            garments[kind]["tried"] += 1
+            if got == p.category:
+                garments[kind]["recovered"] += 1
+            elif len(garments[kind]["missed"]) < 10:
+                garments[kind]["missed"].append([text, p.category, got])
+    for s in [*slips.values(), *garments.values()]:
         s["share"] = s["recovered"] / max(s["tried"], 1)
 
     print(f"\n{len(qs)} queries (QueryNER fashion train + dev, the shopper suite)\n")
@@ -131,10 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'one slip in a listed brand':32} {'tried':>6} {'recovered':>9} {'share':>7}")
     for kind, r in slips.items():
         print(f"{kind:32} {r['tried']:6d} {r['recovered']:9d} {r['share']:7.1%}")
+    print(f"\n{'one slip in a garment':32} {'tried':>6} {'recovered':>9} {'share':>7}")
+    for kind, r in garments.items():
+        print(f"{kind:32} {r['tried']:6d} {r['recovered']:9d} {r['share']:7.1%}")
     result = {
         "queries": len(qs),
         "written": written,
         "slips": slips,
+        "garment slips": garments,
         "seed": args.seed,
         "seconds": round(time.perf_counter() - t0, 1),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),

@@ -322,7 +322,7 @@ class QUExtractor:
                 raise QueryError(f"query must be a string, got {type(q).__name__}")
             if not q.strip():
                 raise QueryError("query is empty or only whitespace; give at least one word")
-            squeezed.append((q, *_squeeze(q)))
+            squeezed.append((q, *self._spelt(*_squeeze(q))))
             texts.append(_mask(squeezed[-1][1][: self.max_chars]))
         rule_spans = [self.rules.spans(t) for t in texts] if "rules" in layers else [[] for _ in texts]
         if "tagger" in layers and self.tagger is not None:
@@ -361,6 +361,32 @@ class QUExtractor:
                 parsed = self.llm.refine(parsed, self)
             out.append(parsed if at is None else _unsqueeze(parsed, original, at))
         return out
+
+    def _spelt(self, text: str, at: list[int] | None) -> tuple[str, list[int] | None]:
+        """`text` (from `_squeeze`) with each garment misspelt by a slip of the keys written right ("georgia
+        sweaater", "moon neclkace": the tagger had read a brand over the unknown word), and where in the query
+        each of its characters is (`at`, extended), so spans still point at the shopper's own text. Only words
+        of 7 letters or more: a slip in a shorter one is as often a name ("morgan wallen", "lisa jewell"); and
+        not a brand's slip."""
+        words = list(re.finditer(r"\S+", text))
+        lex = self.lexicon
+        fixes = [(m, name) for i, m in enumerate(words) if m.group().isalpha() and m.group() not in lex.brand_alias
+                 and (name := self.taxonomy.corrected(m.group(), shortest=7, roots=True)) is not None
+                 # nor a brand's slip ("doc mattens" is no "doc mittens")
+                 and lex.near_brand(" ".join(w.group() for w in words[max(i - 1, 0) : i + 1])) is None
+                 and lex.near_brand(m.group()) is None]
+        if not fixes:
+            return text, at
+        at = at if at is not None else list(range(len(text)))
+        out, where, i = [], [], 0
+        for m, name in fixes:
+            a, b = m.span()
+            out.append(text[i:a] + name)
+            where += at[i:a] + [at[a + j * (b - a - 1) // max(len(name) - 1, 1)] for j in range(len(name))]
+            i = b
+        out.append(text[i:])
+        where += at[i:]
+        return "".join(out), where
 
     def _negated(self, text: str, spans: list[Span], rules: list[Span]) -> tuple[list[Span], dict[str, list[str]]]:
         """The spans without the colours, brands, styles and garments the query says it does not want ("dress not
@@ -614,7 +640,7 @@ class QUExtractor:
         if attribute == "colour":
             return lex.colour(text) or self._last_word(attribute, k) or k
         if attribute == "category":
-            return self.taxonomy.normalise(text) or self.taxonomy.misspelt(text) or k
+            return self.taxonomy.normalise(text) or self.taxonomy.misspelt(text, roots=True, shortest=4) or k
         spaced = k.replace("-", " ")  # "slim-fit", "brand-new": the lexicons list them spaced
         if attribute == "gender":
             g = lex.gender_alias.get(k) or lex.gender_alias.get(spaced) or self._last_word(attribute, k)

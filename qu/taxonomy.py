@@ -83,26 +83,43 @@ class Taxonomy:
         """The taxonomy roots ("clothing", "shoes", ...) of the known categories among `categories`."""
         return {self.path(c)[0] for c in categories if c in self.parents}
 
-    def misspelt(self, text: str) -> str | None:
+    def misspelt(self, text: str, roots: bool = False, shortest: int = 5) -> str | None:
         """The garment a misspelt word names: one edit off (a letter added, dropped, changed, or two
         swapped) a one-word garment name that begins with the same letter ("hoddie", "jaket", "skrit",
-        "troussers"). Only a word of 5 letters or more that no dictionary holds, nor its singular
-        (`qu.lexicon.spelt_right`), so a real word ("shorter", "strainers") is never read as one."""
+        "troussers"). Only a word of `shortest` letters or more that no dictionary holds, nor its singular
+        (`qu.lexicon.spelt_right`), so a real word ("shorter", "strainers") is never read as one. For a word
+        already read as a garment, 4 letters ("dess") and `roots`: the roots' names too ("shose", "clothees";
+        not for any word: "shoei" is a brand)."""
+        name = self.corrected(text, shortest, roots)
+        return self.synonyms[name] if name else None
+
+    def corrected(self, text: str, shortest: int = 5, roots: bool = False) -> str | None:
+        """The garment name a misspelt word is one slip from (`misspelt`): "sweaater" -> "sweater"; None where
+        it is as near two garments."""
         k = _key(text)
-        if not k.isalpha() or len(k) < 5 or spelt_right(k) or (k.endswith("s") and spelt_right(k[:-1])):
+        if not k.isalpha() or len(k) < shortest or spelt_right(k) or (k.endswith("s") and spelt_right(k[:-1])):
             return None
-        names = self._one_word_names.get(k[0])
-        hit = process.extractOne(k, names, scorer=DamerauLevenshtein.distance, score_cutoff=1) if names else None
-        return self.synonyms[hit[0]] if hit else None
+        if self.normalise(k) is not None:  # a name in the plural: "onesies"
+            return None
+        hits = process.extract(k, self._one_word_names[roots].get(k[0], []), scorer=DamerauLevenshtein.distance,
+                               score_cutoff=1, limit=None)
+        least = min((d for _, d, _ in hits), default=None)
+        best = [name for name, d, _ in hits if d == least]
+        # one garment, not two ("boas": "bras" or "botas")
+        return best[0] if len({self.synonyms[n] for n in best}) == 1 else None
 
     @cached_property
-    def _one_word_names(self) -> dict[str, list[str]]:
-        """One-word names of 4 letters or more of categories below a root ("hoodie", "jackets"), by
-        their first letter."""
-        out: dict[str, list[str]] = {}
+    def _one_word_names(self) -> dict[bool, dict[str, list[str]]]:
+        """One-word names of 4 letters or more of categories below a root ("hoodie", "jackets"), by their
+        first letter; under True also the roots' names of 5 letters or more ("shoes", "clothes"; not "buty",
+        which "butey" is a slip from)."""
+        out: dict[bool, dict[str, list[str]]] = {False: {}, True: {}}
         for k in sorted(self.synonyms):
-            if k.isalpha() and len(k) >= 4 and self.parents.get(self.synonyms[k]) is not None:
-                out.setdefault(k[0], []).append(k)
+            root = self.parents.get(self.synonyms[k]) is None
+            if k.isalpha() and len(k) >= (5 if root else 4):
+                out[True].setdefault(k[0], []).append(k)
+                if not root:
+                    out[False].setdefault(k[0], []).append(k)
         return out
 
     def exact(self, text: str) -> str | None:

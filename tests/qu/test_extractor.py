@@ -95,6 +95,12 @@ def test_case_spacing_and_sentence_punctuation_read_the_same(extractor, written)
     ("heels size 6,5", {"size": "6.5"}),  # a decimal comma is no punctuation
     ("summer dress, sandals", {"category": ["dresses", "sandals"]}),  # no span crosses a comma
     ("tire drill, tire inflator", {"category": ["tire drill", "tire inflator"]}),
+    # a garment misspelt by a slip is written right before the tagger reads it, so no brand is read over it; the
+    # span is still the shopper's text
+    ("georgia sweaater", {"brand": None, "category": "jumpers"}),
+    ("Sling Backkpack!", {"brand": None, "category": "backpacks", "style": "sling"}),
+    ("doc mattens boots size 5", {"brand": "dr. martens", "category": "boots"}),  # a brand's slip is left alone
+    ("morgan wallen", {"brand": "morgan wallen", "category": None}),  # a short word: as often a name
 ])
 def test_written_forms(extractor, query, expect):
     p = extractor.parse(query)

@@ -115,6 +115,24 @@ def test_unknown_category_is_none():
     assert normalise_category("   ") is None
 
 
+@pytest.mark.parametrize("word, roots, shortest, leaf", [
+    ("shose", False, 5, None),  # a root's name only where the word is already read as a garment
+    ("shose", True, 5, "shoes"),
+    ("clothees", True, 5, "clothing"),
+    ("dess", True, 4, "dresses"),
+    ("dess", True, 5, None),
+    ("boas", True, 4, None),  # as near "bras" as "botas"
+    ("onesies", True, 5, None),  # a name in the plural is no slip
+])
+def test_misspelt_garments_read_as_garments(word, roots, shortest, leaf):
+    assert get_taxonomy().misspelt(word, roots=roots, shortest=shortest) == leaf
+
+
+def test_the_name_a_slip_is_from():
+    assert get_taxonomy().corrected("sweaater") == "sweater"
+    assert get_taxonomy().corrected("sweater") is None
+
+
 @pytest.mark.parametrize("text, leaf", [("snow boot", "boots"), ("skinny jean", "jeans"), ("chelsea boot", "boots")])
 def test_a_name_listed_in_the_plural_is_known_in_the_singular(text, leaf):
     assert get_taxonomy().exact(text) == leaf
