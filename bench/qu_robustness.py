@@ -13,8 +13,9 @@ Queries: the QueryNER fashion train and dev queries and the shopper phrasings of
 - **One slip in a brand:** each query whose reading holds exactly one brand the lexicon lists, with its
   longest word (5 letters or more) misspelt once: a letter dropped, doubled, two swapped, or one changed to
   a neighbour on the keyboard (seeded). "Recovered" means the misspelt query reads the same brand.
-- **One slip in a garment:** the same for each query whose reading holds exactly one garment, read from one
-  word of 4 letters or more ("dress", "hoodie", "trainers"). "Recovered" means the same garment.
+- **One slip in a garment or a colour:** the same for each query whose reading holds exactly one garment (or
+  colour), read from one word of 4 letters or more ("dress", "hoodie", "trainers"; "black", "navy").
+  "Recovered" means the same garment (colour).
 
 Prints a table and writes JSON.
 """
@@ -132,22 +133,26 @@ def main(argv: list[str] | None = None) -> int:
                 slips[kind]["recovered"] += 1
             elif len(slips[kind]["missed"]) < 10:
                 slips[kind]["missed"].append([q[: sp.start] + text + q[sp.end :], p.brand, got])
-    garments = {k: {"tried": 0, "recovered": 0, "missed": []} for k in SLIPS}
-    for q in tqdm(qs, desc="garments", unit="q"):
-        p = ex.parse(q)
-        cats = [s for s in p.spans if s.attribute == "category"]
-        word = cats[0].text.lower() if len(cats) == 1 else ""
-        if not isinstance(p.category, str) or len(word) < 4 or not word.isalpha():
-            continue
-        for kind in SLIPS:
-            text = q[: cats[0].start] + slip(word, kind, rng) + q[cats[0].end :]
-            got = ex.parse(text).category
-            garments[kind]["tried"] += 1
-            if got == p.category:
-                garments[kind]["recovered"] += 1
-            elif len(garments[kind]["missed"]) < 10:
-                garments[kind]["missed"].append([text, p.category, got])
-    for s in [*slips.values(), *garments.values()]:
+    def word_slips(attribute: str) -> dict:
+        out = {k: {"tried": 0, "recovered": 0, "missed": []} for k in SLIPS}
+        for q in tqdm(qs, desc=attribute, unit="q"):
+            p = ex.parse(q)
+            spans = [s for s in p.spans if s.attribute == attribute]
+            word = spans[0].text.lower() if len(spans) == 1 else ""
+            if not isinstance(getattr(p, attribute), str) or len(word) < 4 or not word.isalpha():
+                continue
+            for kind in SLIPS:
+                text = q[: spans[0].start] + slip(word, kind, rng) + q[spans[0].end :]
+                got = getattr(ex.parse(text), attribute)
+                out[kind]["tried"] += 1
+                if got == getattr(p, attribute):
+                    out[kind]["recovered"] += 1
+                elif len(out[kind]["missed"]) < 10:
+                    out[kind]["missed"].append([text, getattr(p, attribute), got])
+        return out
+
+    garments, colours = word_slips("category"), word_slips("colour")
+    for s in [*slips.values(), *garments.values(), *colours.values()]:
         s["share"] = s["recovered"] / max(s["tried"], 1)
 
     print(f"\n{len(qs)} queries (QueryNER fashion train + dev, the shopper suite)\n")
@@ -157,14 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'one slip in a listed brand':32} {'tried':>6} {'recovered':>9} {'share':>7}")
     for kind, r in slips.items():
         print(f"{kind:32} {r['tried']:6d} {r['recovered']:9d} {r['share']:7.1%}")
-    print(f"\n{'one slip in a garment':32} {'tried':>6} {'recovered':>9} {'share':>7}")
-    for kind, r in garments.items():
-        print(f"{kind:32} {r['tried']:6d} {r['recovered']:9d} {r['share']:7.1%}")
+    for what, table in (("garment", garments), ("colour", colours)):
+        print(f"\n{'one slip in a ' + what:32} {'tried':>6} {'recovered':>9} {'share':>7}")
+        for kind, r in table.items():
+            print(f"{kind:32} {r['tried']:6d} {r['recovered']:9d} {r['share']:7.1%}")
     result = {
         "queries": len(qs),
         "written": written,
         "slips": slips,
         "garment slips": garments,
+        "colour slips": colours,
         "seed": args.seed,
         "seconds": round(time.perf_counter() - t0, 1),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from qu.lexicon import Lexicon, get_lexicon, key
 from qu.merge import GARMENT_COLOUR, LETTER_SIZE, cut_after, cut_before, merge_spans
 from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
-from qu.rules import RuleMatcher
+from qu.rules import WORN_ACCESSORIES, RuleMatcher
 from qu.sizes import DEPARTMENT, convert_dress_size, convert_shoe_size, is_partial, normalise_size, waist_leg
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import ATTRIBUTES, ParsedQuery, Span
@@ -363,23 +363,36 @@ class QUExtractor:
         return out
 
     def _spelt(self, text: str, at: list[int] | None) -> tuple[str, list[int] | None]:
-        """`text` (from `_squeeze`) with each garment misspelt by a slip of the keys written right ("georgia
-        sweaater", "moon neclkace": the tagger had read a brand over the unknown word), and where in the query
-        each of its characters is (`at`, extended), so spans still point at the shopper's own text. Only words
-        of 7 letters or more: a slip in a shorter one is as often a name ("morgan wallen", "lisa jewell"); and
-        not a brand's slip."""
+        """`text` (from `_squeeze`) with each garment and colour misspelt by a slip of the keys written right
+        ("georgia sweaater", "moon neclkace", "pastl backpacks": the tagger had read a brand over the unknown
+        word), and where in the query each of its characters is (`at`, extended), so spans still point at the
+        shopper's own text. A garment's name of 7 letters or more (a slip in a shorter one is as often a name:
+        "morgan wallen", "lisa jewell"), not a brand's slip ("doc mattens"); a colour's (`misspelt_colour`)
+        only in a query that names something to wear ("broan range hood" is a brand)."""
         words = list(re.finditer(r"\S+", text))
         lex = self.lexicon
-        fixes = [(m, name) for i, m in enumerate(words) if m.group().isalpha() and m.group() not in lex.brand_alias
-                 and (name := self.taxonomy.corrected(m.group(), shortest=7, roots=True)) is not None
-                 # nor a brand's slip ("doc mattens" is no "doc mittens")
-                 and lex.near_brand(" ".join(w.group() for w in words[max(i - 1, 0) : i + 1])) is None
-                 and lex.near_brand(m.group()) is None]
+
+        def garment(i: int, word: str) -> str | None:
+            name = self.taxonomy.corrected(word, shortest=7, roots=True)
+            near = " ".join(w.group() for w in words[max(i - 1, 0) : i + 1])  # "doc mattens" is no "doc mittens"
+            return name if name and lex.near_brand(near) is None and lex.near_brand(word) is None else None
+
+        def known(word: str) -> bool:  # a name in its own right ("cami" is no slip of "camo")
+            return (any(word in names for names in (lex.brand_alias, lex.style_alias, lex.gender_alias,
+                                                     lex.condition_alias)) or self.taxonomy.normalise(word) is not None)
+
+        garments = {m: name for i, m in enumerate(words) if m.group().isalpha() and (name := garment(i, m.group()))}
+        colours = {m: name for m in words if m not in garments and (name := lex.colour_spelt(m.group()))}
+        if colours:  # said of something to wear?
+            cats = [c for w in [*(m.group() for m in words), *garments.values()] if (c := self.taxonomy.normalise(w))]
+            if not (self.taxonomy.roots(cats) & GARMENT_ROOTS or set(cats) & WORN_ACCESSORIES):
+                colours = {}
+        fixes = sorted((m.start(), m, name) for m, name in (garments | colours).items() if not known(m.group()))
         if not fixes:
             return text, at
         at = at if at is not None else list(range(len(text)))
         out, where, i = [], [], 0
-        for m, name in fixes:
+        for _, m, name in fixes:
             a, b = m.span()
             out.append(text[i:a] + name)
             where += at[i:a] + [at[a + j * (b - a - 1) // max(len(name) - 1, 1)] for j in range(len(name))]

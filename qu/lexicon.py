@@ -273,33 +273,44 @@ class Lexicon:
         Only a word no dictionary holds (`spelt_right`), so a real word ("slack", "prey", "wavy") is
         never read as one; a name shorter than 6 letters with a letter changed is more often a brand
         ("broan", "cremo", "tfal")."""
+        name = self.colour_spelt(text)
+        return self.colour(name) if name else None
+
+    def colour_spelt(self, text: str) -> str | None:
+        """The colour name a misspelt word is one slip from ("balck" -> "black"), as `misspelt_colour` reads it."""
         k = key(text)
-        colour = self._misspelt_colours.get(k)
-        return None if colour is None or len(k) < 4 or spelt_right(k) else colour
+        name = self._colour_slips.get(k)
+        return None if name is None or len(k) < 4 or spelt_right(k) else name
 
     @cached_property
-    def _misspelt_colours(self) -> dict[str, str]:
-        """Every one-slip spelling of every one-word colour name of 4 letters or more, to its colour (one
-        dict lookup a word; where two names share a slip, the first in alphabetical order)."""
+    def _colour_slips(self) -> dict[str, str]:
+        """Every one-slip spelling of every one-word colour, pattern or wash name of 4 letters or more
+        ("leapord", "cammo"), to the name (one dict
+        lookup a word; where two names share a slip, the first in alphabetical order)."""
         out: dict[str, str] = {}
-        for name in sorted(self.colour_alias):
+        for name in sorted(self.colour_alias.keys() | self.colour_words.keys()):
             if name.isalpha() and len(name) >= 4:
                 for slip in _one_slip_spellings(name):
-                    if slip[0] == name[0] and slip not in self.colour_alias:
-                        out.setdefault(slip, self.colour_alias[name])
+                    if slip[0] == name[0] and slip not in self.colour_alias and slip not in self.colour_words:
+                        out.setdefault(slip, name)
         return out
 
 
 def _one_slip_spellings(name: str) -> set[str]:
-    """`name` typed with one slip: two neighbouring letters swapped, a letter dropped or doubled, or (names
-    of 6 letters or more) one letter changed."""
+    """`name` typed with one slip: two neighbouring letters swapped, a letter dropped or doubled, one changed
+    to its neighbour on the keyboard's row ("blsck", "whire"), or (names of 6 letters or more) to any."""
     n = len(name)
     out = {name[:i] + name[i + 1] + name[i] + name[i + 2 :] for i in range(n - 1) if name[i] != name[i + 1]}
     out |= {name[:i] + name[i + 1 :] for i in range(n)}
     out |= {name[: i + 1] + name[i:] for i in range(n)}
-    if n >= 6:
-        out |= {name[:i] + c + name[i + 1 :] for i in range(n) for c in "abcdefghijklmnopqrstuvwxyz" if c != name[i]}
+    for i, ch in enumerate(name):
+        near = "abcdefghijklmnopqrstuvwxyz" if n >= 6 else _KEY_NEIGHBOURS.get(ch, "")
+        out |= {name[:i] + c + name[i + 1 :] for c in near if c != ch}
     return out - {name}
+
+
+_KEY_NEIGHBOURS = {row[j]: row[max(j - 1, 0) : j] + row[j + 1 : j + 2]
+                   for row in ("qwertyuiop", "asdfghjkl", "zxcvbnm") for j in range(len(row))}
 
 
 WORDPIECE_PATH = ROOT / "models" / "qu" / "minilm" / "tokenizer.json"

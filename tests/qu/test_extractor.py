@@ -101,6 +101,10 @@ def test_case_spacing_and_sentence_punctuation_read_the_same(extractor, written)
     ("Sling Backkpack!", {"brand": None, "category": "backpacks", "style": "sling"}),
     ("doc mattens boots size 5", {"brand": "dr. martens", "category": "boots"}),  # a brand's slip is left alone
     ("morgan wallen", {"brand": "morgan wallen", "category": None}),  # a short word: as often a name
+    # so is a colour, in a query about something to wear ("broan range hood" is a brand; "cami" is no "camo")
+    ("pastl backpack", {"brand": None, "style": "pastel"}),
+    ("broan range hood", {"brand": "broan", "colour": None}),
+    ("Hollister Cropped Cami Top Lilac XS", {"category": "tank tops", "colour": "purple"}),
 ])
 def test_written_forms(extractor, query, expect):
     p = extractor.parse(query)

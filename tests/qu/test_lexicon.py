@@ -81,6 +81,10 @@ def test_colours(text, colour):
         ("lavendar", "lavender"),  # a letter changed, in a long name
         ("purpel", "purple"),
         ("turqoise", "turquoise blue"),
+        ("blsck", "black"),  # a letter changed to its neighbour on the keyboard's row, in a short name
+        ("wgite", "white"),
+        ("pibk", "pink"),
+        ("cammo", "camo"),  # a pattern's name
         # real words, and brands a letter away from a short colour, are not misspelt colours
         ("slack", None),
         ("wavy", None),
