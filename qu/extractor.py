@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from qu.lexicon import Lexicon, get_lexicon, key
 from qu.merge import GARMENT_COLOUR, LETTER_SIZE, cut_after, cut_before, merge_spans
 from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
-from qu.rules import WORN_ACCESSORIES, RuleMatcher
+from qu.rules import RuleMatcher
 from qu.sizes import DEPARTMENT, convert_dress_size, convert_shoe_size, is_partial, normalise_size, waist_leg
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import ATTRIBUTES, ParsedQuery, Span
@@ -368,7 +368,8 @@ class QUExtractor:
         word), and where in the query each of its characters is (`at`, extended), so spans still point at the
         shopper's own text. A garment's name of 7 letters or more (a slip in a shorter one is as often a name:
         "morgan wallen", "lisa jewell"), not a brand's slip ("doc mattens"); a colour's (`misspelt_colour`)
-        only in a query that names something to wear ("broan range hood" is a brand)."""
+        only in a query that names something to wear or wear it, who it is for or a fashion brand ("blcak diamond
+        ring", "whtie vans"; "broan range hood" is a brand)."""
         words = list(re.finditer(r"\S+", text))
         lex = self.lexicon
 
@@ -383,9 +384,11 @@ class QUExtractor:
 
         garments = {m: name for i, m in enumerate(words) if m.group().isalpha() and (name := garment(i, m.group()))}
         colours = {m: name for m in words if m not in garments and (name := lex.colour_spelt(m.group()))}
-        if colours:  # said of something to wear?
-            cats = [c for w in [*(m.group() for m in words), *garments.values()] if (c := self.taxonomy.normalise(w))]
-            if not (self.taxonomy.roots(cats) & GARMENT_ROOTS or set(cats) & WORN_ACCESSORIES):
+        if colours:  # said of something to wear, who it is for, its wear or a fashion brand?
+            named = [*(m.group() for m in words), *garments.values()]
+            cats = [c for w in named if (c := self.taxonomy.normalise(w))]
+            if not (self.taxonomy.roots(cats) & (GARMENT_ROOTS | {"accessories"}) or any(
+                    w in names for w in named for names in (lex.gender_alias, lex.condition_alias, lex.brand_curated))):
                 colours = {}
         fixes = sorted((m.start(), m, name) for m, name in (garments | colours).items() if not known(m.group()))
         if not fixes:

@@ -103,6 +103,8 @@ def test_case_spacing_and_sentence_punctuation_read_the_same(extractor, written)
     ("morgan wallen", {"brand": "morgan wallen", "category": None}),  # a short word: as often a name
     # so is a colour, in a query about something to wear ("broan range hood" is a brand; "cami" is no "camo")
     ("pastl backpack", {"brand": None, "style": "pastel"}),
+    ("blcak diamond engagement ring", {"colour": "black"}),  # something worn
+    ("nwt blsck", {"colour": "black"}),  # its wear
     ("broan range hood", {"brand": "broan", "colour": None}),
     ("Hollister Cropped Cami Top Lilac XS", {"category": "tank tops", "colour": "purple"}),
 ])
