@@ -56,7 +56,7 @@ _REQUEST = re.compile(
     r"|(?:i\s+)?(?:need|want)(?!\s+for\b)|(?:does\s+)?any\s?(?:one|body)\s+(?:selling|sell|got|have|has)"
     r"|anything(?:\s+(?:in|from|by))?|any(?=\s)(?!\s+(?:colou?rs?|sizes?|brands?|conditions?|styles?)\b)"
     r"|(?:(?:can|could)\s+you\s+)?(?:find|show)\s+me(?=\s+\S)"
-    r"|(?:do\s+)?you\s+have|have\s+you\s+got)\b[\s:!,.-]*(?:(?:a|an|the|some|any)\s+)?)?"
+    r"|(?:do\s+)?you\s+have|have\s+you\s+got)\b[\s:!,.-]*(?:(?:a(?!\s+bathing\s+ape\b)|an|the|some|any)\s+)?)?"
     r"(?:(?:a\s+)?pairs?\s+of\s+)?",
     re.I,
 )
