@@ -39,7 +39,7 @@ _SYSTEM_WORDS = {"uk", "eu", "us", "fr", "it", "jp"}
 # a letter size, lowercased ("m", "xxl", "3xl")
 LETTER_SIZE = re.compile(r"x{0,3}[sml]|[2-5]xl")
 COLOUR_JOINT = re.compile(r"\s+(?:and|&)\s+|\s?[/&]\s?", re.I)  # "navy and cream", "black/white"
-_TRAILING_OR = re.compile(r"(?<=\S)\s+or$", re.I)
+_TRAILING_OR = re.compile(r"(?<=\S)\s+(?:or|and|&)$", re.I)
 # a negation inside a tagger span: what follows is what the query does not want ("jumper no holes")
 _INNER_NEGATION = re.compile(r"(?<=\S)\s+(?:not|no|without)\s+\S", re.I)
 # a word that names nothing alone ("in" in "tech fleece in grey", read as a colour)
@@ -214,8 +214,8 @@ def merge_spans(
     for attr, p in policy.items():
         if p not in POLICIES:
             raise ValueError(f"merge policy for {attr!r} is {p!r}; choose from {', '.join(POLICIES)}")
-    # a tagger span that took the "or" after it along is the span before it ("dress or" in "dress or
-    # jumpsuit for wedding")
+    # a tagger span that took the "or" ("and", "&") after it along is the span before it ("dress or" in "dress
+    # or jumpsuit for wedding", "jeans and" in "jeans and boots")
     tagger = [cut_before(t, t.start + m.start()) if (m := _TRAILING_OR.search(t.text)) else t for t in tagger]
     tagger = [t for t in tagger if t.text.lower() not in _EMPTY_WORDS
               # "26" in "tabby 26 black" is no colour, "100%" in "100% cotton" no style
@@ -585,15 +585,15 @@ def merge_spans(
     # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m", "6 to 8") gives way to them: a
     # shopper who writes a pair means either size, and a filter on both values finds either; so does a
     # tagger brand over two sure brands ("carhartt or dickies"), and a tagger garment that is just two garments
-    # the rules read ("dress or skirt", "jeans/trousers": it had taken the last one's value). A tagger
-    # colour over two colours joined by "/" ("white/green": a colourway) keeps its span, as QueryNER
+    # the rules read ("dress or skirt", "jeans/trousers", "jacket and coat": it had taken the last one's
+    # value). A tagger colour over two colours joined by "/" ("white/green": a colourway) keeps its span, as QueryNER
     # labels it (split, test colour F1 fell 0.700 -> 0.683), and takes both values ("white+green")
     for t in [t for t in primary if t.source == "tagger" and t.attribute in ("size", "colour", "brand", "category")]:
         sure = {"brand": 0.9, "category": fill_min}.get(t.attribute, 0.0)
         pair = sorted((r for r in rules if r.attribute == t.attribute and _overlaps(t, r) and r.confidence >= sure),
                       key=lambda r: r.start)
         joint = {"size": r"\s?[-/]\s?|\s+(?:or|to)\s+", "colour": "/", "brand": r"\s+(?:or|and|&)\s+|\s?/\s?",
-                 "category": r"\s+or\s+|\s?/\s?"}[t.attribute]
+                 "category": r"\s+(?:or|and|&)\s+|\s?/\s?"}[t.attribute]
         if t.attribute == "category" and not (pair and pair[0].start == t.start and pair[-1].end == t.end):
             continue
         # t overlaps both, so it covers the text between them
