@@ -267,12 +267,12 @@ class Lexicon:
         return self.colour_alias.get(k) or self.colour_words.get(k)
 
     def misspelt_colour(self, text: str) -> str | None:
-        """The colour a misspelt word names: a one-word colour name of 4 letters or more, beginning with
-        the same letter, with two neighbouring letters swapped, one dropped or one doubled ("gery", "balck",
-        "blak", "navvy", "biege"), or, in a name of 6 letters or more, one changed ("lavendar").
-        Only a word no dictionary holds (`spelt_right`), so a real word ("slack", "prey", "wavy") is
-        never read as one; a name shorter than 6 letters with a letter changed is more often a brand
-        ("broan", "cremo", "tfal")."""
+        """The colour a misspelt word names: a one-word colour, pattern or wash name of 4 letters or more,
+        beginning with the same letter, with two neighbouring letters swapped, one dropped or one doubled
+        ("gery", "balck", "blak", "navvy", "biege", "cammo"), one changed to its neighbour on the keyboard's
+        row ("blsck", "pibk") or, in a name of 6 letters or more, to any ("lavendar"). Only a word no
+        dictionary holds (`spelt_right`), so a real word ("slack", "prey", "wavy") is never read as one; a
+        name shorter than 6 letters with some other letter changed is more often a brand ("broan", "tfal")."""
         name = self.colour_spelt(text)
         return self.colour(name) if name else None
 
@@ -285,8 +285,8 @@ class Lexicon:
     @cached_property
     def _colour_slips(self) -> dict[str, str]:
         """Every one-slip spelling of every one-word colour, pattern or wash name of 4 letters or more
-        ("leapord", "cammo"), to the name (one dict
-        lookup a word; where two names share a slip, the first in alphabetical order)."""
+        ("balck", "cammo"), to the name (one dict lookup a word; where two names share a slip, the first in
+        alphabetical order)."""
         out: dict[str, str] = {}
         for name in sorted(self.colour_alias.keys() | self.colour_words.keys()):
             if name.isalpha() and len(name) >= 4:
