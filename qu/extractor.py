@@ -254,6 +254,9 @@ def _commas(query: str, text: str, at: list[int] | None) -> list[int]:
             any(ch in ",;" for ch in query[at[i - 1] + 1 : at[i + 1]])]
 
 
+_NEGATION_FIRST = re.compile(r"(?:not|no|without)\s", re.I)
+
+
 def _at_commas(spans: list[Span], commas: list[int], garment: Callable[[str], bool]) -> list[Span]:
     """Tagger spans cut where the shopper typed a comma: "tire drill, tire inflator" is two garments, not the
     one the tagger reads over the comma (a space to it); and a style that is a garment's name just before a
@@ -265,6 +268,8 @@ def _at_commas(spans: list[Span], commas: list[int], garment: Callable[[str], bo
             piece = sp if not cuts else cut_before(cut_after(sp, a), b)
             if piece.attribute == "style" and piece.end in commas and garment(piece.text):
                 piece = piece.model_copy(update={"attribute": "category", "value": None})
+            if piece.attribute == "category" and _NEGATION_FIRST.match(piece.text):
+                continue  # "no holes" in "jumper, no holes" (without the comma, merge cuts it off)
             out.append(piece)
     return out
 
