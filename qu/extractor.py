@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -257,17 +257,14 @@ def _commas(query: str, text: str, at: list[int] | None) -> list[int]:
 _NEGATION_FIRST = re.compile(r"(?:not|no|without)\s", re.I)
 
 
-def _at_commas(spans: list[Span], commas: list[int], garment: Callable[[str], bool]) -> list[Span]:
+def _at_commas(spans: list[Span], commas: list[int]) -> list[Span]:
     """Tagger spans cut where the shopper typed a comma: "tire drill, tire inflator" is two garments, not the
-    one the tagger reads over the comma (a space to it); and a style that is a garment's name just before a
-    comma is that garment ("cardigan" in "cardigan, jumper": a list, not a kind of jumper)."""
+    one the tagger reads over the comma (a space to it)."""
     out = []
     for sp in spans:
         cuts = [c for c in commas if sp.start < c < sp.end]
         for a, b in zip([sp.start, *cuts], [*cuts, sp.end], strict=True):
             piece = sp if not cuts else cut_before(cut_after(sp, a), b)
-            if piece.attribute == "style" and piece.end in commas and garment(piece.text):
-                piece = piece.model_copy(update={"attribute": "category", "value": None})
             if piece.attribute == "category" and _NEGATION_FIRST.match(piece.text):
                 continue  # "no holes" in "jumper, no holes" (without the comma, merge cuts it off)
             out.append(piece)
@@ -344,8 +341,7 @@ class QUExtractor:
         out = []
         for (original, q, at), t, rs, ts in zip(squeezed, texts, rule_spans, tag_spans, strict=False):
             words = _words(q)  # what the mask was made from; a slug's spans read its words
-            ts = _at_commas(_before_blanks(ts, t, words), _commas(original, q, at),
-                            lambda text: self.taxonomy.exact(text) is not None)
+            ts = _at_commas(_before_blanks(ts, t, words), _commas(original, q, at))
             lines: list[ProductLine] = []
             if "rules" in layers:
                 lines = self.product_lines.find(t, lambda rs=rs, ts=ts: self._named_brands([*rs, *ts]))

@@ -95,7 +95,6 @@ def test_case_spacing_and_sentence_punctuation_read_the_same(extractor, written)
     ("heels size 6,5", {"size": "6.5"}),  # a decimal comma is no punctuation
     ("summer dress, sandals", {"category": ["dresses", "sandals"]}),  # no span crosses a comma
     ("tire drill, tire inflator", {"category": ["tire drill", "tire inflator"]}),
-    ("cardigan jumper", {"category": "jumpers", "style": "cardigan"}),  # without the comma a kind of jumper
     ("jumper, no holes", {"category": "jumpers"}),  # what follows a negation is no garment
     # a garment misspelt by a slip is written right before the tagger reads it, so no brand is read over it; the
     # span is still the shopper's text
