@@ -12,10 +12,11 @@ Queries: the QueryNER fashion train and dev queries and the shopper phrasings of
   of its nine attribute values differs from the plain query's. Lower is better; 0 is the goal.
 - **One slip in a brand:** each query whose reading holds exactly one brand the lexicon lists, with its
   longest word (5 letters or more) misspelt once: a letter dropped, doubled, two swapped, or one changed to
-  a neighbour on the keyboard (seeded). "Recovered" means the misspelt query reads the same brand.
-- **One slip in a garment or a colour:** the same for each query whose reading holds exactly one garment (or
-  colour), read from one word of 4 letters or more ("dress", "hoodie", "trainers"; "black", "navy").
-  "Recovered" means the same garment (colour).
+  a neighbour on the keyboard's row, at a place drawn from the seed and the query. "Recovered" means the
+  misspelt query reads the same brand.
+- **One slip in a garment, a colour or a department:** the same for each query whose reading holds exactly
+  one garment (colour, department), read from one word of 4 letters or more ("dress", "hoodie"; "black",
+  "navy"; "womens", "girls"). "Recovered" means the same value.
 
 Prints a table and writes JSON.
 """
@@ -66,7 +67,9 @@ def queries() -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def slip(word: str, kind: str, rng: random.Random) -> str:
+def slip(word: str, kind: str, seed: str) -> str:
+    """`word` with one slip of `kind` at a place drawn from `seed` (the same for a query whatever else is measured)."""
+    rng = random.Random(f"{seed}:{word}:{kind}")
     i = rng.randrange(1, len(word) - 1)
     if kind == "dropped":
         return word[:i] + word[i + 1 :]
@@ -113,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         written[name] = {"tried": tried, "changed": len(changed), "share": len(changed) / max(tried, 1),
                          "examples": changed[:10]}
 
-    rng = random.Random(args.seed)
     slips = {k: {"tried": 0, "recovered": 0, "missed": []} for k in SLIPS}
     for q in tqdm(qs, desc="brands", unit="q"):
         p = ex.parse(q)
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(words[i]) < 5 or not words[i].isalpha():
             continue
         for kind in SLIPS:
-            text = " ".join([*words[:i], slip(words[i].lower(), kind, rng), *words[i + 1 :]])
+            text = " ".join([*words[:i], slip(words[i].lower(), kind, f"{args.seed}:{q}"), *words[i + 1 :]])
             got = ex.parse(q[: sp.start] + text + q[sp.end :]).brand
             slips[kind]["tried"] += 1
             if got == p.brand:
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             if not isinstance(getattr(p, attribute), str) or len(word) < 4 or not word.isalpha():
                 continue
             for kind in SLIPS:
-                text = q[: spans[0].start] + slip(word, kind, rng) + q[spans[0].end :]
+                text = q[: spans[0].start] + slip(word, kind, f"{args.seed}:{q}") + q[spans[0].end :]
                 got = getattr(ex.parse(text), attribute)
                 out[kind]["tried"] += 1
                 if got == getattr(p, attribute):
@@ -151,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                     out[kind]["missed"].append([text, getattr(p, attribute), got])
         return out
 
-    garments, colours = word_slips("category"), word_slips("colour")
-    for s in [*slips.values(), *garments.values(), *colours.values()]:
+    garments, colours, departments = word_slips("category"), word_slips("colour"), word_slips("gender")
+    for s in [*slips.values(), *garments.values(), *colours.values(), *departments.values()]:
         s["share"] = s["recovered"] / max(s["tried"], 1)
 
     print(f"\n{len(qs)} queries (QueryNER fashion train + dev, the shopper suite)\n")
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'one slip in a listed brand':32} {'tried':>6} {'recovered':>9} {'share':>7}")
     for kind, r in slips.items():
         print(f"{kind:32} {r['tried']:6d} {r['recovered']:9d} {r['share']:7.1%}")
-    for what, table in (("garment", garments), ("colour", colours)):
+    for what, table in (("garment", garments), ("colour", colours), ("department", departments)):
         print(f"\n{'one slip in a ' + what:32} {'tried':>6} {'recovered':>9} {'share':>7}")
         for kind, r in table.items():
             print(f"{kind:32} {r['tried']:6d} {r['recovered']:9d} {r['share']:7.1%}")
@@ -172,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "slips": slips,
         "garment slips": garments,
         "colour slips": colours,
+        "department slips": departments,
         "seed": args.seed,
         "seconds": round(time.perf_counter() - t0, 1),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),

@@ -369,13 +369,14 @@ class QUExtractor:
         return out
 
     def _spelt(self, text: str, at: list[int] | None) -> tuple[str, list[int] | None]:
-        """`text` (from `_squeeze`) with each garment and colour misspelt by a slip of the keys written right
-        ("georgia sweaater", "moon neclkace", "pastl backpacks": the tagger had read a brand over the unknown
-        word), and where in the query each of its characters is (`at`, extended), so spans still point at the
-        shopper's own text. A garment's name of 7 letters or more (a slip in a shorter one is as often a name:
-        "morgan wallen", "lisa jewell"), not a brand's slip ("doc mattens"); a colour's (`misspelt_colour`)
-        only in a query that names something to wear or wear it, who it is for or a fashion brand ("blcak diamond
-        ring", "whtie vans"; "broan range hood" is a brand)."""
+        """`text` (from `_squeeze`) with each garment, colour and department misspelt by a slip of the keys
+        written right ("georgia sweaater", "moon neclkace", "pastl backpacks", "wommens dress": the tagger had
+        read a brand over the unknown word), and where in the query each of its characters is (`at`, extended),
+        so spans still point at the shopper's own text. A garment's name of 7 letters or more (a slip in a
+        shorter one is as often a name: "morgan wallen", "lisa jewell"), not a brand's slip ("doc mattens"); a
+        colour's (`misspelt_colour`) or a department's only in a query that names something to wear or wear it,
+        who it is for or a fashion brand ("blcak diamond ring", "whtie vans"; "broan range hood" is a brand,
+        "maria mena" a singer)."""
         words = list(re.finditer(r"\S+", text))
         lex = self.lexicon
 
@@ -390,13 +391,16 @@ class QUExtractor:
 
         garments = {m: name for i, m in enumerate(words) if m.group().isalpha() and (name := garment(i, m.group()))}
         colours = {m: name for m in words if m not in garments and (name := lex.colour_spelt(m.group()))}
-        if colours:  # said of something to wear, who it is for, its wear or a fashion brand?
+        departments = {m: name for m in words if m not in garments and m not in colours
+                       and (name := lex.department_spelt(m.group()))}
+        if colours or departments:  # said of something to wear, who it is for, its wear or a fashion brand?
             named = [*(m.group() for m in words), *garments.values()]
             cats = [c for w in named if (c := self.taxonomy.normalise(w))]
             if not (self.taxonomy.roots(cats) & (GARMENT_ROOTS | {"accessories"}) or any(
                     w in names for w in named for names in (lex.gender_alias, lex.condition_alias, lex.brand_curated))):
-                colours = {}
-        fixes = sorted((m.start(), m, name) for m, name in (garments | colours).items() if not known(m.group()))
+                colours = departments = {}
+        fixes = sorted((m.start(), m, name) for m, name in (garments | colours | departments).items()
+                       if not known(m.group()))
         if not fixes:
             return text, at
         at = at if at is not None else list(range(len(text)))

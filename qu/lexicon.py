@@ -282,18 +282,43 @@ class Lexicon:
         name = self._colour_slips.get(k)
         return None if name is None or len(k) < 4 or spelt_right(k) else name
 
+    def department_spelt(self, text: str) -> str | None:
+        """The department word a misspelt word is one slip from ("womes", "wommens", "ladeis", "mems" ->
+        "womens", "womens", "ladies", "mens"), under the rules of `misspelt_colour`; English words only (a
+        slip from "donna" or "heren" is as often a name)."""
+        k = key(text)
+        name = self._department_slips.get(k)
+        return None if name is None or len(k) < 4 or spelt_right(k) else name
+
+    @cached_property
+    def _department_slips(self) -> dict[str, str]:
+        return _slips(_SLIPPED_DEPARTMENTS, set(self.gender_alias))
+
     @cached_property
     def _colour_slips(self) -> dict[str, str]:
-        """Every one-slip spelling of every one-word colour, pattern or wash name of 4 letters or more
-        ("balck", "cammo"), to the name (one dict lookup a word; where two names share a slip, the first in
-        alphabetical order)."""
-        out: dict[str, str] = {}
-        for name in sorted(self.colour_alias.keys() | self.colour_words.keys()):
-            if name.isalpha() and len(name) >= 4:
-                for slip in _one_slip_spellings(name):
-                    if slip[0] == name[0] and slip not in self.colour_alias and slip not in self.colour_words:
-                        out.setdefault(slip, name)
-        return out
+        """Every one-slip spelling of every one-word colour, pattern or wash name ("balck", "cammo"), to the
+        name (one dict lookup a word)."""
+        names = self.colour_alias.keys() | self.colour_words.keys()
+        return _slips(names, names)
+
+
+def _slips(names, known) -> dict[str, str]:
+    """Every one-slip spelling (`_one_slip_spellings`, same first letter) of each one-word name of 4 letters or
+    more, to the name; not a spelling in `known`; where two names share a slip, the first in alphabetical
+    order."""
+    out: dict[str, str] = {}
+    for name in sorted(names):
+        if name.isalpha() and len(name) >= 4:
+            for slip in _one_slip_spellings(name):
+                if slip[0] == name[0] and slip not in known:
+                    out.setdefault(slip, name)
+    return out
+
+
+# department words whose slips are read as them ("wommens dress")
+_SLIPPED_DEPARTMENTS = frozenset({"womens", "women", "woman", "womans", "ladies", "mens", "girl", "girls", "boys",
+                                  "kids", "adult", "adults", "child", "children", "childrens", "toddler", "toddlers",
+                                  "infant", "infants", "newborn", "babies", "junior", "juniors", "unisex"})
 
 
 def _one_slip_spellings(name: str) -> set[str]:

@@ -106,6 +106,7 @@ def test_case_spacing_and_sentence_punctuation_read_the_same(extractor, written)
     ("pastl backpack", {"brand": None, "style": "pastel"}),
     ("blcak diamond engagement ring", {"colour": "black"}),  # something worn
     ("nwt blsck", {"colour": "black"}),  # its wear
+    ("maria mena", {"gender": None}),  # a department's slip only in a query about something to wear
     ("broan range hood", {"brand": "broan", "colour": None}),
     ("Hollister Cropped Cami Top Lilac XS", {"category": "tank tops", "colour": "purple"}),
 ])

@@ -100,6 +100,17 @@ def test_misspelt_colours(word, colour):
     assert get_lexicon().misspelt_colour(word) == colour
 
 
+@pytest.mark.parametrize("word, name", [
+    ("wommens", "womens"), ("womes", "womens"), ("ladeis", "ladies"), ("mems", "mens"), ("girsl", "girls"),
+    ("toddelr", "toddler"),
+    ("mena", "mens"),  # a slip; the extractor reads it only in a query about something to wear ("maria mena")
+    ("mends", None),  # a word
+    ("donne", None),  # no slip of an English department word ("donna")
+])
+def test_misspelt_departments(word, name):
+    assert get_lexicon().department_spelt(word) == name
+
+
 def test_colour_families_hold_canonical_colours():
     lex = get_lexicon()
     assert lex.colour_family["turquoise blue"][0] == "turquoise blue"
