@@ -372,34 +372,39 @@ class QUExtractor:
         """`text` (from `_squeeze`) with each garment, colour and department misspelt by a slip of the keys
         written right ("georgia sweaater", "moon neclkace", "pastl backpacks", "wommens dress": the tagger had
         read a brand over the unknown word), and where in the query each of its characters is (`at`, extended),
-        so spans still point at the shopper's own text. A garment's name of 7 letters or more (a slip in a
-        shorter one is as often a name: "morgan wallen", "lisa jewell"), not a brand's slip ("doc mattens"); a
-        colour's (`misspelt_colour`) or a department's only in a query that names something to wear or wear it,
-        who it is for or a fashion brand ("blcak diamond ring", "whtie vans"; "broan range hood" is a brand,
-        "maria mena" a singer)."""
+        so spans still point at the shopper's own text. A garment's name of 7 letters or more, not a brand's slip
+        ("doc mattens"); a colour's (`misspelt_colour`), a department's or a shorter garment's ("drss", "shos")
+        only in a query that names something to wear or wear it, who it is for or a fashion brand ("blcak
+        diamond ring", "whtie vans"; "broan range hood" is a brand, "maria mena" a singer, "morgan wallen" and
+        "lisa jewell" names)."""
         words = list(re.finditer(r"\S+", text))
         lex = self.lexicon
 
-        def garment(i: int, word: str) -> str | None:
-            name = self.taxonomy.corrected(word, shortest=7, roots=True)
-            near = " ".join(w.group() for w in words[max(i - 1, 0) : i + 1])  # "doc mattens" is no "doc mittens"
-            return name if name and lex.near_brand(near) is None and lex.near_brand(word) is None else None
+        def garment(i: int, word: str, shortest: int) -> str | None:
+            name = self.taxonomy.corrected(word, shortest=shortest, roots=True) if word.isalpha() else None
+            # nor a brand's slip: "doc mattens" is no "doc mittens", "studo ghibli" no stud
+            near = [" ".join(w.group() for w in words[a:b]) for a, b in ((i - 1, i + 1), (i, i + 2), (i, i + 1))]
+            return name if name and all(lex.near_brand(n) is None for n in near if n) else None
 
         def known(word: str) -> bool:  # a name in its own right ("cami" is no slip of "camo")
             return (any(word in names for names in (lex.brand_alias, lex.style_alias, lex.gender_alias,
-                                                     lex.condition_alias)) or self.taxonomy.normalise(word) is not None)
+                                                     lex.condition_alias, lex.colour_alias, lex.colour_words))
+                    or self.taxonomy.normalise(word) is not None)
 
-        garments = {m: name for i, m in enumerate(words) if m.group().isalpha() and (name := garment(i, m.group()))}
+        garments = {m: name for i, m in enumerate(words) if (name := garment(i, m.group(), 7))}
         colours = {m: name for m in words if m not in garments and (name := lex.colour_spelt(m.group()))}
-        departments = {m: name for m in words if m not in garments and m not in colours
+        departments = {m: name for m in words if m not in garments | colours
                        and (name := lex.department_spelt(m.group()))}
-        if colours or departments:  # said of something to wear, who it is for, its wear or a fashion brand?
+        # a shorter garment's slip ("drss", "shos") after a colour's or a department's ("booys" is no "boots")
+        short = {m: name for i, m in enumerate(words) if m not in garments | colours | departments
+                 and (name := garment(i, m.group(), 4))}
+        if short or colours or departments:  # said of something to wear, who it is for, its wear or a fashion brand?
             named = [*(m.group() for m in words), *garments.values()]
             cats = [c for w in named if (c := self.taxonomy.normalise(w))]
             if not (self.taxonomy.roots(cats) & (GARMENT_ROOTS | {"accessories"}) or any(
                     w in names for w in named for names in (lex.gender_alias, lex.condition_alias, lex.brand_curated))):
-                colours = departments = {}
-        fixes = sorted((m.start(), m, name) for m, name in (garments | colours | departments).items()
+                short = colours = departments = {}
+        fixes = sorted((m.start(), m, name) for m, name in (garments | short | colours | departments).items()
                        if not known(m.group()))
         if not fixes:
             return text, at

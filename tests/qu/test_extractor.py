@@ -107,6 +107,11 @@ def test_case_spacing_and_sentence_punctuation_read_the_same(extractor, written)
     ("blcak diamond engagement ring", {"colour": "black"}),  # something worn
     ("nwt blsck", {"colour": "black"}),  # its wear
     ("maria mena", {"gender": None}),  # a department's slip only in a query about something to wear
+    # a short garment's slip is read only there too, and after a colour's, a department's or a brand's
+    ("booys athletic socks", {"gender": "boys", "category": "socks"}),  # not "boots"
+    ("purle dress", {"colour": "purple", "category": "dresses"}),  # not "purse"
+    ("studo ghibli jumper", {"brand": "studio ghibli", "category": "jumpers"}),  # not "stud"
+    ("drss indian", {"category": None}),  # nothing worn beside it
     ("broan range hood", {"brand": "broan", "colour": None}),
     ("Hollister Cropped Cami Top Lilac XS", {"category": "tank tops", "colour": "purple"}),
 ])
