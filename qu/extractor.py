@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qu.lexicon import Lexicon, get_lexicon, key
+from qu.lexicon import Lexicon, get_lexicon, key, spelt_right
 from qu.merge import GARMENT_COLOUR, LETTER_SIZE, cut_after, cut_before, merge_spans
 from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
 from qu.rules import RuleMatcher
@@ -379,25 +379,30 @@ class QUExtractor:
         "lisa jewell" names)."""
         words = list(re.finditer(r"\S+", text))
         lex = self.lexicon
+        # every slip below is a word of 4 letters or more that no dictionary holds
+        slipped = [(i, m, w) for i, m in enumerate(words)
+                   if len(w := m.group().lower()) >= 4 and w.isalpha() and not spelt_right(w)]
 
-        def garment(i: int, word: str, shortest: int) -> str | None:
-            name = self.taxonomy.corrected(word, shortest=shortest, roots=True) if word.isalpha() else None
+        def garment(i: int, word: str) -> str | None:
+            name = self.taxonomy.corrected(word, shortest=4, roots=True)
+            if name is None:
+                return None
             # nor a brand's slip: "doc mattens" is no "doc mittens", "studo ghibli" no stud
             near = [" ".join(w.group() for w in words[a:b]) for a, b in ((i - 1, i + 1), (i, i + 2), (i, i + 1))]
-            return name if name and all(lex.near_brand(n) is None for n in near if n) else None
+            return name if all(lex.near_brand(n) is None for n in near if n) else None
 
         def known(word: str) -> bool:  # a name in its own right ("cami" is no slip of "camo")
             return (any(word in names for names in (lex.brand_alias, lex.style_alias, lex.gender_alias,
                                                      lex.condition_alias, lex.colour_alias, lex.colour_words))
                     or self.taxonomy.normalise(word) is not None)
 
-        garments = {m: name for i, m in enumerate(words) if (name := garment(i, m.group(), 7))}
-        colours = {m: name for m in words if m not in garments and (name := lex.colour_spelt(m.group()))}
-        departments = {m: name for m in words if m not in garments | colours
-                       and (name := lex.department_spelt(m.group()))}
+        named = {m: (w, name) for i, m, w in slipped if (name := garment(i, w))}
+        garments = {m: name for m, (w, name) in named.items() if len(w) >= 7}
+        colours = {m: name for _, m, w in slipped if m not in garments and (name := lex.colour_spelt(w))}
+        departments = {m: name for _, m, w in slipped if m not in garments | colours
+                       and (name := lex.department_spelt(w))}
         # a shorter garment's slip ("drss", "shos") after a colour's or a department's ("booys" is no "boots")
-        short = {m: name for i, m in enumerate(words) if m not in garments | colours | departments
-                 and (name := garment(i, m.group(), 4))}
+        short = {m: name for m, (_, name) in named.items() if m not in garments | colours | departments}
         if short or colours or departments:  # said of something to wear, who it is for, its wear or a fashion brand?
             named = [*(m.group() for m in words), *garments.values()]
             cats = [c for w in named if (c := self.taxonomy.normalise(w))]
