@@ -404,13 +404,13 @@ class QUExtractor:
         # a shorter garment's slip ("drss", "shos") after a colour's or a department's ("booys" is no "boots")
         short = {m: name for m, (_, name) in named.items() if m not in garments | colours | departments}
         if short or colours or departments:  # said of something to wear, who it is for, its wear or a fashion brand?
-            named = [*(m.group() for m in words), *garments.values()]
-            cats = [c for w in named if (c := self.taxonomy.normalise(w))]
+            said = [*(m.group() for m in words), *garments.values()]
+            cats = [c for w in said if (c := self.taxonomy.normalise(w))]
             if not (self.taxonomy.roots(cats) & (GARMENT_ROOTS | {"accessories"}) or any(
-                    w in names for w in named for names in (lex.gender_alias, lex.condition_alias, lex.brand_curated))):
+                    w in names for w in said for names in (lex.gender_alias, lex.condition_alias, lex.brand_curated))):
                 short = colours = departments = {}
         fixes = sorted((m.start(), m, name) for m, name in (garments | short | colours | departments).items()
-                       if not known(m.group()))
+                       if not known(m.group().lower()))
         if not fixes:
             return text, at
         at = at if at is not None else list(range(len(text)))
