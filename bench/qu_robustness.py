@@ -106,11 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         p = ex.parse(q)
         return tuple(json.dumps(getattr(p, a)) for a in ATTRIBUTES)
 
-    plain = {q: values(q) for q in tqdm(qs, desc="plain", unit="q")}
-    spans = {q: ex.parse(q).spans for q in qs}
+    parsed = {q: ex.parse(q) for q in tqdm(qs, desc="plain", unit="q")}  # each plain reading, once
+    plain = {q: tuple(json.dumps(getattr(p, a)) for a in ATTRIBUTES) for q, p in parsed.items()}
     written = {}
     for name, how in WRITTEN.items():
-        other = {q: how(q, spans[q]) for q in qs}
+        other = {q: how(q, parsed[q].spans) for q in qs}
         changed = [q for q in tqdm(qs, desc=name, unit="q") if other[q] != q and values(other[q]) != plain[q]]
         tried = sum(other[q] != q for q in qs)
         written[name] = {"tried": tried, "changed": len(changed), "share": len(changed) / max(tried, 1),
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     slips = {k: {"tried": 0, "recovered": 0, "missed": []} for k in SLIPS}
     for q in tqdm(qs, desc="brands", unit="q"):
-        p = ex.parse(q)
+        p = parsed[q]
         brands = [s for s in p.spans if s.attribute == "brand"]
         if len(brands) != 1 or p.brand not in known:
             continue
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     def word_slips(attribute: str) -> dict:
         out = {k: {"tried": 0, "recovered": 0, "missed": []} for k in SLIPS}
         for q in tqdm(qs, desc=attribute, unit="q"):
-            p = ex.parse(q)
+            p = parsed[q]
             spans = [s for s in p.spans if s.attribute == attribute]
             word = spans[0].text.lower() if len(spans) == 1 else ""
             if not isinstance(getattr(p, attribute), str) or len(word) < 4 or not word.isalpha():

@@ -399,10 +399,11 @@ class QUExtractor:
         named = {m: (w, name) for i, m, w in slipped if (name := garment(i, w))}
         garments = {m: name for m, (w, name) in named.items() if len(w) >= 7}
         colours = {m: name for _, m, w in slipped if m not in garments and (name := lex.colour_spelt(w))}
-        departments = {m: name for _, m, w in slipped if m not in garments | colours
+        departments = {m: name for _, m, w in slipped if m not in garments and m not in colours
                        and (name := lex.department_spelt(w))}
         # a shorter garment's slip ("drss", "shos") after a colour's or a department's ("booys" is no "boots")
-        short = {m: name for m, (_, name) in named.items() if m not in garments | colours | departments}
+        taken = garments.keys() | colours.keys() | departments.keys()
+        short = {m: name for m, (_, name) in named.items() if m not in taken}
         if short or colours or departments:  # said of something to wear, who it is for, its wear or a fashion brand?
             said = [*(m.group() for m in words), *garments.values()]
             cats = [c for w in said if (c := self.taxonomy.normalise(w))]

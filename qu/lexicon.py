@@ -278,17 +278,13 @@ class Lexicon:
 
     def colour_spelt(self, text: str) -> str | None:
         """The colour name a misspelt word is one slip from ("balck" -> "black"), as `misspelt_colour` reads it."""
-        k = key(text)
-        name = self._colour_slips.get(k)
-        return None if name is None or len(k) < 4 or spelt_right(k) else name
+        return _slip_of(self._colour_slips, text)
 
     def department_spelt(self, text: str) -> str | None:
         """The department word a misspelt word is one slip from ("womes", "wommens", "ladeis", "mems" ->
         "womens", "womens", "ladies", "mens"), under the rules of `misspelt_colour`; English words only (a
         slip from "donna" or "heren" is as often a name)."""
-        k = key(text)
-        name = self._department_slips.get(k)
-        return None if name is None or len(k) < 4 or spelt_right(k) else name
+        return _slip_of(self._department_slips, text)
 
     @cached_property
     def _department_slips(self) -> dict[str, str]:
@@ -300,6 +296,14 @@ class Lexicon:
         name (one dict lookup a word)."""
         names = self.colour_alias.keys() | self.colour_words.keys()
         return _slips(names, names)
+
+
+def _slip_of(slips: dict[str, str], text: str) -> str | None:
+    """The name `text` is a slip of in `slips` (from `_slips`), if it is a word of 4 letters or more that no
+    dictionary holds."""
+    k = key(text)
+    name = slips.get(k)
+    return None if name is None or len(k) < 4 or spelt_right(k) else name
 
 
 def _slips(names, known) -> dict[str, str]:

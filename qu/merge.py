@@ -39,7 +39,7 @@ _SYSTEM_WORDS = {"uk", "eu", "us", "fr", "it", "jp"}
 # a letter size, lowercased ("m", "xxl", "3xl")
 LETTER_SIZE = re.compile(r"x{0,3}[sml]|[2-5]xl")
 COLOUR_JOINT = re.compile(r"\s+(?:and|&)\s+|\s?[/&]\s?", re.I)  # "navy and cream", "black/white"
-_TRAILING_OR = re.compile(r"(?<=\S)\s+(?:or|and|&)$", re.I)
+_TRAILING_JOINT = re.compile(r"(?<=\S)\s+(?:or|and|&)$", re.I)
 # a negation inside a tagger span: what follows is what the query does not want ("jumper no holes")
 _INNER_NEGATION = re.compile(r"(?<=\S)\s+(?:not|no|without)\s+\S", re.I)
 # a word that names nothing alone ("in" in "tech fleece in grey", read as a colour)
@@ -216,7 +216,7 @@ def merge_spans(
             raise ValueError(f"merge policy for {attr!r} is {p!r}; choose from {', '.join(POLICIES)}")
     # a tagger span that took the "or" ("and", "&") after it along is the span before it ("dress or" in "dress
     # or jumpsuit for wedding", "jeans and" in "jeans and boots")
-    tagger = [cut_before(t, t.start + m.start()) if (m := _TRAILING_OR.search(t.text)) else t for t in tagger]
+    tagger = [cut_before(t, t.start + m.start()) if (m := _TRAILING_JOINT.search(t.text)) else t for t in tagger]
     tagger = [t for t in tagger if t.text.lower() not in _EMPTY_WORDS
               # "26" in "tabby 26 black" is no colour, "100%" in "100% cotton" no style
               and not (t.attribute in ("colour", "style") and _NUMBER.fullmatch(t.text))]
