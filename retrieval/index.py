@@ -41,7 +41,7 @@ from retrieval.bm25 import SparseBM25
 from retrieval.catalogue import check_unique, listing_from_dict
 from retrieval.dense import Embedder, EmbeddingCache, QueryBatcher, VectorSearch, content_hashes, embed_cached
 from retrieval.errors import EmptyQueryError, IndexFormatError
-from retrieval.fusion import check_method, fuse
+from retrieval.fusion import check_method, fuse_arrays
 from retrieval.text import TEXT_VERSION, dense_text, lexical_text, tokenize
 from retrieval.types import Hit, Listing, Retrieved, Stage
 
@@ -282,6 +282,29 @@ def _without_negated(terms: list[str], parsed: ParsedQuery | None) -> list[str]:
     drop = {t for vals in negated.values() for v in vals for t in tokenize(str(v))}
     out = [t for t in terms if t not in drop]
     return out or terms
+
+
+def _bases(segs) -> np.ndarray:
+    """Each segment's first key: a candidate's key is its segment's base plus its row."""
+    return np.cumsum([0] + [len(seg) for seg, _ in segs[:-1]], dtype=np.int64)
+
+
+def _merge(segs, found: list[tuple[np.ndarray, np.ndarray]], depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-segment (rows, scores) best first -> (keys, scores) best first, at most `depth`."""
+    bases = _bases(segs)
+    keys = np.concatenate([np.asarray(r, dtype=np.int64) + b for (r, _), b in zip(found, bases, strict=True)])
+    scores = np.concatenate([np.asarray(v, dtype=np.float64) for _, v in found])
+    if len(found) > 1:
+        order = np.argsort(-scores, kind="stable")[:depth]
+        return keys[order], scores[order]
+    return keys, scores
+
+
+def _locate(segs, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keys -> (segment index, row in that segment)."""
+    bases = _bases(segs)
+    seg_idx = np.searchsorted(bases, keys, side="right") - 1
+    return seg_idx, keys - bases[seg_idx]
 
 
 class Index:
@@ -641,29 +664,23 @@ class Index:
                 if n_leaf >= cfg.min_results:
                     plan, n_found, masks, lex = leaf, n_leaf, leaf_masks, leaf_lex
 
-        lists: dict[str, tuple[list[str], np.ndarray]] = {}
-        where: dict[str, tuple[int, int]] = {}
+        # a candidate is a key, its segment's first key plus its row: arrays, not per-candidate Python
+        lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if stage in ("bm25", "hybrid"):
-            ids, sc, loc = lex if stage == "bm25" else self._bm25(segs, masks, terms, depth)
-            lists["bm25"] = (ids, sc)
-            where.update(zip(ids, loc, strict=True))
+            lists["bm25"] = lex if stage == "bm25" else self._bm25(segs, masks, terms, depth)
         if stage in ("dense", "hybrid"):
-            ids, sc, loc = self._dense(segs, masks, qvec, depth)
-            lists["dense"] = (ids, sc)
-            where.update(zip(ids, loc, strict=True))
+            lists["dense"] = self._dense(segs, masks, qvec, depth)
 
         if stage == "hybrid":
             w = cfg.dense_weight
-            fused = fuse(lists, method=cfg.fusion, weights={"bm25": 1 - w, "dense": w}, rrf_k=cfg.rrf_k)
+            cand, score = fuse_arrays(lists, method=cfg.fusion, weights={"bm25": 1 - w, "dense": w},
+                                      rrf_k=cfg.rrf_k)
         else:
-            ids, sc = lists[stage]
-            fused = dict(zip(ids, sc.tolist(), strict=True))
-        cand = list(fused)
-        if not cand:
+            cand, score = lists[stage]
+        if not len(cand):
             return Retrieved(hits=[], applied_filters=plan.applied(), relaxed_filters=tuple(plan.relaxed))
-        score = np.asarray([fused[i] for i in cand], dtype=np.float64)
-        seg_idx = np.asarray([where[i][0] for i in cand])
-        rows = np.asarray([where[i][1] for i in cand])
+        fused = score = np.asarray(score, dtype=np.float64)
+        seg_idx, rows = _locate(segs, cand)
         # per filter and boost, in that order: each candidate has the value (1), lacks the field (0) or differs (-1)
         matches = [self._row_matches(segs, seg_idx, rows, c) for c in (*plan.filters, *plan.boosts)]
         # a filter lets a listing missing the field through; one that has the value asked ranks above it
@@ -674,16 +691,16 @@ class Index:
 
         # per-stage scores for every hit, even when only one retriever found it
         stage_scores = self._stage_scores(segs, seg_idx[order], rows[order], terms, qvec, stage)
-        ranks = {s: {i: r + 1 for r, i in enumerate(ids)} for s, (ids, _) in lists.items()}
+        ranks = {s: {key: r + 1 for r, key in enumerate(keys.tolist())} for s, (keys, _) in lists.items()}
         hits = []
-        for j, o in enumerate(order):
-            i = cand[o]
-            scores = {s: float(v[j]) for s, v in stage_scores.items()}
+        for j, (o, key, s, r) in enumerate(zip(order.tolist(), cand[order].tolist(), seg_idx[order].tolist(),
+                                                rows[order].tolist(), strict=True)):
+            scores = {s_: float(v[j]) for s_, v in stage_scores.items()}
             if stage == "hybrid":
-                scores["fused"] = float(fused[i])
-            matched = [f"{s}#{ranks[s][i]}" for s in lists if i in ranks[s]]
+                scores["fused"] = float(fused[o])
+            matched = [f"{s_}#{ranks[s_][key]}" for s_ in lists if key in ranks[s_]]
             matched += explain[j]
-            hits.append(Hit(id=i, score=float(score[o]), scores=scores, matched=tuple(matched)))
+            hits.append(Hit(id=segs[s][0].ids[r], score=float(score[o]), scores=scores, matched=tuple(matched)))
         return Retrieved(hits=hits, applied_filters=plan.applied(), relaxed_filters=tuple(plan.relaxed))
 
     @staticmethod
@@ -715,32 +732,14 @@ class Index:
         return mask
 
     @staticmethod
-    def _bm25(segs, masks, terms, depth):
-        ids, scores, loc = [], [], []
-        for s, ((seg, _), m) in enumerate(zip(segs, masks, strict=True)):
-            r, v = seg.bm25.top_k(terms, depth, m)
-            ids += [seg.ids[x] for x in r.tolist()]
-            scores.append(v)
-            loc += [(s, x) for x in r.tolist()]
-        return Index._merge(ids, scores, loc, depth)
+    def _bm25(segs, masks, terms, depth) -> tuple[np.ndarray, np.ndarray]:
+        found = [seg.bm25.top_k(terms, depth, m) for (seg, _), m in zip(segs, masks, strict=True)]
+        return _merge(segs, found, depth)
 
     @staticmethod
-    def _dense(segs, masks, qvec, depth):
-        ids, scores, loc = [], [], []
-        for s, ((seg, _), m) in enumerate(zip(segs, masks, strict=True)):
-            r, v = seg.vectors.search(qvec, depth, m)
-            ids += [seg.ids[x] for x in r.tolist()]
-            scores.append(np.asarray(v, dtype=np.float64))
-            loc += [(s, x) for x in r.tolist()]
-        return Index._merge(ids, scores, loc, depth)
-
-    @staticmethod
-    def _merge(ids, scores, loc, depth):
-        sc = np.concatenate(scores) if scores else np.empty(0)
-        if len(scores) > 1:
-            order = np.argsort(-sc, kind="stable")[:depth]
-            return [ids[o] for o in order], sc[order], [loc[o] for o in order]
-        return ids, sc, loc
+    def _dense(segs, masks, qvec, depth) -> tuple[np.ndarray, np.ndarray]:
+        found = [seg.vectors.search(qvec, depth, m) for (seg, _), m in zip(segs, masks, strict=True)]
+        return _merge(segs, found, depth)
 
     @staticmethod
     def _stage_scores(segs, seg_idx, rows, terms, qvec, stage) -> dict[str, np.ndarray]:
