@@ -92,11 +92,15 @@ _BRAND_STOP = {
 }
 
 
+_NOT_KEY = re.compile(r"[^a-z0-9&'.+\- ]+")
+_SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=1 << 15)  # every n-gram of every query is looked up: the same few thousand, mostly
 def key(text: str) -> str:
     """Lookup key: lowercase, curly quotes straightened, punctuation other than & ' . + - dropped."""
     t = text.lower().replace("\u2019", "'").replace("\u2018", "'")
-    t = re.sub(r"[^a-z0-9&'.+\- ]+", " ", t)
-    return re.sub(r"\s+", " ", t).strip(" .-'")
+    return _SPACES.sub(" ", _NOT_KEY.sub(" ", t)).strip(" .-'")
 
 
 _JOINING_WORDS = frozenset({"and", "&", "or", "with", "for", "in", "of", "to", "on", "at", "by"})

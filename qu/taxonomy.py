@@ -33,10 +33,14 @@ __all__ = [
 ]
 
 
+_NOT_KEY = re.compile(r"[^a-z0-9&'+]+")
+_SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=1 << 15)
 def _key(text: str) -> str:
     t = text.lower().replace("\u2019", "'")
-    t = re.sub(r"[^a-z0-9&'+]+", " ", t)
-    return re.sub(r"\s+", " ", t).strip()
+    return _SPACES.sub(" ", _NOT_KEY.sub(" ", t)).strip()
 
 
 @dataclass(frozen=True)
