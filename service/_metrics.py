@@ -54,13 +54,16 @@ class Metrics:
                              "(miss) the result cache", ["result"], registry=r)
         self.shallow = Counter("preloved_rerank_shallow", "Reranked searches that read fewer hits because "
                                "the server was busy (settings.rerank_depth_busy)", registry=r)
+        self._stages: dict[str, Histogram] = {}
         size = Gauge("preloved_index_listings", "Listings in the loaded index", registry=r)
         size.set_function(index_size)
         r.register(_LLMCollector(llm_stats))
 
     def observe_stages(self, timings_ms: Mapping[str, float]) -> None:
         for stage, ms in timings_ms.items():
-            self.stage.labels(stage=stage).observe(ms / 1000.0)
+            if (child := self._stages.get(stage)) is None:  # `labels` looks the child up under a lock
+                child = self._stages[stage] = self.stage.labels(stage=stage)
+            child.observe(ms / 1000.0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

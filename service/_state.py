@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-
-import anyio
 
 from preloved.pipeline import SearchPipeline
 from preloved.settings import Settings
@@ -28,13 +27,13 @@ class ServiceState:
     load_error: str | None = None  # why loading the pipeline failed (then /readyz and searches answer 503)
     lock: RWLock = field(default_factory=RWLock)
     metrics: Metrics = field(init=False)
-    search_limiter: anyio.CapacityLimiter = field(init=False)
+    workers: ThreadPoolExecutor = field(init=False)  # searches, parses and reranks run here (`run_limited`)
     cache: ResultCache = field(init=False)
     reranking: int = 0  # reranked searches waiting for a worker or running; changed on the event loop only
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(index_size=self.index_size, llm_stats=self.llm_stats)
-        self.search_limiter = anyio.CapacityLimiter(_max_concurrent_searches(self.settings))
+        self.workers = ThreadPoolExecutor(_max_concurrent_searches(self.settings), thread_name_prefix="preloved-search")
         self.cache = ResultCache(self.settings.search_cache_size)
 
     def attach(self, pipeline: SearchPipeline) -> None:
