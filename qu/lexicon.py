@@ -96,7 +96,6 @@ _NOT_KEY = re.compile(r"[^a-z0-9&'.+\- ]+")
 _SPACES = re.compile(r"\s+")
 
 
-@lru_cache(maxsize=1 << 15)  # every n-gram of every query is looked up: the same few thousand, mostly
 def key(text: str) -> str:
     """Lookup key: lowercase, curly quotes straightened, punctuation other than & ' . + - dropped."""
     t = text.lower().replace("\u2019", "'").replace("\u2018", "'")

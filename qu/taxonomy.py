@@ -37,7 +37,6 @@ _NOT_KEY = re.compile(r"[^a-z0-9&'+]+")
 _SPACES = re.compile(r"\s+")
 
 
-@lru_cache(maxsize=1 << 15)
 def _key(text: str) -> str:
     t = text.lower().replace("\u2019", "'")
     return _SPACES.sub(" ", _NOT_KEY.sub(" ", t)).strip()
