@@ -264,6 +264,9 @@ class AttributeColumns:
         """Per code of `attr`'s vocabulary whether it matches `values`, plus a last entry (code -1,
         the field missing: True but for `NAMED_ONLY`): `lut[codes]` is the filter mask. Cached:
         vocabularies are fixed."""
+        raw = (attr, tuple(values))
+        if (lut := self._luts.get(raw)) is not None:  # as asked: no need to normalise the words again
+            return lut
         key = (attr, tuple(" ".join(words(v)) for v in values))
         lut = self._luts.get(key)
         if lut is None:
@@ -276,6 +279,7 @@ class AttributeColumns:
             if len(self._luts) >= 4096:
                 self._luts.clear()
             self._luts[key] = lut
+        self._luts[raw] = lut
         return lut
 
     def mask(self, c: Constraint) -> np.ndarray:
