@@ -276,10 +276,9 @@ class AttributeColumns:
                 lut[i] = any(value_matches(attr, a, have) for a in key[1])
             lut[-1] = attr not in NAMED_ONLY
             lut.setflags(write=False)
-            if len(self._luts) >= 4096:
-                self._luts.clear()
-            self._luts[key] = lut
-        self._luts[raw] = lut
+        if len(self._luts) >= 4096:  # bounded, whatever spellings of a value callers send
+            self._luts.clear()
+        self._luts[key] = self._luts[raw] = lut
         return lut
 
     def mask(self, c: Constraint) -> np.ndarray:

@@ -133,6 +133,18 @@ def test_attribute_masks_match_isin_and_are_cached(tmp_path):
     assert len(cols._masks) == AttributeColumns.MASK_CACHE
 
 
+def test_value_lookup_tables_are_shared_across_spellings_and_bounded():
+    cols = AttributeColumns.build(attribute_listings(300))
+    lut = cols.matching_codes("category", ("shoes",))
+    for spelling in ("SHOES", " shoes ", "Shoes"):  # the same table, found by the spelling next time
+        assert cols.matching_codes("category", (spelling,)).tolist() == lut.tolist()
+        assert cols._lut("category", (spelling,)) is cols._lut("category", ("shoes",))
+    assert cols.knows("category", "SHOES") and not cols.knows("category", "hats")
+    for i in range(5000):  # a caller sending endless spellings of one value cannot grow the cache
+        cols.knows("category", "shoes" + " " * (i % 50) + "." * (i // 50))
+    assert len(cols._luts) <= 4096
+
+
 def test_hnsw_vectors_are_the_stored_rows_and_keep_the_index_alive():
     from retrieval.dense import VectorSearch, hnsw_vectors
 
