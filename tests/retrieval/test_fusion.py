@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from retrieval.fusion import FUSION_METHODS, fuse
+from retrieval.fusion import FUSION_METHODS, fuse, fuse_arrays
 
 # bm25 ranks a, b, c; dense ranks b, d: a and c only bm25 found, d only dense
 LISTS = {"bm25": (["a", "b", "c"], np.array([3.0, 2.0, 1.0])), "dense": (["b", "d"], np.array([0.9, 0.5]))}
@@ -67,3 +67,14 @@ def test_empty_lists_and_one_retriever(method):
 def test_unknown_method_lists_the_choices():
     with pytest.raises(ValueError, match="unknown fusion method 'sum': choose from rrf, minmax, zscore"):
         fuse(LISTS, method="sum")
+
+
+@pytest.mark.parametrize("method", FUSION_METHODS)
+def test_fuse_arrays_on_integer_keys_gives_the_same_scores_in_first_seen_order(method):
+    # the index fuses integer row keys; the same lists under string ids must give the same floats
+    keys = {"bm25": (np.array([7, 3, 11]), np.array([3.0, 2.0, 1.0])),
+            "dense": (np.array([3, 5]), np.array([0.9, 0.5]))}
+    ids, fused = fuse_arrays(keys, method=method)
+    assert ids.tolist() == [7, 3, 11, 5]
+    by_name = fuse({s: ([f"k{k}" for k in ks.tolist()], sc) for s, (ks, sc) in keys.items()}, method=method)
+    assert dict(zip([f"k{i}" for i in ids.tolist()], fused.tolist(), strict=True)) == by_name
