@@ -1,6 +1,17 @@
+import re
+
 import pytest
 
-from qu.sizes import convert_dress_size, convert_shoe_size, find_sizes, normalise_size
+import qu.sizes
+from qu.sizes import (
+    _NEEDS_DIGIT,
+    _PATTERNS,
+    _needs_digit,
+    convert_dress_size,
+    convert_shoe_size,
+    find_sizes,
+    normalise_size,
+)
 
 
 @pytest.mark.parametrize(
@@ -242,3 +253,30 @@ def test_a_babys_months_as_labels_print_them(query, values):
 ])
 def test_two_sizes_side_by_side(query, values):
     assert [m.value for m in find_sizes(query)] == values
+
+
+@pytest.mark.parametrize("pattern, needs", [
+    (r"a\d", True), (r"a\d?", False), (r"(?:x|\d)", False), (r"(?:1|2)", True), (r"[0-9]+", True),
+    (r"[2-4]\d", True), (r"[^a]", False), (r"[0-9a]", False), (r"(?:\d{1,2})?x", False), (r"\bw\s?(3\d)", True),
+    (r"(?<=\d)x", False),  # a lookaround says nothing of the match's own characters
+])
+def test_needs_digit_reads_the_pattern(pattern, needs):
+    assert _needs_digit(re.compile(pattern)) is needs
+
+
+def test_sizes_of_a_query_without_digits_skip_no_pattern_that_could_match(monkeypatch):
+    # every pattern skipped for a query without a digit really needs one: on the phrasing suite, each such
+    # pattern's matches all hold a digit, and every query reads the same with the skip as without it
+    import json
+    from pathlib import Path
+
+    queries = [json.loads(line)["query"] for line in
+               (Path(__file__).parent / "shopper_queries.jsonl").read_text().splitlines() if line.strip()]
+    queries += ["one size", "xs/s", "petite", "size m", "plus size", "ring size n 1/2", "uk ８", "w٣٢"]
+    for (kind, pat), needs in zip(_PATTERNS, _NEEDS_DIGIT, strict=True):
+        if needs:
+            assert all(any(ch.isdigit() for ch in m.group(0)) for q in queries for m in pat.finditer(q)), kind
+    assert sum(_NEEDS_DIGIT) >= 40  # the skip is doing its work
+    with_skip = [find_sizes(q) for q in queries]
+    monkeypatch.setattr(qu.sizes, "_NEEDS_DIGIT", [False] * len(_PATTERNS))
+    assert [find_sizes(q) for q in queries] == with_skip
