@@ -54,11 +54,12 @@ def _transitions(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _viterbi(logits: np.ndarray, tags: tuple[str, ...]) -> list[int]:
-    """The best tag sequence under the BIO constraints, from per-word logits [words, tags]."""
-    lp = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+    """The best tag sequence under the BIO constraints, from per-word logits [words, tags]. Raw logits,
+    not log-probabilities: normalising a word's row adds one constant to every path through it, so
+    the best path is the same, and the normalising was a third of this function's time."""
     start, trans = _transitions(tags)
-    score, back = lp[0] + start, []
-    for row in lp[1:]:
+    score, back = logits[0] + start, []
+    for row in logits[1:]:
         cand = score[:, None] + trans
         back.append(cand.argmax(0))
         score = cand.max(0) + row

@@ -111,6 +111,10 @@ def test_viterbi_decoding_keeps_bio_runs_whole():
     # an I- tag cannot open the query; a word cut off by truncation stays O
     rows = np.stack([other, logits(I_size=0.6, B_size=0.3, O=0.1)])
     assert decode_words(rows, [None, 0], 2, tags) == ["B-size", "O"]
+    # raw logits: a constant added to a word's row changes no path (the decoder does not normalise them)
+    rows = np.stack([other, word0, word1, logits(B_size=0.9), other])
+    shifted = rows + np.array([[3.0], [-7.5], [12.0], [0.25], [-1.0]])
+    assert decode_words(shifted, ids, 2, tags) == decode_words(rows, ids, 2, tags) == ["B-colour", "I-colour"]
 
 
 def _tiny_tagger(path, seed, labels=3):
