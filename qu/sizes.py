@@ -267,7 +267,8 @@ def _needs_digit(pattern: re.Pattern) -> bool:
     from re import _parser
 
     def digits_only(items) -> bool:  # a character class that matches digits alone
-        return all((op is c.LITERAL and chr(av) in "0123456789") or (op is c.RANGE and "0" <= chr(av[0]) <= chr(av[1]) <= "9")
+        return all((op is c.LITERAL and chr(av) in "0123456789")
+                   or (op is c.RANGE and "0" <= chr(av[0]) <= chr(av[1]) <= "9")
                    or (op is c.CATEGORY and av is c.CATEGORY_DIGIT) for op, av in items)
 
     def needs(seq) -> bool:
