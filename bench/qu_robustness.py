@@ -102,57 +102,48 @@ def main(argv: list[str] | None = None) -> int:
     qs = queries()
     t0 = time.perf_counter()
 
-    def values(q: str) -> tuple:
-        p = ex.parse(q)
+    def reading(p) -> tuple:
         return tuple(json.dumps(getattr(p, a)) for a in ATTRIBUTES)
 
     parsed = {q: ex.parse(q) for q in tqdm(qs, desc="plain", unit="q")}  # each plain reading, once
-    plain = {q: tuple(json.dumps(getattr(p, a)) for a in ATTRIBUTES) for q, p in parsed.items()}
+    plain = {q: reading(p) for q, p in parsed.items()}
     written = {}
     for name, how in WRITTEN.items():
         other = {q: how(q, parsed[q].spans) for q in qs}
-        changed = [q for q in tqdm(qs, desc=name, unit="q") if other[q] != q and values(other[q]) != plain[q]]
+        changed = [q for q in tqdm(qs, desc=name, unit="q")
+                   if other[q] != q and reading(ex.parse(other[q])) != plain[q]]
         tried = sum(other[q] != q for q in qs)
         written[name] = {"tried": tried, "changed": len(changed), "share": len(changed) / max(tried, 1),
                          "examples": changed[:10]}
 
-    slips = {k: {"tried": 0, "recovered": 0, "missed": []} for k in SLIPS}
-    for q in tqdm(qs, desc="brands", unit="q"):
-        p = parsed[q]
-        brands = [s for s in p.spans if s.attribute == "brand"]
-        if len(brands) != 1 or p.brand not in known:
-            continue
-        sp = brands[0]
-        words = sp.text.split()
-        i = max(range(len(words)), key=lambda j: len(words[j]))
-        if len(words[i]) < 5 or not words[i].isalpha():
-            continue
-        for kind in SLIPS:
-            text = " ".join([*words[:i], slip(words[i].lower(), kind, f"{args.seed}:{q}"), *words[i + 1 :]])
-            got = ex.parse(q[: sp.start] + text + q[sp.end :]).brand
-            slips[kind]["tried"] += 1
-            if got == p.brand:
-                slips[kind]["recovered"] += 1
-            elif len(slips[kind]["missed"]) < 10:
-                slips[kind]["missed"].append([q[: sp.start] + text + q[sp.end :], p.brand, got])
-    def word_slips(attribute: str) -> dict:
+    def word_slips(attribute: str, shortest: int = 4, one_word: bool = True, wanted=lambda value: True) -> dict:
+        """Each query whose reading holds one span of `attribute` and one value (`wanted`), with the span's
+        longest word (the span itself where `one_word`) misspelt once, if it is `shortest` letters or more."""
         out = {k: {"tried": 0, "recovered": 0, "missed": []} for k in SLIPS}
         for q in tqdm(qs, desc=attribute, unit="q"):
             p = parsed[q]
             spans = [s for s in p.spans if s.attribute == attribute]
-            word = spans[0].text.lower() if len(spans) == 1 else ""
-            if not isinstance(getattr(p, attribute), str) or len(word) < 4 or not word.isalpha():
+            value = getattr(p, attribute)
+            if len(spans) != 1 or not isinstance(value, str) or not wanted(value):
+                continue
+            sp = spans[0]
+            words = sp.text.split()
+            i = max(range(len(words)), key=lambda j: len(words[j]))
+            if (one_word and len(words) != 1) or len(words[i]) < shortest or not words[i].isalpha():
                 continue
             for kind in SLIPS:
-                text = q[: spans[0].start] + slip(word, kind, f"{args.seed}:{q}") + q[spans[0].end :]
+                new = " ".join([*words[:i], slip(words[i].lower(), kind, f"{args.seed}:{q}"), *words[i + 1 :]])
+                text = q[: sp.start] + new + q[sp.end :]
                 got = getattr(ex.parse(text), attribute)
                 out[kind]["tried"] += 1
-                if got == getattr(p, attribute):
+                if got == value:
                     out[kind]["recovered"] += 1
                 elif len(out[kind]["missed"]) < 10:
-                    out[kind]["missed"].append([text, getattr(p, attribute), got])
+                    out[kind]["missed"].append([text, value, got])
         return out
 
+    # a brand: one the lexicon lists, its longest word of 5 letters or more ("north face" -> "nroth face")
+    slips = word_slips("brand", shortest=5, one_word=False, wanted=lambda value: value in known)
     garments, colours, departments = word_slips("category"), word_slips("colour"), word_slips("gender")
     for s in [*slips.values(), *garments.values(), *colours.values(), *departments.values()]:
         s["share"] = s["recovered"] / max(s["tried"], 1)
@@ -161,10 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'written another way':32} {'tried':>6} {'changed':>8} {'share':>7}")
     for name, r in written.items():
         print(f"{name:32} {r['tried']:6d} {r['changed']:8d} {r['share']:7.1%}")
-    print(f"\n{'one slip in a listed brand':32} {'tried':>6} {'recovered':>9} {'share':>7}")
-    for kind, r in slips.items():
-        print(f"{kind:32} {r['tried']:6d} {r['recovered']:9d} {r['share']:7.1%}")
-    for what, table in (("garment", garments), ("colour", colours), ("department", departments)):
+    for what, table in (("listed brand", slips), ("garment", garments), ("colour", colours),
+                        ("department", departments)):
         print(f"\n{'one slip in a ' + what:32} {'tried':>6} {'recovered':>9} {'share':>7}")
         for kind, r in table.items():
             print(f"{kind:32} {r['tried']:6d} {r['recovered']:9d} {r['share']:7.1%}")
