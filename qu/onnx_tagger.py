@@ -28,9 +28,10 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the exported grap
 
 def export_onnx(
     model_dir: Path, out_dir: Path = DEFAULT_ONNX_PATH, quantize: bool = True, per_channel: bool = True,
-    keep_fp32: bool = False,
+    keep_fp32: bool = False, simplify: bool = True,
 ) -> Path:
-    """Export a fine-tuned token classifier to ONNX (opset 17), dynamically quantised to int8."""
+    """Export a fine-tuned token classifier to ONNX (opset 17), dynamically quantised to int8, without the
+    exporter's run-time shape arithmetic (`simplify`: the same logits to the bit)."""
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
@@ -60,6 +61,8 @@ def export_onnx(
             fp32.unlink()
     else:
         fp32.rename(final)
+    if simplify:
+        _simplify_file(final, tok.vocab_size)
     tok.save_pretrained(out_dir)
     (out_dir / "labels.json").write_text(
         json.dumps([model.config.id2label[i] for i in range(model.config.num_labels)])
@@ -67,6 +70,19 @@ def export_onnx(
     if (Path(model_dir) / "training.json").is_file():  # how it was trained: the dev curve, labels, layers
         (out_dir / "training.json").write_text((Path(model_dir) / "training.json").read_text())
     return final
+
+
+def _simplify_file(path: Path, vocab_size: int) -> None:
+    """Rewrite an exported graph without its run-time shape arithmetic (`qu.onnx_graph`): bit-identical
+    logits, about 10% less CPU a query; left as exported where the outputs would differ."""
+    import onnx
+
+    from qu.onnx_graph import simplify, verified
+
+    original = path.read_bytes()
+    model = onnx.load_from_string(original)
+    if simplify(model) and verified(original, simplified := model.SerializeToString(), vocab_size):
+        path.write_bytes(simplified)
 
 
 class OnnxTagger:
