@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qu.lexicon import Lexicon, get_lexicon, key, spelt_right
+from qu.lexicon import Lexicon, get_lexicon, key, short_slip, short_words, spelt_right
 from qu.merge import GARMENT_COLOUR, LETTER_SIZE, cut_after, cut_before, merge_spans
 from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
 from qu.rules import RuleMatcher
@@ -379,13 +379,15 @@ class QUExtractor:
         "lisa jewell" names)."""
         words = list(re.finditer(r"\S+", text))
         lex = self.lexicon
-        # every slip below is a word of 4 letters or more that no dictionary holds
+        # every slip below is a word of 4 letters or more that no dictionary holds, or a 4-letter name with a
+        # letter dropped inside it ("pik", "mns", "tps": `short_slip`)
         slipped = [(i, m, w) for i, m in enumerate(words)
-                   if len(w := m.group().lower()) >= 4 and w.isalpha() and not spelt_right(w)]
+                   if (n := len(w := m.group().lower())) >= 3 and w.isalpha() and not spelt_right(w)
+                   and (n > 3 or w not in short_words())]
 
         def garment(i: int, word: str) -> str | None:
-            name = self.taxonomy.corrected(word, shortest=4, roots=True)
-            if name is None:
+            name = self.taxonomy.corrected(word, shortest=3, roots=True)
+            if name is None or (len(word) == 3 and not short_slip(word, name)):
                 return None
             # nor a brand's slip: "doc mattens" is no "doc mittens", "studo ghibli" no stud
             near = [" ".join(w.group() for w in words[a:b]) for a, b in ((i - 1, i + 1), (i, i + 2), (i, i + 1))]

@@ -303,21 +303,33 @@ class Lexicon:
 
 def _slip_of(slips: dict[str, str], text: str) -> str | None:
     """The name `text` is a slip of in `slips` (from `_slips`), if it is a word of 4 letters or more that no
-    dictionary holds."""
+    dictionary holds, or a 4-letter name with a letter dropped inside it that is no English word (`short_slip`:
+    "pik", "mns"; not "god" or "mes")."""
     k = key(text)
     name = slips.get(k)
-    return None if name is None or len(k) < 4 or spelt_right(k) else name
+    if name is None:
+        return None
+    return name if (len(k) >= 4 and not spelt_right(k)) or short_slip(k, name) else None
+
+
+def short_slip(word: str, name: str) -> bool:
+    """Whether a 3-letter `word` is the 4-letter `name` with a letter inside it dropped ("pik": pink, "tps": tops,
+    "mns": mens), and no English word of its own (`short_words`: "bet" is no slip of "belt")."""
+    words = short_words()
+    return (len(word) == 3 and len(name) == 4 and word in (name[0] + name[2:], name[:2] + name[3])
+            and bool(words) and word not in words)
 
 
 def _slips(names, known) -> dict[str, str]:
-    """Every one-slip spelling (`_one_slip_spellings`, same first letter) of each one-word name of 4 letters or
-    more, to the name; not a spelling in `known`; where two names share a slip, the first in alphabetical
-    order."""
+    """Every one-slip spelling (`_one_slip_spellings`, same first letter; of 3 letters, `short_slip`) of each
+    one-word name of 4 letters or more, to the name; not a spelling in `known`; where two names share a slip,
+    the first in alphabetical order."""
     out: dict[str, str] = {}
     for name in sorted(names):
         if name.isalpha() and len(name) >= 4:
             for slip in _one_slip_spellings(name):
-                if slip[0] == name[0] and slip not in known:
+                # a slip of 3 letters only from inside a name: "ble" is blue's, not bleu's
+                if slip[0] == name[0] and slip not in known and (len(slip) > 3 or short_slip(slip, name)):
                     out.setdefault(slip, name)
     return out
 
@@ -373,6 +385,22 @@ def dictionary_words() -> frozenset[str]:
     except (ModuleNotFoundError, OSError, ValueError):
         pass
     return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def short_words() -> frozenset[str]:
+    """English words of 3 letters that pyspellchecker's list counts 100 times or more ("bet", "cot", "mes"):
+    such a word is never read as a slip of a longer name. Empty if the list cannot be read, and then no
+    3-letter word is read as a slip."""
+    import gzip
+    from importlib import resources
+
+    try:
+        with resources.files("spellchecker").joinpath("resources", "en.json.gz").open("rb") as f:
+            counts = json.loads(gzip.decompress(f.read()))
+    except (ModuleNotFoundError, OSError, ValueError):
+        return frozenset()
+    return frozenset(w for w, n in counts.items() if n >= WORD_MIN_COUNT and len(w) == 3 and w.isalpha())
 
 
 def spelt_right(word: str) -> bool:

@@ -93,6 +93,14 @@ def test_colours(text, colour):
         ("tfal", None),
         ("stoner", None),
         ("red", None),  # too short to tell from a typo of another word
+        # a 4-letter colour with a letter dropped inside it, no word of its own
+        ("pik", "pink"),
+        ("gld", "gold"),
+        ("bue", "blue"),
+        ("ble", "blue"),  # blue's slip, not bleu's: the last letter is never the one dropped
+        ("blu", None),
+        ("god", None),  # words
+        ("gey", None),
         ("black", None),  # spelt right: the lexicon reads it, not this
     ],
 )
@@ -106,6 +114,8 @@ def test_misspelt_colours(word, colour):
     ("mena", "mens"),  # a slip; the extractor reads it only in a query about something to wear ("maria mena")
     ("mends", None),  # a word
     ("donne", None),  # no slip of an English department word ("donna")
+    ("mns", "mens"), ("bys", "boys"), ("grl", "girl"),  # a letter dropped inside a 4-letter word
+    ("mes", None), ("gil", None),  # words of their own
 ])
 def test_misspelt_departments(word, name):
     assert get_lexicon().department_spelt(word) == name
