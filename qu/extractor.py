@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from qu.lexicon import Lexicon, get_lexicon, key, short_slip, short_words, spelt_right
 from qu.merge import GARMENT_COLOUR, LETTER_SIZE, cut_after, cut_before, merge_spans
 from qu.product_lines import IMPLIED_CONFIDENCE, ProductLine, ProductLines, get_product_lines
-from qu.rules import RuleMatcher
+from qu.rules import AMBIGUOUS_COLOURS, RuleMatcher
 from qu.sizes import DEPARTMENT, convert_dress_size, convert_shoe_size, is_partial, normalise_size, waist_leg
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
 from qu.types import ATTRIBUTES, ParsedQuery, Span
@@ -411,7 +411,10 @@ class QUExtractor:
             cats = [c for w in said if (c := self.taxonomy.normalise(w))]
             if not (self.taxonomy.roots(cats) & (GARMENT_ROOTS | {"accessories"}) or any(
                     w in names for w in said for names in (lex.gender_alias, lex.condition_alias, lex.brand_curated))):
-                short = colours = departments = {}
+                colours = departments = {}
+                # a shorter garment's slip beside a colour named right will do ("black drss", "pink slipers")
+                if not any((w := m.group().lower()) in lex.colour_alias and w not in AMBIGUOUS_COLOURS for m in words):
+                    short = {}
         fixes = sorted((m.start(), m, name) for m, name in (garments | short | colours | departments).items()
                        if not known(m.group().lower()))
         if not fixes:

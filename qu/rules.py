@@ -105,7 +105,7 @@ _SHADES = {"dark", "light", "pale", "deep", "bright", "dusty", "dusky", "neon", 
 _PATTERN_VALUES = {"animal print", "floral", "camo", "check", "polka dot", "striped"}
 
 # colour words that more often name something else ("fat burning cream", "steel toe", "blue print")
-_AMBIGUOUS_COLOURS = {
+AMBIGUOUS_COLOURS = {
     "cream",
     "natural",
     "steel",
@@ -349,12 +349,12 @@ class RuleMatcher:
         if k in lex.condition_alias:
             return "condition", lex.condition_alias[k], 0.9
         if k in lex.colour_alias:
-            return "colour", lex.colour_alias[k], 0.6 if k in _AMBIGUOUS_COLOURS else 0.9
+            return "colour", lex.colour_alias[k], 0.6 if k in AMBIGUOUS_COLOURS else 0.9
         if k in lex.colour_words:
             return "colour", lex.colour_words[k], 0.7
         if n == 2:
             first, _, second = k.partition(" ")
-            if first in _SHADES and second in lex.colour_alias and second not in _AMBIGUOUS_COLOURS:
+            if first in _SHADES and second in lex.colour_alias and second not in AMBIGUOUS_COLOURS:
                 return "colour", lex.colour_alias[second], 0.9
             if second == "print" and (pattern := lex.colour(first)) in _PATTERN_VALUES:
                 return "colour", pattern, 0.7
