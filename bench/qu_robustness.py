@@ -8,8 +8,10 @@ Queries: the QueryNER fashion train and dev queries and the shopper phrasings of
 
 - **Written another way:** each query in capitals, in title case, with its spaces doubled, with "!!" or "?"
   after it, with a comma after the first value it reads ("black dress size 10" as "black, dress size 10"; not
-  inside a name: "coat, rack" is two things), and with typographic apostrophes. A query "changes" when any
-  of its nine attribute values differs from the plain query's. Lower is better; 0 is the goal.
+  inside a name: "coat, rack" is two things), with typographic apostrophes, and with the space before a
+  garment missed where a colour, department or brand comes before it ("blackdress", "mensjeans"). A query
+  "changes" when any of its nine attribute values differs from the plain query's. Lower is better; 0 is the
+  goal.
 - **One slip in a brand:** each query whose reading holds exactly one brand the lexicon lists, with its
   longest word (5 letters or more) misspelt once: a letter dropped, doubled, two swapped, or one changed to
   a neighbour on the keyboard's row, at a place drawn from the seed and the query. "Recovered" means the
@@ -43,6 +45,16 @@ def _comma_after_first_value(q: str, spans: list) -> str:
     return next((q[:e] + "," + q[e:] for e in ends if q[e : e + 1] == " " and q[e:].strip()), q)
 
 
+def _space_missed(q: str, spans: list) -> str:
+    """The space before the first one-word garment dropped where the word before it is read as a colour, a
+    department or a brand ("black dress" -> "blackdress", "mens jeans" -> "mensjeans"); else q."""
+    for g in sorted((s for s in spans if s.attribute == "category" and " " not in s.text), key=lambda s: s.start):
+        if any(s.end == g.start - 1 and s.attribute in ("colour", "gender", "brand") and " " not in s.text
+               for s in spans) and q[g.start - 1] == " ":
+            return q[: g.start - 1] + q[g.start :]
+    return q
+
+
 # each takes the query and the spans of its plain reading
 WRITTEN: dict[str, Callable[[str, list], str]] = {
     "capitals": lambda q, _: q.upper(),
@@ -52,6 +64,7 @@ WRITTEN: dict[str, Callable[[str, list], str]] = {
     "'?' after": lambda q, _: q + "?",
     "comma after the first value": _comma_after_first_value,
     "typographic apostrophes": lambda q, _: q.replace("'", "\u2019"),
+    "a space missed before a garment": _space_missed,
 }
 SLIPS = ("dropped", "doubled", "swapped", "neighbour key")
 _ROWS = "qwertyuiop asdfghjkl zxcvbnm".split()

@@ -415,20 +415,53 @@ class QUExtractor:
                 # a shorter garment's slip beside a colour named right will do ("black drss", "pink slipers")
                 if not any((w := m.group().lower()) in lex.colour_alias and w not in AMBIGUOUS_COLOURS for m in words):
                     short = {}
-        fixes = sorted((m.start(), m, name) for m, name in (garments | short | colours | departments).items()
-                       if not known(m.group().lower()))
+        fixes = {m: name for m, name in (garments | short | colours | departments).items()
+                 if not known(m.group().lower())}
+        # two names run together, one of them a garment ("blackdress", "mensjeans", "stussyhoodie")
+        fixes |= {m: spaced for _, m, w in slipped
+                  if m not in fixes and len(w) >= 6 and not known(w) and (spaced := self._spaced(w))}
         if not fixes:
             return text, at
         at = at if at is not None else list(range(len(text)))
         out, where, i = [], [], 0
-        for _, m, name in fixes:
+        for m, name in sorted(fixes.items(), key=lambda f: f[0].start()):
             a, b = m.span()
             out.append(text[i:a] + name)
-            where += at[i:a] + [at[a + j * (b - a - 1) // max(len(name) - 1, 1)] for j in range(len(name))]
+            if " " in name:  # spaced: each letter where it was, the space where the second name begins
+                cut = name.index(" ")
+                where += at[i:a] + at[a : a + cut] + at[a + cut : b]
+                where.insert(len(where) - (b - a - cut), at[a + cut])
+            else:  # a slip: the name's letters spread over the word's
+                where += at[i:a] + [at[a + j * (b - a - 1) // max(len(name) - 1, 1)] for j in range(len(name))]
             i = b
         out.append(text[i:])
         where += at[i:]
         return "".join(out), where
+
+    def _spaced(self, word: str) -> str | None:
+        """`word` as the two names a shopper ran together ("blackdress" -> "black dress", "mensjeans",
+        "stussyhoodie"): a garment and a colour, department, condition, listed brand or garment, each of 3
+        letters or more, where exactly one place to split gives them ("blackstone" is no garment, "redwing" no
+        name); else a name no dictionary holds before the longest garment name of 5 letters or more the word ends
+        with ("ethikaunderwear" -> "ethika underwear"; not "trailblazer" or "overshoes"); else None."""
+        lex, tax = self.lexicon, self.taxonomy
+
+        def garment(part: str) -> bool:
+            return tax.normalise(part) is not None
+
+        def name(part: str) -> bool:
+            return garment(part) or any(part in names for names in (lex.colour_alias, lex.colour_words,
+                                                                      lex.gender_alias, lex.condition_alias,
+                                                                      lex.brand_curated))
+
+        splits = [(word[:i], word[i:]) for i in range(3, len(word) - 2)]
+        found = [f"{a} {b}" for a, b in splits if (garment(a) or garment(b)) and name(a) and name(b)]
+        if len(found) == 1:
+            return found[0]
+        # or a name no dictionary holds before a garment of 5 letters or more: "ethikaunderwear", "persolsunglasses"
+        ends = [(a, b) for a, b in splits if len(b) >= 5 and garment(b)
+                and not (spelt_right(a) if len(a) > 3 else a in short_words())]
+        return f"{ends[0][0]} {ends[0][1]}" if not found and ends else None
 
     def _negated(self, text: str, spans: list[Span], rules: list[Span]) -> tuple[list[Span], dict[str, list[str]]]:
         """The spans without the colours, brands, styles and garments the query says it does not want ("dress not

@@ -492,3 +492,21 @@ def test_the_query_without_what_it_does_not_want(query, negated, wanted):
     from qu.extractor import without_negations
 
     assert without_negations(query, negated) == wanted
+
+
+def test_two_names_run_together_are_read_where_the_shopper_wrote_them(extractor):
+    p = extractor.parse("Vintage BlackDress size 10")
+    assert (p.colour, p.category, p.size) == ("black", "dresses", "10")
+    assert {s.attribute: p.query[s.start : s.end] for s in p.spans} == {
+        "style": "Vintage", "colour": "Black", "category": "Dress", "size": "size 10"}
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("blackstone griddle", {"colour": None}),  # no garment in it
+    ("redwing boots", {"brand": "red wing", "colour": None}),  # a brand's own name
+    ("chevy trailblazer", {"category": None}),  # an English word before the garment
+    ("neos overshoes", {"category": "overshoes"}),  # not "over shoes"
+])
+def test_words_that_only_look_run_together_stay_whole(extractor, query, expected):
+    p = extractor.parse(query)
+    assert {k: getattr(p, k) for k in expected} == expected
