@@ -266,8 +266,16 @@ class Lexicon:
         return self.brand_loose[hit[0]] if hit else None
 
     def colour(self, text: str) -> str | None:
+        """The canonical colour, pattern or wash a phrase names; a colour with "-ish" is the colour ("greenish",
+        "reddish", "bluish": green, red, blue)."""
         k = key(text)
-        return self.colour_alias.get(k) or self.colour_words.get(k)
+        found = self.colour_alias.get(k) or self.colour_words.get(k)
+        if found is None and k.endswith("ish") and len(k) >= 6:
+            stem = k[:-3]
+            for name in (stem, stem[:-1] if stem[-1] == stem[-2] else None, stem + "e"):
+                if name and (found := self.colour_alias.get(name)):
+                    break
+        return found
 
     def misspelt_colour(self, text: str) -> str | None:
         """The colour a misspelt word names: a one-word colour, pattern or wash name of 4 letters or more,

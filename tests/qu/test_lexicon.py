@@ -151,3 +151,11 @@ def test_footwear_brands_are_curated_brands(tmp_path):
     bad.write_text(json.dumps({"format_version": 1, "footwear": ["nobody"], "brands": {"nike": []}}))
     with pytest.raises(ValueError, match="nobody"):
         Lexicon.load(brands_path=bad)
+
+
+@pytest.mark.parametrize("word, colour", [
+    ("greenish", "green"), ("reddish", "red"), ("bluish", "blue"), ("blueish", "blue"), ("whitish", "white"),
+    ("purplish", "purple"), ("rubbish", None), ("polish", None), ("spanish", None), ("finish", None),
+])
+def test_a_colour_with_ish_is_the_colour(word, colour):
+    assert get_lexicon().colour(word) == colour
