@@ -322,13 +322,15 @@ class QUExtractor:
                 done = pool.map(lambda part: self.parse_batch(part, layers, batch_size), parts)
                 return [p for part in done for p in part]
         layers = layers or ("rules", "tagger", "llm")
-        texts, squeezed = [], []
+        texts, squeezed, read_as = [], [], []
         for q in queries:
             if not isinstance(q, str):
                 raise QueryError(f"query must be a string, got {type(q).__name__}")
             if not q.strip():
                 raise QueryError("query is empty or only whitespace; give at least one word")
-            squeezed.append((q, *self._spelt(*_squeeze(q))))
+            plain = _squeeze(q)
+            squeezed.append((q, *self._spelt(*plain)))
+            read_as.append(squeezed[-1][1] if squeezed[-1][1] != plain[0] else None)
             texts.append(_mask(squeezed[-1][1][: self.max_chars]))
         rule_spans = [self.rules.spans(t) for t in texts] if "rules" in layers else [[] for _ in texts]
         if "tagger" in layers and self.tagger is not None:
@@ -339,7 +341,7 @@ class QUExtractor:
         # without the tagger every attribute is read from the rules
         policy = self.policy if use_tagger else {a: "rules" for a in ATTRIBUTES}
         out = []
-        for (original, q, at), t, rs, ts in zip(squeezed, texts, rule_spans, tag_spans, strict=False):
+        for (original, q, at), read, t, rs, ts in zip(squeezed, read_as, texts, rule_spans, tag_spans, strict=False):
             words = _words(q)  # what the mask was made from; a slug's spans read its words
             ts = _at_commas(_before_blanks(ts, t, words), _commas(original, q, at))
             lines: list[ProductLine] = []
@@ -361,8 +363,12 @@ class QUExtractor:
             spans = _references(t, spans, self.lexicon)
             spans, negated = self._negated(t, spans, rs)
             parsed = self._build(q, spans, truncated=len(q) > self.max_chars, masked=t, lines=lines)
-            if negated:
-                parsed = parsed.model_copy(update={"extra": {**parsed.extra, "negated": negated}})
+            # what was read where the shopper slipped or ran words together: retrieval matches its words too
+            more = {"negated": negated} if negated else {}
+            if read is not None:
+                more["read_as"] = read
+            if more:
+                parsed = parsed.model_copy(update={"extra": {**parsed.extra, **more}})
             if "llm" in layers and self.llm is not None:
                 parsed = self.llm.refine(parsed, self)
             out.append(parsed if at is None else _unsqueeze(parsed, original, at))

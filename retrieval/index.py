@@ -275,6 +275,13 @@ def _without_size_marks(terms: list[str], parsed: ParsedQuery | None) -> list[st
     return out or terms
 
 
+def _with_read_as(terms: list[str], parsed: ParsedQuery | None) -> list[str]:
+    """BM25's terms and the words qu read where the shopper slipped or ran words together
+    (`extra["read_as"]`: "blackdress" also matches "black" and "dress", "balck jeans" "black")."""
+    read = parsed.extra.get("read_as") if parsed is not None else None
+    return [*terms, *(t for t in dict.fromkeys(tokenize(read)) if t not in terms)] if read else terms
+
+
 def _without_negated(terms: list[str], parsed: ParsedQuery | None) -> list[str]:
     """BM25's terms without the values the query does not want ("dress not black": "black" would
     rank the black dresses the exclusion leaves out, and black-titled ones that lack a colour)."""
@@ -626,7 +633,7 @@ class Index:
             raise EmptyQueryError(
                 f"query {query!r} has nothing to search for: it is only stop words, punctuation or spaces"
             )
-        terms = _without_negated(_without_size_marks(terms, parsed), parsed)
+        terms = _without_negated(_without_size_marks(_with_read_as(terms, parsed), parsed), parsed)
         plan = make_plan(
             parsed,
             filters,

@@ -510,3 +510,9 @@ def test_two_names_run_together_are_read_where_the_shopper_wrote_them(extractor)
 def test_words_that_only_look_run_together_stay_whole(extractor, query, expected):
     p = extractor.parse(query)
     assert {k: getattr(p, k) for k in expected} == expected
+
+
+def test_what_was_read_is_kept_where_the_shopper_slipped(extractor):
+    assert extractor.parse("Vintage BlackDress").extra["read_as"] == "vintage black dress"
+    assert extractor.parse("mns nike beanie").extra["read_as"] == "mens nike beanie"
+    assert "read_as" not in extractor.parse("Vintage Black  Dress!").extra  # written another way, no slip

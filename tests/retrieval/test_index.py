@@ -452,3 +452,17 @@ def test_values_the_query_does_not_want_are_excluded_and_never_relaxed(tmp_path,
     r = idx.search(q, parsed=p, filters={"colour": "black"})
     assert r.hits[0].id == "black" and "blue" not in {h.id for h in r.hits}
     assert "not_colour" not in r.applied_filters
+
+
+def test_bm25_matches_the_words_qu_read_where_the_shopper_ran_them_together(tmp_path, embedder):
+    """qu's extra["read_as"] ("blackdress" read as "black dress") adds its words to BM25's terms; the words
+    as typed stay (a seller may have written them so)."""
+    listings = [Listing(id="d", title="Black midi dress"), Listing(id="s", title="Red silk scarf"),
+                Listing(id="t", title="blackdress party top")]
+    idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
+    q = "blackdress"
+    plain = {h.id: h.score for h in idx.search(q, stage="bm25").hits}
+    assert plain.get("d", 0.0) == 0.0 and plain["t"] > 0
+    p = parsed(q).model_copy(update={"extra": {"read_as": "black dress"}})
+    read = {h.id: h.score for h in idx.search(q, stage="bm25", parsed=p).hits}
+    assert read["d"] > 0 and read["t"] > 0 and read.get("s", 0.0) == 0.0
