@@ -90,6 +90,9 @@ def _price(value: object) -> float:
     return float(m.group(3).replace(".", "") + "." + m.group(4))
 
 
+_NAME_KEYS = ("title", "name", "value", "label", "text")  # where an object given for a text field keeps its text
+
+
 def _scalar(v: object) -> bool:
     return isinstance(v, str | int | float) and not isinstance(v, bool)
 
@@ -111,6 +114,8 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
     data: dict[str, object] = {"id": str(rid).strip(), "title": title.strip()}
     for key in _TEXT_FIELDS:
         v = row.get(key)
+        if isinstance(v, dict):  # {"title": "Nike", "id": 53}, as marketplace APIs write a brand or a size
+            v = next((v[k] for k in _NAME_KEYS if _scalar(v.get(k)) and str(v[k]).strip()), v)
         if isinstance(v, list) and v and all(_scalar(x) for x in v):  # "size": ["S", "M"]: either
             v = ", ".join(str(x).strip() for x in v if str(x).strip())
         if v is None or (isinstance(v, str) and not v.strip()):
@@ -142,7 +147,8 @@ def read_catalogue(path: str | Path) -> list[Listing]:
     listings (`.json`), or a table with a header row (`.csv`, `.tsv`; an empty cell is a missing
     field); any of them may be gzipped (`.jsonl.gz`). `id` and `title` are required (also read from
     the names in `ALIASES`); ids must be unique. A text field given as a list of values is read as
-    them joined by commas; a price may be an object with an `amount`.
+    them joined by commas, and one given as an object by its `title`, `name`, `value`, `label` or `text`; a price
+    may be an object with an `amount`.
 
     Raises CatalogueError naming the line (the array's item for `.json`) for bytes that are not
     UTF-8, bad JSON, a missing id or title, or a duplicate id. Blank lines are skipped.

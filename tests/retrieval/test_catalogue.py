@@ -206,6 +206,21 @@ def test_a_marketplace_export_reads_its_own_field_names(tmp_path):
     assert a.metadata["status"] == "Very good"
 
 
+def test_fields_given_as_objects_read_their_text(tmp_path):
+    """A marketplace API's item: the brand and size as objects ({"title": ..., "id": ...}), colours as a list;
+    an object with no text of its own is still an error naming the field."""
+    p = tmp_path / "items.jsonl"
+    p.write_text(json.dumps({"id": 1, "title": "Air Max 90", "brand": {"id": 53, "title": "Nike"},
+                             "size": {"name": "UK 9"}, "colour": ["White", "Grey"],
+                             "category": {"label": " "}}) + "\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match="'category' must be text"):
+        read_catalogue(p)
+    p.write_text(json.dumps({"id": 1, "title": "Air Max 90", "brand": {"id": 53, "title": "Nike"},
+                             "size": {"name": "UK 9"}, "colour": ["White", "Grey"]}) + "\n", encoding="utf-8")
+    (a,) = read_catalogue(p)
+    assert (a.brand, a.size, a.colour) == ("Nike", "UK 9", "White, Grey")
+
+
 def test_the_esci_pool_reads_the_same_through_the_catalogue_reader(tmp_path):
     """`score.py esci` indexes ESCI's products through `preloved index --catalog` (this reader);
     `preloved eval` builds them as `Listing(**product)`. Both must see the same texts, or the two
