@@ -97,11 +97,40 @@ def _scalar(v: object) -> bool:
     return isinstance(v, str | int | float) and not isinstance(v, bool)
 
 
+def coerce_fields(row: dict) -> dict:
+    """`row` (`with_aliases`) with what exports write for our fields read as ours where it can be: a text field
+    given as a list of values as them joined by commas ("size": ["S", "M"]), as an object by its `title`,
+    `name`, `value`, `label` or `text` ({"id": 53, "title": "Nike"}); a price as an object by its `amount`, as
+    text with its currency ("£12.50") as the number. What cannot be read stays as given, for the caller to
+    refuse. The catalogue reader and `PUT /listings` read listings through it."""
+    row = with_aliases(row)
+    out = dict(row)
+    for key in _TEXT_FIELDS:
+        v = row.get(key)
+        if isinstance(v, dict):  # {"title": "Nike", "id": 53}, as marketplace APIs write a brand or a size
+            v = next((v[k] for k in _NAME_KEYS if _scalar(v.get(k)) and str(v[k]).strip()), v)
+        if isinstance(v, list) and v and all(_scalar(x) for x in v):  # "size": ["S", "M"]: either
+            v = ", ".join(str(x).strip() for x in v if str(x).strip())
+        if v is not row.get(key):
+            out[key] = v
+    price = row.get("price")
+    if isinstance(price, dict):  # {"amount": "12.50", "currency": "GBP"}, as shop APIs write it
+        price = next((price[k] for k in ("amount", "value", "price") if k in price), price)
+    if isinstance(price, str) and price.strip():
+        try:
+            price = _price(price)
+        except ValueError:
+            pass
+    if price is not row.get("price"):
+        out["price"] = price
+    return out
+
+
 def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = None) -> Listing:
     """One catalogue row to a `Listing`; unknown keys go into `metadata`. Raises CatalogueError."""
     if not isinstance(row, dict):
         raise CatalogueError(f"expected a JSON object, got {type(row).__name__}", path=path, line=line)
-    row = with_aliases(row)
+    row = coerce_fields(row)
     rid = row.get("id")
     if rid is None or (isinstance(rid, str) and not rid.strip()):
         raise CatalogueError("missing 'id'", path=path, line=line)
@@ -114,18 +143,12 @@ def listing_from_dict(row: dict, *, path: str | None = None, line: int | None = 
     data: dict[str, object] = {"id": str(rid).strip(), "title": title.strip()}
     for key in _TEXT_FIELDS:
         v = row.get(key)
-        if isinstance(v, dict):  # {"title": "Nike", "id": 53}, as marketplace APIs write a brand or a size
-            v = next((v[k] for k in _NAME_KEYS if _scalar(v.get(k)) and str(v[k]).strip()), v)
-        if isinstance(v, list) and v and all(_scalar(x) for x in v):  # "size": ["S", "M"]: either
-            v = ", ".join(str(x).strip() for x in v if str(x).strip())
         if v is None or (isinstance(v, str) and not v.strip()):
             continue
         if not _scalar(v):
             raise CatalogueError(f"listing {rid!r}: '{key}' must be text, got {v!r}", path=path, line=line)
         data[key] = str(v).strip()
     price = row.get("price")
-    if isinstance(price, dict):  # {"amount": "12.50", "currency": "GBP"}, as shop APIs write it
-        price = next((price[k] for k in ("amount", "value", "price") if k in price), price)
     if price is not None and price != "":
         try:
             p = _price(price)

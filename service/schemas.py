@@ -79,9 +79,10 @@ class ParseRequest(_Strict):
 
 
 class ListingIn(BaseModel):
-    """One listing to index; keys beyond these are kept as metadata."""
+    """One listing to index; keys beyond these are kept as metadata. A number given for a text field or the id
+    is read as text (`"id": 77`, `"size": 10`), as the catalogue reader does."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
     id: Annotated[str, Field(min_length=1, max_length=256)]
     title: Annotated[str, Field(min_length=1, max_length=2000)]

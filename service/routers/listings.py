@@ -9,7 +9,7 @@ import anyio
 from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import ValidationError
 
-from retrieval.catalogue import with_aliases
+from retrieval.catalogue import coerce_fields
 from retrieval.types import Listing
 from service._errors import _clean
 from service.deps import PipelineDep, StateDep, WriteAccess
@@ -70,7 +70,7 @@ def parse_listings(body: bytes) -> list[Listing]:
                            "type": "type_error"})
             continue
         try:
-            listing = to_listing(ListingIn.model_validate(with_aliases(item)))
+            listing = to_listing(ListingIn.model_validate(coerce_fields(item)))
         except ValidationError as e:
             errors.extend({**_clean(err), "loc": [where, *map(str, err["loc"])]} for err in e.errors())
             continue

@@ -52,6 +52,18 @@ def test_upsert_reads_other_names_for_the_fields(client, auth):
     assert (got["title"], got["colour"], got["brand"]) == ("Carhartt WIP Detroit Jacket", "brown", "carhartt")
 
 
+def test_upsert_reads_what_a_marketplace_api_writes_as_the_file_reader_does(client, auth):
+    row = {"id": 77, "title": "Nike Air Max 90", "brand": {"id": 53, "title": "Nike"}, "size": {"name": "UK 9"},
+           "colour": ["White", "Grey"], "price": "£45.00"}
+    r = client.put("/listings", json=[row], headers=auth)
+    assert r.status_code == 200, r.text
+    got = client.get("/listings/77").json()
+    assert (got["brand"], got["size"], got["colour"], got["price"]) == ("Nike", "UK 9", "White, Grey", 45.0)
+    bad = {"id": 78, "title": "t", "brand": {"id": 53}, "price": "about 45"}  # no text, no number: refused
+    r = client.put("/listings", json=[bad], headers=auth)
+    assert r.status_code == 422 and "2 invalid listing field(s)" in r.text and "brand" in r.text
+
+
 def test_upsert_replaces_a_listing(client, auth):
     r = client.put("/listings", json=[{"id": "9", "title": "Zara Women Red Floral Maxi Dress", "price": 5}],
                    headers=auth)
