@@ -378,11 +378,12 @@ class QUExtractor:
         """`text` (from `_squeeze`) with each garment, colour and department misspelt by a slip of the keys
         written right ("georgia sweaater", "moon neclkace", "pastl backpacks", "wommens dress": the tagger had
         read a brand over the unknown word), and where in the query each of its characters is (`at`, extended),
-        so spans still point at the shopper's own text. A garment's name of 7 letters or more, not a brand's slip
+        so spans still point at the shopper's own text; and two names run together spaced (`_spaced`:
+        "blackdress"). A garment's name of 7 letters or more, not a brand's slip
         ("doc mattens"); a colour's (`misspelt_colour`), a department's or a shorter garment's ("drss", "shos")
         only in a query that names something to wear or wear it, who it is for or a fashion brand ("blcak
         diamond ring", "whtie vans"; "broan range hood" is a brand, "maria mena" a singer, "morgan wallen" and
-        "lisa jewell" names)."""
+        "lisa jewell" names), a shorter garment's also beside a colour named right ("black drss")."""
         words = list(re.finditer(r"\S+", text))
         lex = self.lexicon
         # every slip below is a word of 4 letters or more that no dictionary holds, or a 4-letter name with a
@@ -434,9 +435,8 @@ class QUExtractor:
             a, b = m.span()
             out.append(text[i:a] + name)
             if " " in name:  # spaced: each letter where it was, the space where the second name begins
-                cut = name.index(" ")
-                where += at[i:a] + at[a : a + cut] + at[a + cut : b]
-                where.insert(len(where) - (b - a - cut), at[a + cut])
+                cut = a + name.index(" ")
+                where += at[i:cut] + [at[cut]] + at[cut:b]
             else:  # a slip: the name's letters spread over the word's
                 where += at[i:a] + [at[a + j * (b - a - 1) // max(len(name) - 1, 1)] for j in range(len(name))]
             i = b

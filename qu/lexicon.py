@@ -377,22 +377,26 @@ def dictionary_words() -> frozenset[str]:
     ("casino", "cooker", "stickers"), so it is never read as a misspelt brand or garment ("casio",
     "choker", "knickers"); "stussey", "hoddie" and "jaket" are not in it. Empty if neither source
     can be read, and then nothing counts as misspelt."""
-    import gzip
-    from importlib import resources
-
     words: set[str] = set()
     try:
         vocab = json.loads(WORDPIECE_PATH.read_text(encoding="utf-8"))["model"]["vocab"]
         words.update(w for w in vocab if len(w) >= 4 and w.isalpha())
     except (OSError, KeyError, ValueError):
         pass
+    words.update(w for w, n in _english_counts().items() if n >= WORD_MIN_COUNT and len(w) >= 4 and w.isalpha())
+    return frozenset(words)
+
+
+def _english_counts() -> dict[str, int]:
+    """pyspellchecker's English words with their counts in its corpus; empty if the list cannot be read."""
+    import gzip
+    from importlib import resources
+
     try:
         with resources.files("spellchecker").joinpath("resources", "en.json.gz").open("rb") as f:
-            counts = json.loads(gzip.decompress(f.read()))
-        words.update(w for w, n in counts.items() if n >= WORD_MIN_COUNT and len(w) >= 4 and w.isalpha())
+            return json.loads(gzip.decompress(f.read()))
     except (ModuleNotFoundError, OSError, ValueError):
-        pass
-    return frozenset(words)
+        return {}
 
 
 @lru_cache(maxsize=1)
@@ -400,15 +404,7 @@ def short_words() -> frozenset[str]:
     """English words of 3 letters that pyspellchecker's list counts 100 times or more ("bet", "cot", "mes"):
     such a word is never read as a slip of a longer name. Empty if the list cannot be read, and then no
     3-letter word is read as a slip."""
-    import gzip
-    from importlib import resources
-
-    try:
-        with resources.files("spellchecker").joinpath("resources", "en.json.gz").open("rb") as f:
-            counts = json.loads(gzip.decompress(f.read()))
-    except (ModuleNotFoundError, OSError, ValueError):
-        return frozenset()
-    return frozenset(w for w, n in counts.items() if n >= WORD_MIN_COUNT and len(w) == 3 and w.isalpha())
+    return frozenset(w for w, n in _english_counts().items() if n >= WORD_MIN_COUNT and len(w) == 3 and w.isalpha())
 
 
 def spelt_right(word: str) -> bool:
