@@ -359,6 +359,8 @@ class RuleMatcher:
             if second == "print" and (pattern := lex.colour(first)) in _PATTERN_VALUES:
                 return "colour", pattern, 0.7
         cat = self.taxonomy.synonyms.get(k)
+        if cat is None and n == 2:  # a garment's name written as two words: "jump suit", "wind breaker"
+            cat = self.taxonomy.synonyms.get(k.replace(" ", ""))
         if cat is None and ("-" in k or "." in k):
             cat = self.taxonomy.exact(phrase)  # the taxonomy's own key: "t-shirt" is "t shirt"
         if cat is not None:

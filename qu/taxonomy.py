@@ -140,6 +140,8 @@ class Taxonomy:
             if cand and cand in self.synonyms:
                 return self.synonyms[cand]
         words = k.split()
+        if len(words) >= 2 and (joined := self.synonyms.get(words[-2] + words[-1])):  # "jump suit", "wind breaker"
+            return joined
         for n in range(len(words) - 1, 0, -1):
             tail = " ".join(words[-n:])
             if tail in self.synonyms:

@@ -83,6 +83,12 @@ def test_paths_and_matching():
         ("hoodie", "hoodies"),
         ("puffer jacket", "jackets"),
         ("Doc boots", "boots"),
+        # a garment's one-word name written as two words is that garment, not its last word's
+        ("jump suit", "jumpsuits"),
+        ("black swim suit", "swimwear"),
+        ("sweat pants", "joggers"),
+        ("wind breaker", "jackets"),
+        ("dress shirt", "shirts"),  # no "dressshirt": its last word
     ],
 )
 def test_normalise_category(text, leaf):
