@@ -121,6 +121,9 @@ function renderChips(data) {
     }));
   }
   const notes = [];
+  // where qu wrote a slip right or spaced words run together ("blackdress"), what it read
+  const readAs = (parsed.extra || {}).read_as;
+  if (readAs) notes.push("Read as: " + readAs);
   // a relaxed attribute still applied was widened (a colour to its family, a category to its parent)
   const applied = data.applied_filters || {};
   const relaxed = data.relaxed_filters || [];

@@ -138,6 +138,18 @@ def test_the_page_says_which_filters_were_widened_and_which_dropped(page, server
     assert "Ranked, not filtered, by: colour" in notes and "Widened" not in notes, notes
 
 
+def test_the_page_says_what_a_misspelt_query_was_read_as(page, server):
+    pg = page
+    pg.goto(server.url + "/?q=" + "blackdress")
+    wait_for_search(pg, 1)
+    assert "Read as: black dress" in pg.text_content("#notes")
+    assert pg.locator("#chips .chip[data-attribute='colour']").count() == 1
+    pg.fill("#q", "black dress")
+    pg.press("#q", "Enter")
+    wait_for_search(pg, 2)
+    assert "Read as" not in pg.text_content("#notes")
+
+
 def test_a_colour_the_query_does_not_want_is_a_chip_and_is_excluded(page, server):
     pg = page
     pg.goto(server.url + "/?q=" + "jeans not black")
