@@ -45,8 +45,8 @@ def test_evaluate_a_few_queries(extractor):
         assert v["queries"] == 12 and set(v["per_attribute"]) == set(SCORED)
         for sc in [v["micro"], *v["per_attribute"].values()]:
             tp, fp, fn = sc["tp"], sc["fp"], sc["fn"]
-            assert sc["precision"] == (round(tp / (tp + fp), 4) if tp + fp else 0.0)
-            assert sc["recall"] == (round(tp / (tp + fn), 4) if tp + fn else 0.0)
+            assert sc["precision"] == (round(tp / (tp + fp), 6) if tp + fp else 0.0)
+            assert sc["recall"] == (round(tp / (tp + fn), 6) if tp + fn else 0.0)
     gold = sum(len(s["spans"]) for s in load_split("dev")[:12])
     micro = dev["rules+tagger"]["micro"]
     assert 0 < micro["tp"] + micro["fn"] <= gold  # every gold span of the five attributes is counted once
@@ -87,3 +87,11 @@ def test_cli_eval_llm_before_rules_with_the_fake_backend(tmp_path):
     assert {x[1] for x in rows} == {"rules+llm"} and len(rows) == 2 * (1 + len(SCORED))
     (llm,) = [json.loads(line[len("llm:") :]) for line in r.stdout.splitlines() if line.startswith("llm:")]
     assert llm["calls"] + llm.get("cache_hits", 0) == 6  # the LLM layer saw all 3 + 3 queries
+
+
+def test_scores_print_as_the_scorer_prints_them():
+    """Printed to 3 decimals from the exact value, as checks/score.py prints it: 1944/2908 = 0.668501 is 0.669
+    (kept to 4 decimals first, it printed 0.668)."""
+    from qu.evaluation import Scores
+
+    assert f"{Scores._prf(972, 511, 453)['f1']:.3f}" == f"{2 * 972 / (2 * 972 + 511 + 453):.3f}" == "0.669"
