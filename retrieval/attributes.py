@@ -77,6 +77,11 @@ _GENDER = {
     "children": "kids",
     "child": "kids",
     "unisex": "unisex",
+    # as marketplaces name their departments
+    "menswear": "men",
+    "womenswear": "women",
+    "ladieswear": "women",
+    "kidswear": "kids",
 }
 _GENDER_MATCH = {
     "men": {"men", "unisex"},
@@ -97,7 +102,12 @@ def _singular(w: str) -> str:
 
 
 def _gender_key(ws: tuple[str, ...]) -> str:
-    return _GENDER.get("".join(ws), "".join(ws))
+    """The gender a value's words name: as a whole ("women s" is "women"), else by the first word that names one
+    ("Girls' clothing", "Baby Boys"); else the words joined."""
+    joined = "".join(ws)
+    if joined in _GENDER:
+        return _GENDER[joined]
+    return next((_GENDER[w] for w in ws if w in _GENDER), joined)
 
 
 def _colour_family(value: str) -> tuple[str, ...]:

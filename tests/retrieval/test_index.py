@@ -410,6 +410,10 @@ def test_a_brand_or_colour_under_another_name_matches_by_qus_lexicons(tmp_path, 
     assert not value_matches("size", "12 petite", "12") and not value_matches("size", "12 petite", "petite 8")
     assert value_matches("condition", "new with tags", "bnwt") and value_matches("condition", "used", "good condition")
     assert not value_matches("condition", "new", "used good")
+    # departments as marketplaces name them, and a gender named by a value's first word that names one
+    assert value_matches("gender", "women", "womenswear") and value_matches("gender", "men", "menswear")
+    assert value_matches("gender", "girls", "girls clothing") and value_matches("gender", "boys", "baby boys")
+    assert not value_matches("gender", "women", "menswear") and not value_matches("gender", "girls", "baby boys")
     # exact lookups only: the brand "Basics" is not a misspelt Asics
     assert not value_matches("brand", "asics", "basics")
     listings = [
