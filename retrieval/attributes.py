@@ -181,8 +181,14 @@ def _canonical(attr: str, value: str) -> str | None:
         return normalise_size(value) or normalise_size(f"size {value}")
     if attr == "condition":
         names = {" ".join(words(c)): c for c in lex.condition_alias.values()}
-        return lex.condition_alias.get(key(value)) or names.get(value)
+        return lex.condition_alias.get(key(value)) or names.get(value) or _GRADES.get(value)
     return None
+
+
+# a used item's grade as marketplaces write it in a listing (Vinted's "Very good", "Good", "Satisfactory"): not
+# qu's aliases, where "good" alone is no condition of a query ("good boy t shirt")
+_GRADES = {"excellent": "used - like new", "very good": "used - good", "good": "used - good",
+           "satisfactory": "used - fair", "fair": "used - fair", "poor": "used - fair"}
 
 
 @lru_cache(maxsize=65_536)

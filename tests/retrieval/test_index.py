@@ -410,6 +410,10 @@ def test_a_brand_or_colour_under_another_name_matches_by_qus_lexicons(tmp_path, 
     assert not value_matches("size", "12 petite", "12") and not value_matches("size", "12 petite", "petite 8")
     assert value_matches("condition", "new with tags", "bnwt") and value_matches("condition", "used", "good condition")
     assert not value_matches("condition", "new", "used good")
+    # a used item's grade as a marketplace writes it
+    assert value_matches("condition", "used", "very good") and value_matches("condition", "used", "satisfactory")
+    assert not value_matches("condition", "new", "very good")
+    assert not value_matches("condition", "new with tags", "good")
     # departments as marketplaces name them, and a gender named by a value's first word that names one
     assert value_matches("gender", "women", "womenswear") and value_matches("gender", "men", "menswear")
     assert value_matches("gender", "girls", "girls clothing") and value_matches("gender", "boys", "baby boys")
