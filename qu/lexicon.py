@@ -383,20 +383,24 @@ def dictionary_words() -> frozenset[str]:
         words.update(w for w in vocab if len(w) >= 4 and w.isalpha())
     except (OSError, KeyError, ValueError):
         pass
-    words.update(w for w, n in _english_counts().items() if n >= WORD_MIN_COUNT and len(w) >= 4 and w.isalpha())
+    words.update(_english_words()[1])
     return frozenset(words)
 
 
-def _english_counts() -> dict[str, int]:
-    """pyspellchecker's English words with their counts in its corpus; empty if the list cannot be read."""
+@lru_cache(maxsize=1)
+def _english_words() -> tuple[frozenset[str], frozenset[str]]:
+    """pyspellchecker's English words counted `WORD_MIN_COUNT` times or more in its corpus, of 3 letters and of
+    4 or more (one read of the list for both); empty if it cannot be read."""
     import gzip
     from importlib import resources
 
     try:
         with resources.files("spellchecker").joinpath("resources", "en.json.gz").open("rb") as f:
-            return json.loads(gzip.decompress(f.read()))
+            counts = json.loads(gzip.decompress(f.read()))
     except (ModuleNotFoundError, OSError, ValueError):
-        return {}
+        return frozenset(), frozenset()
+    common = [w for w, n in counts.items() if n >= WORD_MIN_COUNT and len(w) >= 3 and w.isalpha()]
+    return frozenset(w for w in common if len(w) == 3), frozenset(w for w in common if len(w) >= 4)
 
 
 @lru_cache(maxsize=1)
@@ -404,7 +408,7 @@ def short_words() -> frozenset[str]:
     """English words of 3 letters that pyspellchecker's list counts 100 times or more ("bet", "cot", "mes"):
     such a word is never read as a slip of a longer name. Empty if the list cannot be read, and then no
     3-letter word is read as a slip."""
-    return frozenset(w for w, n in _english_counts().items() if n >= WORD_MIN_COUNT and len(w) == 3 and w.isalpha())
+    return _english_words()[0]
 
 
 def spelt_right(word: str) -> bool:

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from qu._data import load_split
-from qu.lexicon import Lexicon, _loose, dictionary_words, get_lexicon, key, spelt_right
+from qu.lexicon import Lexicon, _loose, dictionary_words, get_lexicon, key, short_words, spelt_right
 from qu.merge import COLOUR_JOINT, GARMENT_COLOUR, METALS_AND_STONES, unread_words
 from qu.sizes import SIZE_WORD, find_sizes
 from qu.taxonomy import GARMENT_ROOTS, Taxonomy, get_taxonomy
@@ -323,7 +323,7 @@ class RuleMatcher:
 
     @classmethod
     def load(cls) -> RuleMatcher:
-        dictionary_words()  # read now (0.2 s), not by the first query with a word it must look up
+        dictionary_words(), short_words()  # read now (0.2 s each), not by the first query with a word to look up
         return cls(lexicon=get_lexicon(), taxonomy=get_taxonomy(), common=_common_words())
 
     def _lookup(self, phrase: str, n: int) -> tuple[str, str, float] | None:
