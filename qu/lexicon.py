@@ -311,13 +311,11 @@ class Lexicon:
 
 def _slip_of(slips: dict[str, str], text: str) -> str | None:
     """The name `text` is a slip of in `slips` (from `_slips`), if it is a word of 4 letters or more that no
-    dictionary holds, or a 4-letter name with a letter dropped inside it that is no English word (`short_slip`:
-    "pik", "mns"; not "god" or "mes")."""
+    dictionary holds, or of 3 (`_slips` holds a 3-letter slip only where `short_slip` allows it: "pik", "mns";
+    not "god" or "mes")."""
     k = key(text)
     name = slips.get(k)
-    if name is None:
-        return None
-    return name if (len(k) >= 4 and not spelt_right(k)) or short_slip(k, name) else None
+    return name if name is not None and (len(k) == 3 or not spelt_right(k)) else None
 
 
 def short_slip(word: str, name: str) -> bool:
