@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
 
 def simplify(model) -> int:
     """Simplify `model` (an `onnx.ModelProto` exported from a BERT-family model) in place; returns how
@@ -94,7 +92,8 @@ def verified(original: bytes, simplified: bytes, vocab_size: int, seed: int = 0)
         mask = np.ones_like(ids)
         for row in range(1, batch):  # rows after the first are padded
             mask[row, rng.integers(1, length + 1):] = 0
-        feed = dict(zip(_INPUTS, (ids * mask, mask, np.zeros_like(ids)), strict=True))
+        given = {"input_ids": ids * mask, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        feed = {i.name: given[i.name] for i in a.get_inputs()}
         if not all(np.array_equal(x, y) for x, y in zip(a.run(None, feed), b.run(None, feed), strict=True)):
             return False
     return True
