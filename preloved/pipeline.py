@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from qu.extractor import without_negations
+from qu.lexicon import is_written, written_words
 from qu.types import Extractor, ParsedQuery
 from rerank.types import Reranker
 from retrieval.types import Hit
@@ -85,6 +86,13 @@ class SearchPipeline:
             raise BadQueryError(f"query has {len(query)} characters; at most {self.max_query_chars} are allowed")
         return query
 
+    def _spelt(self, query: str, parsed: ParsedQuery) -> ParsedQuery:
+        """`parsed` with `extra["read_as"]` holding the query as read with the catalogue's spelling
+        (`Index.spell`) where a word of it (or of qu's reading) is in no listing and is not one people write
+        (`qu.lexicon.is_written`: a dictionary's, or a name qu reads, such as a brand the catalogue lacks)."""
+        spelt = self.index.spell(parsed.extra.get("read_as") or query, is_written)
+        return parsed if spelt is None else parsed.model_copy(update={"extra": {**parsed.extra, "read_as": spelt}})
+
     def search(self, query: str, k: int = 10, stages: str = "rerank", rerank_depth: int | None = None,
                filters: Mapping[str, object] | None = None, use_parsed: bool = True,
                exclude: Collection[str] = (), use_cache: bool = True,
@@ -115,10 +123,15 @@ class SearchPipeline:
         parsed = self.extractor.parse(query)
         if exclude:
             parsed = parsed.without(exclude)
+        if use_parsed:
+            parsed = self._spelt(query, parsed)
         timings["qu"] = (time.perf_counter() - t) * 1000
-        # models read "black" in "dress not black" as wanted: the embedding and the reranker get the
-        # query without the phrase (rare: the vector started above is then not used)
-        wanted = without_negations(query, parsed.extra.get("negated") if use_parsed else None)
+        # the models read the query as read: slips written right, words run together spaced and words no
+        # listing has in the catalogue's spelling ("balck jeans" as "black jeans", "jewerly" as "jewelry";
+        # BM25 matches those words too), and without what it does not want
+        # ("black" in "dress not black" would read as wanted); rare: the vector started above is then not used
+        extra = parsed.extra if use_parsed else {}
+        wanted = without_negations(extra.get("read_as") or query, extra.get("negated"))
         if wanted != query and qvec is not None:
             qvec = self.index.embed_query_async(wanted, use_cache)
 
@@ -178,5 +191,6 @@ def load_pipeline(settings=None, index_dir=None, with_reranker: bool = True) -> 
         from rerank import load_reranker
 
         reranker = load_reranker(settings)
+    written_words()  # read now (60 ms), not by the first query with a word no listing has (`_spelt`)
     return SearchPipeline(load_extractor(settings), index, reranker, max_k=settings.max_k,
                           max_query_chars=settings.max_query_chars, rerank_depth=settings.rerank_depth)

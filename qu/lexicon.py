@@ -386,9 +386,10 @@ def dictionary_words() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _english_words() -> tuple[frozenset[str], frozenset[str]]:
+def _english_words() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """pyspellchecker's English words counted `WORD_MIN_COUNT` times or more in its corpus, of 3 letters and of
-    4 or more (one read of the list for both); empty if it cannot be read."""
+    4 or more, and all its words of 5 letters or more whatever their count (one read of the list for the
+    three); empty if it cannot be read."""
     import gzip
     from importlib import resources
 
@@ -396,9 +397,10 @@ def _english_words() -> tuple[frozenset[str], frozenset[str]]:
         with resources.files("spellchecker").joinpath("resources", "en.json.gz").open("rb") as f:
             counts = json.loads(gzip.decompress(f.read()))
     except (ModuleNotFoundError, OSError, ValueError):
-        return frozenset(), frozenset()
+        return frozenset(), frozenset(), frozenset()
     common = [w for w, n in counts.items() if n >= WORD_MIN_COUNT and len(w) >= 3 and w.isalpha()]
-    return frozenset(w for w in common if len(w) == 3), frozenset(w for w in common if len(w) >= 4)
+    return (frozenset(w for w in common if len(w) == 3), frozenset(w for w in common if len(w) >= 4),
+            frozenset(w for w in counts if len(w) >= 5 and w.isalpha()))
 
 
 @lru_cache(maxsize=1)
@@ -414,6 +416,27 @@ def spelt_right(word: str) -> bool:
     could be read, and then nothing counts as misspelt."""
     words = dictionary_words()
     return not words or word in words
+
+
+@lru_cache(maxsize=1)
+def written_words() -> frozenset[str]:
+    """Words of 5 letters or more that someone writes: the dictionary's (`dictionary_words`), every word of
+    pyspellchecker's list however rarely its corpus counts it ("shavers", "positioner", "edger"), and the
+    words of the names qu reads (brands and their misspellings, colours, styles, departments, conditions,
+    garments: "ganni", "stussy", "gorpcore"). A query's word in it is not a slip of another word
+    (`retrieval.spell`)."""
+    from qu.taxonomy import get_taxonomy
+
+    lex = get_lexicon()
+    names = [*lex.brand_alias, *lex.colour_alias, *lex.colour_words, *lex.style_alias, *lex.gender_alias,
+             *lex.condition_alias, *get_taxonomy().synonyms]
+    named = {w for name in names for w in re.findall(r"[a-z]+", name) if len(w) >= 5}
+    return frozenset(w for w in dictionary_words() if len(w) >= 5) | _english_words()[2] | named
+
+
+def is_written(word: str) -> bool:
+    """Whether a (lowercased) word of 5 letters or more is one someone writes (`written_words`)."""
+    return word in written_words()
 
 
 @lru_cache(maxsize=2)

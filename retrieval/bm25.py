@@ -132,6 +132,11 @@ class SparseBM25:
                 out.append((s, e, self.stats.idf[c] * qf))
         return out
 
+    def rows_with(self, term: str) -> int:
+        """How many of this segment's rows hold `term` (deleted rows too)."""
+        c = self.stats.vocab.get(term)
+        return 0 if c is None or c + 1 >= len(self.indptr) else int(self.indptr[c + 1] - self.indptr[c])
+
     def scores(self, terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(rows, scores) of every row with a nonzero score; query duplicates count, as in rank-bm25."""
         return self._scores(self._terms(terms))

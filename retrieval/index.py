@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ from retrieval.catalogue import check_unique, listing_from_dict
 from retrieval.dense import Embedder, EmbeddingCache, QueryBatcher, VectorSearch, content_hashes, embed_cached
 from retrieval.errors import EmptyQueryError, IndexFormatError
 from retrieval.fusion import check_method, fuse_arrays
+from retrieval.spell import respell
 from retrieval.text import TEXT_VERSION, dense_text, lexical_text, tokenize
 from retrieval.types import Hit, Listing, Retrieved, Stage
 
@@ -597,6 +598,13 @@ class Index:
             self._qcache.popitem(last=False)
 
     # searching -----------------------------------------------------------------------------------
+
+    def spell(self, text: str, is_word: Callable[[str], bool]) -> str | None:
+        """`text` with the words no listing has written as the catalogue's word one slip away
+        ("jewerly bracelet" -> "jewelry bracelet"), or None where none is (`retrieval.spell.respell`;
+        `is_word` says which words people write, which stay as they are)."""
+        segs = [seg for seg, _ in self._state.segments()]
+        return respell(text, lambda term: sum(seg.bm25.rows_with(term) for seg in segs), is_word)
 
     def search(
         self,

@@ -139,3 +139,33 @@ def test_a_colour_the_query_does_not_want_is_excluded_and_unread_by_the_models(p
         assert "5" not in [h.id for h in res.hits] and res.hits[0].id == "4"  # the blue 501s, not the black skinnies
         assert res.applied_filters["not_colour"] == "black"
     assert seen[-1] == "jeans" and "jeans" in seen[:-1]  # the reranker, then the encoder (after the early one)
+
+
+def test_the_models_read_the_query_as_qu_read_it(pipeline, monkeypatch):
+    """A slip written right ("jeans not balck" -> "jeans not black") reaches the query encoder and the
+    reranker as read, and without the phrase the query does not want; a query read as typed reaches them
+    as typed."""
+    seen: list[str] = []
+    encode, rerank = pipeline.index.embed_query_async, pipeline.reranker.rerank
+    monkeypatch.setattr(pipeline.index, "embed_query_async",
+                        lambda q, *a, **kw: (seen.append(q), encode(q, *a, **kw))[1])
+    monkeypatch.setattr(pipeline.reranker, "rerank", lambda q, *a, **kw: (seen.append(q), rerank(q, *a, **kw))[1])
+    res = pipeline.search("blak nike trainers", k=3, stages="rerank", use_cache=False)
+    assert res.parsed.extra["read_as"] == "black nike trainers"
+    assert seen == ["blak nike trainers", "black nike trainers", "black nike trainers"]  # early, again, reranker
+    assert res.hits[0].id == "1"  # the black Nike trainers
+    seen.clear()
+    pipeline.search("jeans not balck", k=3, stages="rerank", use_cache=False)
+    assert seen[1:] == ["jeans", "jeans"]
+    seen.clear()
+    pipeline.search("blak nike trainers", k=3, stages="rerank", use_parsed=False, use_cache=False)
+    assert seen == ["blak nike trainers", "blak nike trainers"]  # nothing qu read is used
+
+
+def test_a_word_no_listing_has_is_read_with_the_catalogues_spelling(pipeline):
+    """"chronogarph" is in no listing and no dictionary; "chronograph" is one slip away in listing 16. A
+    brand qu knows stays as typed though no listing has it ("ganni")."""
+    res = pipeline.search("fossil chronogarph", k=3, stages="rerank", use_cache=False)
+    assert res.parsed.extra["read_as"] == "fossil chronograph"
+    assert res.hits[0].id == "16"
+    assert "read_as" not in pipeline.search("ganni dress", k=3, stages="hybrid").parsed.extra
