@@ -19,11 +19,13 @@ logger = logging.getLogger(__name__)
 
 
 def esci_index(settings: Settings) -> Path:
-    """Index the ESCI product pool once; the folder is keyed by the pool's content."""
+    """Index the ESCI product pool once; the folder is keyed by the pool's content and the text version
+    (another tokenizer needs another index)."""
     from retrieval import Index, Listing
+    from retrieval.text import TEXT_VERSION
 
     pool = product_pool(settings.data_dir)
-    key = hashlib.sha1(json.dumps(pool, sort_keys=True).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([TEXT_VERSION, pool], sort_keys=True).encode()).hexdigest()[:12]
     out = settings.cache_dir / f"esci-index-{key}"
     if not (out / "manifest.json").is_file():
         Index.build([Listing(**p) for p in pool], out, show_progress=True)

@@ -474,3 +474,15 @@ def test_bm25_matches_the_words_qu_read_where_the_shopper_ran_them_together(tmp_
     p = parsed(q).model_copy(update={"extra": {"read_as": "black dress"}})
     read = {h.id: h.score for h in idx.search(q, stage="bm25", parsed=p).hits}
     assert read["d"] > 0 and read["t"] > 0 and read.get("s", 0.0) == 0.0
+
+
+@pytest.mark.parametrize(("word", "term"), [
+    ("boots", "boot"), ("jeans", "jean"), ("dress", "dress"), ("dresses", "dress"), ("watches", "watch"),
+    ("brushes", "brush"), ("boxes", "box"), ("glasses", "glass"), ("shoes", "shoe"), ("blouses", "blouse"),
+    ("sizes", "size"), ("bus", "bus"),
+])
+def test_plurals_fold_to_the_singular_term(word, term):
+    """A listing's "Red Dress" matches a query for "red dresses" ("dresses" had folded to "dresse")."""
+    from retrieval.text import stem
+
+    assert stem(word) == term
