@@ -9,9 +9,8 @@ keyboard's row), at a place drawn from the seed and the query; the judgements st
 pipeline, one query at a time, every cache off. For each kind and stage: NDCG@10 over the slipped queries,
 its loss against the same queries as written (paired bootstrap), and how many of them the pipeline read as
 something other than typed (`extra["read_as"]`: qu's reading, then the catalogue's spelling), which BM25, the
-query encoder and the reranker then read. Choose
-on dev; `--split test` is for the one report after. Prints a table and writes
-bench/results/esci_slips_<split>.json.
+query encoder and the reranker then read. Choose on dev; `--split test` is for the one report after. Prints
+a table and writes bench/results/esci_slips_<split>.json.
 """
 
 from __future__ import annotations
@@ -30,11 +29,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from qu_robustness import SLIPS, slip  # noqa: E402
+
 
 def slipped(query: str, kind: str, seed: int) -> str | None:
     """`query` with its longest all-letter word of 5 or more letters slipped once, or None (no such word)."""
-    from qu_robustness import slip
-
     words = query.split()
     at = [i for i, w in enumerate(words) if w.isalpha() and len(w) >= 5]
     if not at:
@@ -45,8 +44,6 @@ def slipped(query: str, kind: str, seed: int) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from qu_robustness import SLIPS
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=("dev", "test"), default="dev")
     ap.add_argument("--stages", nargs="+", choices=("bm25", "dense", "hybrid", "rerank"),

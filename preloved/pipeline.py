@@ -86,7 +86,7 @@ class SearchPipeline:
             raise BadQueryError(f"query has {len(query)} characters; at most {self.max_query_chars} are allowed")
         return query
 
-    def _spelt(self, query: str, parsed: ParsedQuery) -> ParsedQuery:
+    def _respelt(self, query: str, parsed: ParsedQuery) -> ParsedQuery:
         """`parsed` with `extra["read_as"]` holding the query as read with the catalogue's spelling
         (`Index.spell`) where a word of it (or of qu's reading) is in no listing and is not one people write
         (`qu.lexicon.is_written`: a dictionary's, or a name qu reads, such as a brand the catalogue lacks)."""
@@ -124,7 +124,7 @@ class SearchPipeline:
         if exclude:
             parsed = parsed.without(exclude)
         if use_parsed:
-            parsed = self._spelt(query, parsed)
+            parsed = self._respelt(query, parsed)
         timings["qu"] = (time.perf_counter() - t) * 1000
         # the models read the query as read: slips written right, words run together spaced and words no
         # listing has in the catalogue's spelling ("balck jeans" as "black jeans", "jewerly" as "jewelry";
@@ -191,6 +191,6 @@ def load_pipeline(settings=None, index_dir=None, with_reranker: bool = True) -> 
         from rerank import load_reranker
 
         reranker = load_reranker(settings)
-    written_words()  # read now (60 ms), not by the first query with a word no listing has (`_spelt`)
+    written_words()  # read now (60 ms), not by the first query with a word no listing has (`_respelt`)
     return SearchPipeline(load_extractor(settings), index, reranker, max_k=settings.max_k,
                           max_query_chars=settings.max_query_chars, rerank_depth=settings.rerank_depth)

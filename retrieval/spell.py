@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 from retrieval.text import _TOKEN, STOP_WORDS, fold, stem
 
-SHORTEST = 5  # shorter words have too many neighbours one slip away ("skirt" and "shirt", "bag" and "bog")
+# shorter words have too many neighbours one slip away: with 4-letter words ESCI train read 3 more queries
+# otherwise, none toward what was meant ("liss" as "lists", "hado labo" as "labor"; session 31)
+SHORTEST = 5
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _LETTERS = "".join(sorted("".join(_ROWS)))
 # the keys around each key: beside it, and above and below it as the rows are staggered
@@ -15,11 +17,6 @@ _NEAR = {c: "".join(_ROWS[r2][j2] for r2, j2 in ((r, j - 1), (r, j + 1), (r - 1,
                                                   (r + 1, j - 1), (r + 1, j))
                     if 0 <= r2 < 3 and 0 <= j2 < len(_ROWS[r2]))
          for r, row in enumerate(_ROWS) for j, c in enumerate(row)}
-
-
-def words(text: str) -> list[str]:
-    """The words `respell` reads in `text`: folded, letters and digits."""
-    return _TOKEN.findall(fold(text))
 
 
 def one_slip(word: str) -> set[str]:
@@ -42,7 +39,7 @@ def respell(text: str, commonness: Callable[[str], float], is_word: Callable[[st
     `commonness(term)`: how many listings have the term, or any number that orders terms alike, 0 for none;
     `is_word(word)`: whether people write the word (a dictionary holds it)."""
     out, changed = [], False
-    for w in words(text):
+    for w in _TOKEN.findall(fold(text)):
         if len(w) >= SHORTEST and w.isalpha() and w not in STOP_WORDS and not is_word(w) \
                 and not commonness(stem(w)):
             scored = [(n, c) for c in sorted(one_slip(w)) if (n := commonness(stem(c))) and is_word(c)]
