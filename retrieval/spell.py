@@ -35,15 +35,17 @@ def one_slip(word: str) -> set[str]:
 def respell(text: str, commonness: Callable[[str], float], is_word: Callable[[str], bool]) -> str | None:
     """`text` (folded) with each word of letters only, `SHORTEST` letters or more, that no listing has
     (`commonness` of its BM25 term is 0), is not a word people write (`is_word`), replaced by the word
-    people write one slip away (`one_slip`) whose term the most listings have; None where no word changed.
+    people write one slip away (`one_slip`): one the typed word lacks a letter of, if any ("handlrs" is
+    "handlers" before "handles": a dropped letter is read first, the shopper's letters kept), then the one whose
+    term the most listings have; None where no word changed.
     `commonness(term)`: how many listings have the term, or any number that orders terms alike, 0 for none;
     `is_word(word)`: whether people write the word (a dictionary holds it)."""
     out, changed = [], False
     for w in _TOKEN.findall(fold(text)):
         if len(w) >= SHORTEST and w.isalpha() and w not in STOP_WORDS and not is_word(w) \
                 and not commonness(stem(w)):
-            scored = [(n, c) for c in sorted(one_slip(w)) if (n := commonness(stem(c))) and is_word(c)]
-            if scored:
-                w, changed = max(scored, key=lambda s: s[0])[1], True  # the first of the most common, sorted
+            scored = [(len(c) > len(w), n, c) for c in sorted(one_slip(w)) if (n := commonness(stem(c))) and is_word(c)]
+            if scored:  # the first in sorted order of the best
+                w, changed = max(scored, key=lambda s: s[:2])[2], True
         out.append(w)
     return " ".join(out) if changed else None
