@@ -297,6 +297,13 @@ class Lexicon:
         slip from "donna" or "heren" is as often a name)."""
         return _slip_of(self._department_slips, text)
 
+    def prepare(self) -> Lexicon:
+        """Build the slip tables now (about 50 ms), not when the first query with a misspelt word needs them
+        (a fresh server's first "north face jaket" had spent 45 ms in qu, 3 ms after)."""
+        for table in ("_colour_slips", "_department_slips"):
+            getattr(self, table)  # a cached property: built once, here
+        return self
+
     @cached_property
     def _department_slips(self) -> dict[str, str]:
         return _slips(_SLIPPED_DEPARTMENTS, set(self.gender_alias))

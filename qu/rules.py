@@ -324,7 +324,7 @@ class RuleMatcher:
     @classmethod
     def load(cls) -> RuleMatcher:
         dictionary_words(), short_words()  # read now (0.2 s each), not by the first query with a word to look up
-        return cls(lexicon=get_lexicon(), taxonomy=get_taxonomy(), common=_common_words())
+        return cls(lexicon=get_lexicon().prepare(), taxonomy=get_taxonomy(), common=_common_words())
 
     def _lookup(self, phrase: str, n: int) -> tuple[str, str, float] | None:
         """(attribute, canonical value, confidence) for an n-gram, or None. A hyphenated word the
