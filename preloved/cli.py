@@ -132,12 +132,26 @@ def _existing_index(path: str | None) -> Path | None:
 
 def ensure_demo_index(settings) -> Path:
     """Build the demo catalogue and its index on first use; later calls return the folder, with a
-    warning where an older preloved built the catalogue (the index may hold API writes: kept)."""
+    warning where an older preloved built the catalogue (the index may hold API writes: kept). An index
+    tokenised with another text version, which no longer loads, is moved aside and rebuilt."""
     from preloved.catalogue import BUILDER_VERSION, build_catalogue, builder_version
     from retrieval import Index, read_catalogue
+    from retrieval.text import TEXT_VERSION
 
     built = builder_version(settings.catalogue_path.parent)
-    if (manifest := settings.index_dir / "manifest.json").is_file():
+    manifest = settings.index_dir / "manifest.json"
+    if manifest.is_file() and (was := json.loads(manifest.read_text()).get("text_version")) != TEXT_VERSION:
+        # tokenised by an older preloved: it cannot be loaded; kept aside whole (API writes too), rebuilt
+        aside = settings.index_dir.with_name(f"{settings.index_dir.name}.text-v{was}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = settings.index_dir.with_name(f"{settings.index_dir.name}.text-v{was}.{n}")
+        settings.index_dir.rename(aside)
+        logger.warning("the demo index in %s was tokenised by an older preloved (text version %s, now %d): moved "
+                       "to %s, with any listings written through the API, and rebuilt from the demo catalogue",
+                       settings.index_dir, was, TEXT_VERSION, aside)
+    if manifest.is_file():
         filters = json.loads(manifest.read_text()).get("filter_attributes")
         if (built is not None and built < BUILDER_VERSION) or (
             filters is not None and set(filters) != set(DEMO_FILTER_ATTRIBUTES)

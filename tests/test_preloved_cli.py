@@ -125,3 +125,32 @@ def test_a_demo_catalogue_an_older_builder_wrote_is_kept_with_a_warning(tmp_path
     with caplog.at_level(logging.WARNING, logger="preloved"):
         ensure_demo_index(settings)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_demo_index_of_another_text_version_is_moved_aside_and_rebuilt(tmp_path, tiny_catalogue_path, caplog):
+    """An index tokenised by an older preloved does not load; serving the demo moves it aside whole (it may
+    hold API writes) and builds the demo index afresh, saying so."""
+    import logging
+    import shutil
+
+    from preloved.catalogue import BUILDER_VERSION
+    from preloved.cli import DEMO_FILTER_ATTRIBUTES, ensure_demo_index
+    from preloved.settings import Settings
+    from retrieval import Index, read_catalogue
+    from retrieval.text import TEXT_VERSION
+
+    cat = tmp_path / "catalogue" / "catalogue.jsonl"
+    cat.parent.mkdir()
+    shutil.copy(tiny_catalogue_path, cat)
+    (cat.parent / "card.json").write_text(json.dumps({"listings": 20, "builder_version": BUILDER_VERSION}))
+    settings = Settings(index_dir=tmp_path / "index", catalogue_path=cat, data_dir=tmp_path / "no-data",
+                        cache_dir=tmp_path / "cache")
+    Index.build(read_catalogue(cat), settings.index_dir, show_progress=False, filter_attributes=DEMO_FILTER_ATTRIBUTES)
+    manifest = settings.index_dir / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "text_version": TEXT_VERSION - 1}))
+    with caplog.at_level(logging.WARNING, logger="preloved"):
+        assert ensure_demo_index(settings) == settings.index_dir
+    aside = tmp_path / f"index.text-v{TEXT_VERSION - 1}"
+    assert f"moved to {aside}" in caplog.text
+    assert json.loads((aside / "manifest.json").read_text())["text_version"] == TEXT_VERSION - 1  # kept whole
+    assert len(Index.load(settings.index_dir)) == 20  # rebuilt, and it loads
