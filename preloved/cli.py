@@ -140,7 +140,8 @@ def ensure_demo_index(settings) -> Path:
 
     built = builder_version(settings.catalogue_path.parent)
     manifest = settings.index_dir / "manifest.json"
-    if manifest.is_file() and (was := json.loads(manifest.read_text()).get("text_version")) != TEXT_VERSION:
+    meta = json.loads(manifest.read_text()) if manifest.is_file() else None
+    if meta is not None and (was := meta.get("text_version")) != TEXT_VERSION:
         # tokenised by an older preloved: it cannot be loaded; kept aside whole (API writes too), rebuilt
         aside = settings.index_dir.with_name(f"{settings.index_dir.name}.text-v{was}")
         n = 1
@@ -151,8 +152,9 @@ def ensure_demo_index(settings) -> Path:
         logger.warning("the demo index in %s was tokenised by an older preloved (text version %s, now %d): moved "
                        "to %s, with any listings written through the API, and rebuilt from the demo catalogue",
                        settings.index_dir, was, TEXT_VERSION, aside)
-    if manifest.is_file():
-        filters = json.loads(manifest.read_text()).get("filter_attributes")
+        meta = None
+    if meta is not None:
+        filters = meta.get("filter_attributes")
         if (built is not None and built < BUILDER_VERSION) or (
             filters is not None and set(filters) != set(DEMO_FILTER_ATTRIBUTES)
         ):  # the demo index may hold API writes: not replaced

@@ -277,8 +277,9 @@ def _without_size_marks(terms: list[str], parsed: ParsedQuery | None) -> list[st
 
 
 def _with_read_as(terms: list[str], parsed: ParsedQuery | None) -> list[str]:
-    """BM25's terms and the words qu read where the shopper slipped or ran words together
-    (`extra["read_as"]`: "blackdress" also matches "black" and "dress", "balck jeans" "black")."""
+    """BM25's terms and the words of the query as read where the shopper slipped or ran words together
+    (`extra["read_as"]`, from qu and then the catalogue's spelling: "blackdress" also matches "black" and
+    "dress", "balck jeans" "black", "jewerly" "jewelry")."""
     read = parsed.extra.get("read_as") if parsed is not None else None
     return [*terms, *(t for t in dict.fromkeys(tokenize(read)) if t not in terms)] if read else terms
 
