@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     rr = CrossEncoderReranker(Path(args.model), threads=2, cache_size=0, fusion_weights={})
     qs = sorted(data.dev_qrels)
     cands = {q: data.candidates[q][: cfg.eval_depth] for q in qs}
-    ce = [rr.score(q, [rr.text(data.pool[h.id]) for h in cands[q]]) for q in qs]
+    ce = [rr.score(data.read[q], [rr.text(data.pool[h.id]) for h in cands[q]]) for q in qs]
     keys = list(cfg.fusion_keys)
     features = [f for f in args.features.split(",") if f]
     unknown = set(features) - {"cover", "brand", "colour", "rank"}

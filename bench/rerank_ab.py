@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         per_query = {}
         for side, rr in rerankers.items():
             fused = [
-                fuse(rr.score(q, [rr.text(data.pool[h.id]) for h in heads[q]]), heads[q], rr.fusion_weights)
+                fuse(rr.score(data.read[q], [rr.text(data.pool[h.id]) for h in heads[q]]), heads[q], rr.fusion_weights)
                 for q in qs
             ]
             per_query[side] = per_query_ndcg(fused, qs, heads, qrels)

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             ce = []
             for q in qs:
                 hits = data.candidates[q][:50]
-                ce.append(rr.score(q, [rr.text(data.pool[h.id]) for h in hits]))
+                ce.append(rr.score(data.read[q], [rr.text(data.pool[h.id]) for h in hits]))
             ev = evaluate_split(ce, qs, data.candidates, qrels, rr.fusion_weights)
             row[split] = {
                 "cross_encoder": round(ev["cross_encoder"], 4),

@@ -18,6 +18,13 @@ Stages = Literal["bm25", "dense", "hybrid", "rerank"]
 STAGES: tuple[str, ...] = ("bm25", "dense", "hybrid", "rerank")
 
 
+def models_read(query: str, parsed: ParsedQuery) -> str:
+    """The text the query encoder and the reranker read: the query as qu and the catalogue's spelling read it
+    (`extra["read_as"]`: slips written right, words run together spaced, "jewerly" as "jewelry"), without what
+    it does not want ("black" in "dress not black" would read as wanted)."""
+    return without_negations(parsed.extra.get("read_as") or query, parsed.extra.get("negated"))
+
+
 class BadQueryError(ValueError):
     """The request cannot be answered as asked (empty query, k out of range, unknown stage...)."""
 
@@ -126,12 +133,9 @@ class SearchPipeline:
         if use_parsed:
             parsed = self._respelt(query, parsed)
         timings["qu"] = (time.perf_counter() - t) * 1000
-        # the models read the query as read: slips written right, words run together spaced and words no
-        # listing has in the catalogue's spelling ("balck jeans" as "black jeans", "jewerly" as "jewelry";
-        # BM25 matches those words too), and without what it does not want
-        # ("black" in "dress not black" would read as wanted); rare: the vector started above is then not used
-        extra = parsed.extra if use_parsed else {}
-        wanted = without_negations(extra.get("read_as") or query, extra.get("negated"))
+        # the models read the query as read (BM25 matches those words too); rare: the vector started above
+        # is then not used
+        wanted = models_read(query, parsed) if use_parsed else query
         if wanted != query and qvec is not None:
             qvec = self.index.embed_query_async(wanted, use_cache)
 

@@ -33,9 +33,14 @@ def score_candidates(
     cands: Mapping[str, Sequence[Hit]],
     texts: Mapping[str, str],
     depth: int,
+    read: Mapping[str, str] | None = None,
 ) -> list[np.ndarray]:
+    """The cross-encoder's scores of each query's top-`depth` candidates; `read`: the text the model reads
+    for a query, where it is not the query itself (`rerank._candidates.Mined.read`)."""
+    read = read or {}
     return [
-        np.asarray(score_fn(q, [texts[h.id] for h in cands[q][:depth]]), dtype=np.float64) for q in queries
+        np.asarray(score_fn(read.get(q, q), [texts[h.id] for h in cands[q][:depth]]), dtype=np.float64)
+        for q in queries
     ]
 
 

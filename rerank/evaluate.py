@@ -41,7 +41,7 @@ def evaluate_folder(
     def ce_scores(qrels):
         qs = sorted(qrels)
         return qs, [
-            rr.score(q, [rr.text(data.pool[h.id]) for h in data.candidates[q][: cfg.eval_depth]]) for q in qs
+            rr.score(data.read[q], [rr.text(data.pool[h.id]) for h in data.candidates[q][: cfg.eval_depth]]) for q in qs
         ]
 
     dev_q, dev_ce = ce_scores(data.dev_qrels)

@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = build_pool([train_path, dev_path, args.esci / "esci_us_test.jsonl"])
     judged = {(j.query, j.product_id) for j in train}
     queries = sorted({j.query for j in train})[: args.limit]
-    mined = mine(pool, queries, depth=50, cache_dir=Path(settings.cache_dir) / "rerank")
+    mined = mine(pool, queries, depth=50, cache_dir=Path(settings.cache_dir) / "rerank").hits
     candidates = {q: [h.id for h in mined[q]] for q in queries}
     texts = {pid: listing_text(pool[pid]) for ids in candidates.values() for pid in ids}
     rows = judge_pairs(candidates, texts, judged, judge, args.candidates)

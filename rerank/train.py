@@ -58,7 +58,9 @@ class TrainingData:
         queries = [j.query for j in self.train_j] + list(self.dev_qrels) + list(self.test_qrels)
         depth = max(cfg.hard_negatives.depth, cfg.eval_depth)
         self.retriever = None if cfg.retriever == "auto" else cfg.retriever
-        self.candidates = mine(
+        # the hits and the text the served models read for each query (the query as qu and the catalogue's
+        # spelling read it): the evaluation's cross-encoder reads that text; training pairs keep the query as typed
+        self.candidates, self.read = mine(
             self.pool,
             queries,
             depth=depth,
@@ -288,6 +290,7 @@ def make_dev_evaluator(data: TrainingData, log: list[dict], path: Path | None = 
                 data.candidates,
                 data.texts,
                 cfg.epoch_eval_depth or cfg.eval_depth,
+                data.read,
             )
             weights, _ = tune_on_dev(ce, queries, data.candidates, data.dev_qrels, cfg.fusion_keys)
             res = evaluate_split(ce, queries, data.candidates, data.dev_qrels, weights)
@@ -408,11 +411,11 @@ def train(
     metrics: dict = {}
     weights: dict[str, float] = {}
     if cfg.final_eval:
-        ce_dev = score_candidates(score, dev_q, data.candidates, data.texts, cfg.eval_depth)
+        ce_dev = score_candidates(score, dev_q, data.candidates, data.texts, cfg.eval_depth, data.read)
         weights, _ = tune_on_dev(ce_dev, dev_q, data.candidates, data.dev_qrels, cfg.fusion_keys)
         metrics["dev"] = evaluate_split(ce_dev, dev_q, data.candidates, data.dev_qrels, weights)
     if test_q and cfg.final_eval:
-        ce_test = score_candidates(score, test_q, data.candidates, data.texts, cfg.eval_depth)
+        ce_test = score_candidates(score, test_q, data.candidates, data.texts, cfg.eval_depth, data.read)
         metrics["test"] = evaluate_split(ce_test, test_q, data.candidates, data.test_qrels, weights)
     from rerank._candidates import retriever_name
 
