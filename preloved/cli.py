@@ -197,10 +197,26 @@ def cmd_train_reranker(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from preloved.evaluation import run_esci_eval
+    from preloved.evaluation import JudgmentsError, run_esci_eval, run_judged_eval
+    from preloved.pipeline import STAGES
 
-    run_esci_eval(split=args.split, stages=args.stages.split(","), out=Path(args.out) if args.out else None,
-                  rerank_depth=args.rerank_depth)
+    out = Path(args.out) if args.out else None
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    if not stages or set(stages) - set(STAGES):
+        raise CLIError(f"--stages {args.stages!r}: choose from {', '.join(STAGES)}")
+    if args.judgments is None:
+        if args.index is not None:
+            raise CLIError("--index needs --judgments (ESCI is searched over its own product pool)")
+        run_esci_eval(split=args.split or "test", stages=stages, out=out,
+                      rerank_depth=args.rerank_depth)
+        return 0
+    if args.split is not None:
+        raise CLIError("--split is ESCI's: with --judgments, the file's queries are the ones scored")
+    try:
+        run_judged_eval(args.judgments, args.index, stages=stages, out=out,
+                        rerank_depth=args.rerank_depth)
+    except JudgmentsError as e:
+        raise CLIError(str(e)) from e
     return 0
 
 
@@ -246,8 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("extra", nargs=argparse.REMAINDER, help="further options passed to the trainer")
     s.set_defaults(func=cmd_train_reranker)
 
-    s = sub.add_parser("eval", help="ESCI relevance: NDCG@10, Recall@100 per stage, bootstrap vs hybrid")
-    s.add_argument("--split", choices=("dev", "test"), default="test")
+    s = sub.add_parser("eval", help="NDCG@10, Recall@100 per stage, bootstrap vs hybrid: ESCI, or your own judgments")
+    s.add_argument("--split", choices=("dev", "test"), help="the ESCI split (default test)")
+    s.add_argument("--judgments", help="your own judged queries instead of ESCI: JSON lines or CSV/TSV with a "
+                                       "header, each row a query, a listing id and a gain (>= 0) or label (E/S/C/I)")
+    s.add_argument("--index", help="the index the judgments are scored over (default: the demo index)")
     s.add_argument("--stages", default="bm25,dense,hybrid,rerank")
     s.add_argument("--rerank-depth", type=int, default=50)
     s.add_argument("--out", help="write the report JSON here")

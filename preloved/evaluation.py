@@ -1,18 +1,21 @@
-"""`preloved eval`: ESCI NDCG@10 and Recall@100 per stage through the real pipeline, with a paired
-bootstrap of each stage against hybrid, a printed table, a JSON report and a bar plot."""
+"""`preloved eval`: NDCG@10 and Recall@100 per stage through the real pipeline, with a paired bootstrap of
+each stage against hybrid, a printed table, a JSON report and a bar plot; on ESCI (a split of the public
+benchmark) or on a team's own judged queries over its own index (`--judgments`)."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
+import math
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
 from preloved.esci import product_pool, qrels
-from preloved.metrics import ndcg, paired_bootstrap, recall
+from preloved.metrics import ESCI_GAIN, ndcg, paired_bootstrap, recall
 from preloved.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -32,8 +35,105 @@ def esci_index(settings: Settings) -> Path:
     return out
 
 
+class JudgmentsError(ValueError):
+    """A judgments file that cannot be read as asked: says which line and why."""
+
+
+def _gain(row: dict) -> float:
+    """A judgment's gain: `gain` as a number >= 0, or `label` as ESCI's E/S/C/I (1, 0.1, 0.01, 0) or a number."""
+    value = row.get("gain", row.get("label"))
+    if isinstance(value, str) and value.strip().upper() in ESCI_GAIN:
+        return ESCI_GAIN[value.strip().upper()]
+    try:
+        gain = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"needs a gain (a number >= 0) or a label (E, S, C, I or a number); got {value!r}") from None
+    if not math.isfinite(gain) or gain < 0:
+        raise ValueError(f"gain {value!r} is not a finite number >= 0")
+    return gain
+
+
+def _judgment_rows(path: Path):
+    """(line number, row) of a JSON lines file, or of a CSV / TSV file with a header."""
+    with open(path, encoding="utf-8", newline="") as f:
+        if path.suffix.lower() in (".csv", ".tsv"):
+            yield from enumerate(csv.DictReader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ","), 2)
+            return
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise JudgmentsError(f"{path}:{n}: bad JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise JudgmentsError(f"{path}:{n}: each line must be a JSON object")
+            yield n, row
+
+
+def read_judgments(path: str | Path) -> dict[str, dict[str, float]]:
+    """query -> {listing id: gain} from a judgments file: JSON lines, or CSV / TSV with a header, each
+    row a `query`, the judged listing's `id` and its `gain` (a number >= 0, linear in NDCG) or `label`
+    (ESCI's E/S/C/I, or a number). Every bad row is a `JudgmentsError` naming its line; a pair judged
+    twice with two gains is one too."""
+    path = Path(path)
+    if not path.is_file():
+        raise JudgmentsError(f"judgments file not found: {path}")
+    out: dict[str, dict[str, float]] = {}
+    where: dict[tuple[str, str], int] = {}
+    for n, row in _judgment_rows(path):
+        query, pid = row.get("query"), row.get("id", row.get("listing_id", row.get("product_id")))
+        if not isinstance(query, str) or not query.strip():
+            raise JudgmentsError(f"{path}:{n}: needs a non-empty string \"query\"")
+        if pid is None or str(pid).strip() == "":
+            raise JudgmentsError(f"{path}:{n}: needs the judged listing's \"id\"")
+        try:
+            gain = _gain(row)
+        except ValueError as e:
+            raise JudgmentsError(f"{path}:{n}: {e}") from None
+        query, pid = query.strip(), str(pid).strip()
+        seen = out.setdefault(query, {}).get(pid)
+        if seen is not None and seen != gain:
+            raise JudgmentsError(f"{path}:{n}: ({query!r}, {pid!r}) was judged {seen} on line "
+                                 f"{where[query, pid]} and {gain} here")
+        out[query][pid] = gain
+        where.setdefault((query, pid), n)
+    if not out:
+        raise JudgmentsError(f"{path} holds no judgments")
+    return out
+
+
 def run_esci_eval(split: str = "test", stages: list[str] | None = None, out: Path | None = None,
                   rerank_depth: int = 50, settings: Settings | None = None) -> dict:
+    settings = settings or get_settings()
+    return run_eval(qrels(settings.data_dir, split), esci_index(settings), f"ESCI {split}", stages, out,
+                    rerank_depth, settings, extra={"split": split})
+
+
+def run_judged_eval(judgments: str | Path, index_dir: str | Path | None = None, stages: list[str] | None = None,
+                    out: Path | None = None, rerank_depth: int = 50, settings: Settings | None = None) -> dict:
+    """`run_eval` on a team's own judged queries (`read_judgments`) over its own index (default: the
+    settings' index). Queries with no positive gain are left out (NDCG is undefined there) and judged
+    listings the index lacks stay in the ideal ranking (no search can find them); both are counted in
+    the report and warned about."""
+    settings = settings or get_settings()
+    judged = read_judgments(judgments)
+    index_dir = Path(index_dir) if index_dir is not None else settings.index_dir
+    scorable = {q: g for q, g in judged.items() if max(g.values()) > 0}
+    if len(scorable) < len(judged):
+        logger.warning("%d of %d judged queries have no positive gain and are left out (e.g. %r)",
+                       len(judged) - len(scorable), len(judged), next(q for q in judged if q not in scorable))
+    if not scorable:
+        raise JudgmentsError(f"{judgments}: no query has a judged listing with a gain above 0: nothing to score")
+    extra = {"judgments": str(judgments), "index": str(index_dir), "left_out_queries": len(judged) - len(scorable)}
+    return run_eval(scorable, index_dir, Path(judgments).name, stages, out, rerank_depth, settings, extra=extra)
+
+
+def run_eval(judged: dict[str, dict[str, float]], index_dir: Path, name: str, stages: list[str] | None = None,
+             out: Path | None = None, rerank_depth: int = 50, settings: Settings | None = None,
+             extra: dict | None = None) -> dict:
+    """Search every judged query through the pipeline over `index_dir`, stage by stage: the report (printed
+    as a table; with `out`, written as JSON and a bar plot beside it)."""
     from preloved.pipeline import STAGES, load_pipeline
 
     settings = settings or get_settings()
@@ -41,15 +141,18 @@ def run_esci_eval(split: str = "test", stages: list[str] | None = None, out: Pat
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stages {unknown}: choose from {', '.join(STAGES)}")
-    judged = qrels(settings.data_dir, split)
-    pipeline = load_pipeline(settings, index_dir=esci_index(settings), with_reranker="rerank" in stages)
+    pipeline = load_pipeline(settings, index_dir=index_dir, with_reranker="rerank" in stages)
+    missing = {pid for g in judged.values() for pid in g if pipeline.index.get(pid) is None}
+    if missing:
+        logger.warning("%d judged listings are not in the index %s (e.g. %r): no search can find them",
+                       len(missing), index_dir, sorted(missing)[0])
     queries = list(judged)
-    report: dict = {"split": split, "queries": len(queries), "products": len(pipeline.index),
-                    "rerank_depth": rerank_depth, "stages": {}}
+    report: dict = {"name": name, **(extra or {}), "queries": len(queries), "products": len(pipeline.index),
+                    "judged_not_in_index": len(missing), "rerank_depth": rerank_depth, "stages": {}}
     per_query: dict[str, list[float]] = {}
     for stage in stages:
         report["stages"][stage], per_query[stage] = run_stage(pipeline, judged, stage, rerank_depth,
-                                                              desc=f"esci {split} {stage}")
+                                                              desc=f"{name} {stage}")
     if "hybrid" in per_query:
         for stage, scores in per_query.items():
             if stage != "hybrid":
@@ -81,7 +184,7 @@ def run_stage(pipeline, judged: dict[str, dict[str, float]], stage: str, rerank_
 
 
 def _print_table(report: dict) -> None:
-    print(f"ESCI {report['split']}: {report['queries']} queries, {report['products']} products")
+    print(f"{report['name']}: {report['queries']} queries, {report['products']} products")
     print(f"{'stage':<8} {'NDCG@10':>8} {'R@100':>7} {'p50 ms':>8} {'p95 ms':>8}  vs hybrid (95% CI, p)")
     for stage, r in report["stages"].items():
         vs = r.get("vs_hybrid")
@@ -103,7 +206,7 @@ def _plot(report: dict, path: Path) -> None:
         ax.text(i, v + 0.005, f"{v:.3f}", ha="center", fontsize=9)
     ax.set_ylim(0, 1)
     ax.set_ylabel("NDCG@10")
-    ax.set_title(f"ESCI {report['split']} ({report['queries']} queries)")
+    ax.set_title(f"{report['name']} ({report['queries']} queries)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

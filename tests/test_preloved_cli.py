@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,55 @@ def test_a_demo_index_of_another_text_version_is_moved_aside_and_rebuilt(tmp_pat
     assert f"moved to {aside}" in caplog.text
     assert json.loads((aside / "manifest.json").read_text())["text_version"] == TEXT_VERSION - 1  # kept whole
     assert len(Index.load(settings.index_dir)) == 20  # rebuilt, and it loads
+
+
+def test_eval_scores_your_own_judgments_over_your_own_index(cli_index, tmp_path):
+    judgments = tmp_path / "judged.jsonl"
+    judgments.write_text("\n".join(json.dumps(r) for r in [
+        {"query": "black nike trainers", "id": "1", "gain": 1},
+        {"query": "black nike trainers", "id": "2", "label": "S"},  # ESCI's letters read as their gains
+        {"query": "black nike trainers", "id": "999", "gain": 1},  # not in the index: stays in the ideal
+        {"query": "red dress", "id": 9, "label": "E"},
+        {"query": "red dress", "id": "12", "gain": 0},
+        {"query": "green wellies", "id": "3", "label": "I"},  # no positive gain: left out, counted
+    ]) + "\n")
+    out = tmp_path / "report.json"
+    r = run("preloved", "eval", "--judgments", str(judgments), "--index", str(cli_index), "--stages", "bm25,hybrid",
+            "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    report = json.loads(out.read_text())
+    assert (report["queries"], report["left_out_queries"], report["judged_not_in_index"]) == (2, 1, 1)
+    assert report["products"] == 20 and out.with_suffix(".png").is_file()
+    hybrid = report["stages"]["hybrid"]
+    # "red dress" finds listing 9 first (NDCG 1); the trainers find 1 then 2, and never the 999 the ideal holds
+    best_trainers = (1 + 0.1 / math.log2(3)) / (1 + 1 / math.log2(3) + 0.1 / 2)
+    assert hybrid["ndcg@10"] == pytest.approx((1 + best_trainers) / 2)
+    assert hybrid["recall@100"] == pytest.approx((2 / 3 + 1) / 2)
+    assert set(report["stages"]["bm25"]["vs_hybrid"]) == {"mean_diff", "ci95", "p"}
+    assert "judged.jsonl: 2 queries, 20 products" in r.stdout
+
+
+@pytest.mark.parametrize(("rows", "args", "error"), [
+    ('{"query": "red dress", "id": "9", "gain": 1}\n{"query": "red dress", "id": "9", "gain": 0.5}\n', (),
+     "judged.jsonl:2: ('red dress', '9') was judged 1.0 on line 1 and 0.5 here"),
+    ('{"query": "red dress", "id": "9", "gain": -1}\n', (), "judged.jsonl:1: gain -1 is not a finite number >= 0"),
+    ('{"query": "red dress", "id": "9", "label": "great"}\n', (), "judged.jsonl:1: needs a gain"),
+    ('{"query": "red dress", "gain": 1}\n', (), 'judged.jsonl:1: needs the judged listing\'s "id"'),
+    ('{"query": "red dress", "id": "9", "gain": 1}\nnot json\n', (), "judged.jsonl:2: bad JSON"),
+    ('{"query": "red dress", "id": "9", "label": "I"}\n', (), "no query has a judged listing with a gain above 0"),
+    ('{"query": "red dress", "id": "9", "gain": 1}\n', ("--split", "dev"), "--split is ESCI's"),
+    ('{"query": "red dress", "id": "9", "gain": 1}\n', ("--stages", "hybrid,bert"), "choose from bm25"),
+])
+def test_eval_names_the_line_of_a_bad_judgment(cli_index, tmp_path, rows, args, error):
+    judgments = tmp_path / "judged.jsonl"
+    judgments.write_text(rows)
+    r = run("preloved", "eval", "--judgments", str(judgments), "--index", str(cli_index), "--stages", "bm25", *args)
+    assert r.returncode == 2 and error in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_eval_reads_judgments_as_csv(tmp_path):
+    from preloved.evaluation import read_judgments
+
+    path = tmp_path / "judged.csv"
+    path.write_text('query,id,label\nred dress,9,E\n"jeans, blue",4,0.5\nred dress,12,C\n')
+    assert read_judgments(path) == {"red dress": {"9": 1.0, "12": 0.01}, "jeans, blue": {"4": 0.5}}
