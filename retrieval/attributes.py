@@ -231,6 +231,7 @@ class AttributeColumns:
         self._luts: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
         self._masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._masks_lock = threading.Lock()
+        self._value_words: dict[str, frozenset[str]] = {}
 
     @classmethod
     def build(cls, listings: Sequence[Listing]) -> AttributeColumns:
@@ -267,6 +268,13 @@ class AttributeColumns:
         vocabs = json.loads((folder / "attr_vocabs.json").read_text(encoding="utf-8"))
         codes = {a: np.load(folder / f"attr_{a}.npy", mmap_mode=mode) for a in LISTING_FIELDS}
         return cls(vocabs, codes, np.load(folder / "attr_price.npy", mmap_mode=mode))
+
+    def value_words(self, attr: str) -> frozenset[str]:
+        """The words of this segment's values of `attr`, folded ("the north face": the, north, face)."""
+        got = self._value_words.get(attr)
+        if got is None:
+            got = self._value_words[attr] = frozenset(w for v in self.vocabs.get(attr, ()) for w in v.split())
+        return got
 
     def knows(self, attr: str, value: str) -> bool:
         """Whether some value in this segment's vocabulary of `attr` matches `value` (the vocabulary

@@ -42,7 +42,7 @@ from retrieval.catalogue import check_unique, listing_from_dict
 from retrieval.dense import Embedder, EmbeddingCache, QueryBatcher, VectorSearch, content_hashes, embed_cached
 from retrieval.errors import EmptyQueryError, IndexFormatError
 from retrieval.fusion import check_method, fuse_arrays
-from retrieval.spell import respell
+from retrieval.spell import SHORTEST, respell
 from retrieval.text import TEXT_VERSION, dense_text, lexical_text, tokenize
 from retrieval.types import Hit, Listing, Retrieved, Stage
 
@@ -603,9 +603,13 @@ class Index:
     def spell(self, text: str, is_word: Callable[[str], bool]) -> str | None:
         """`text` with the words no listing has written as the catalogue's word one slip away
         ("jewerly bracelet" -> "jewelry bracelet"), or None where none is (`retrieval.spell.respell`;
-        `is_word` says which words people write, which stay as they are)."""
+        `is_word` says which words people write, which stay as they are). The words of the brands the
+        catalogue's listings carry are written too ("oganifi" -> "organifi"), those of `SHORTEST` letters
+        or more (a shorter brand word has too many neighbours: "stoki" is not "stok")."""
         segs = [seg for seg, _ in self._state.segments()]
-        return respell(text, lambda term: sum(seg.bm25.rows_with(term) for seg in segs), is_word)
+        brands = [seg.attrs.value_words("brand") for seg in segs]
+        return respell(text, lambda term: sum(seg.bm25.rows_with(term) for seg in segs),
+                       lambda w: is_word(w) or (len(w) >= SHORTEST and any(w in b for b in brands)))
 
     def search(
         self,

@@ -66,3 +66,19 @@ def test_the_index_spells_with_every_segment(writable_index):
     assert writable_index.spell("barbour bedlae", written) is None  # no listing says "bedale" yet
     writable_index.upsert([Listing(id="b1", title="Barbour Bedale wax jacket", brand="barbour")])
     assert writable_index.spell("barbour bedlae", written) == "barbour bedale"
+
+
+def test_the_brands_the_catalogue_carries_are_words_people_write(writable_index):
+    """A brand no dictionary holds is still written: a listing carries it ("oganifi" is read as "organifi"),
+    in the main segment and in one upserted since; a brand word under 5 letters is not ("stoki" stays)."""
+    from retrieval import Listing
+
+    def written(w: str) -> bool:
+        return w == "juice"
+
+    assert writable_index.spell("carhat jacket", written) is None  # "carhartt" is two slips away
+    assert writable_index.spell("pataognia fleece", written) == "patagonia fleece"  # the tiny catalogue's brand
+    writable_index.upsert([Listing(id="o1", title="Organifi Green Juice", brand="Organifi"),
+                           Listing(id="s1", title="Stok Gas Grill", brand="Stok")])
+    assert writable_index.spell("oganifi green juice", written) == "organifi green juice"
+    assert writable_index.spell("stoki grill", written) is None
