@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import logging
 import math
@@ -53,22 +54,22 @@ def _gain(row: dict) -> float:
     return gain
 
 
-def _judgment_rows(path: Path):
+def _judgment_rows(path: Path, text: str):
     """(line number, row) of a JSON lines file, or of a CSV / TSV file with a header."""
-    with open(path, encoding="utf-8", newline="") as f:
-        if path.suffix.lower() in (".csv", ".tsv"):
-            yield from enumerate(csv.DictReader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ","), 2)
-            return
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise JudgmentsError(f"{path}:{n}: bad JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise JudgmentsError(f"{path}:{n}: each line must be a JSON object")
-            yield n, row
+    if path.suffix.lower() in (".csv", ".tsv"):
+        rows = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+        yield from ((rows.line_num, row) for row in rows)
+        return
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise JudgmentsError(f"{path}:{n}: bad JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise JudgmentsError(f"{path}:{n}: each line must be a JSON object")
+        yield n, row
 
 
 def read_judgments(path: str | Path) -> dict[str, dict[str, float]]:
@@ -81,7 +82,11 @@ def read_judgments(path: str | Path) -> dict[str, dict[str, float]]:
         raise JudgmentsError(f"judgments file not found: {path}")
     out: dict[str, dict[str, float]] = {}
     where: dict[tuple[str, str], int] = {}
-    for n, row in _judgment_rows(path):
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # a spreadsheet's byte-order mark is skipped
+    except UnicodeDecodeError as e:
+        raise JudgmentsError(f"{path}: not UTF-8 text (byte {e.start} of the file)") from None
+    for n, row in _judgment_rows(path, text):
         query, pid = row.get("query"), row.get("id", row.get("listing_id", row.get("product_id")))
         if not isinstance(query, str) or not query.strip():
             raise JudgmentsError(f"{path}:{n}: needs a non-empty string \"query\"")

@@ -6,9 +6,9 @@ hybrid search (`SearchPipeline.search`), with the text its models read for each 
 and the catalogue's spelling read it, `preloved.pipeline.models_read`), which the evaluation's
 cross-encoder reads too. The pipeline filters and boosts on what qu reads, so each cached list also
 records a digest of its query's parse: when qu reads a query differently (a new tagger, new lexicons),
-that query is mined again. When `retrieval.Index`
-is not importable (a partial checkout), a stand-in hybrid (rank-bm25 + packaged MiniLM, reciprocal
-rank fusion k=60, top-200 each: the BASELINES.md recipe) is used and the cache records which one ran.
+that query is mined again. When `retrieval.Index` is not importable (a partial checkout), a stand-in
+hybrid (rank-bm25 + packaged MiniLM, reciprocal rank fusion k=60, top-200 each: the BASELINES.md recipe)
+is used and the cache records which one ran.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def retriever_name() -> str:
         from retrieval import Index  # noqa: F401
     except ImportError:
         return "standin-rrf"
-    return "preloved-hybrid"  # qu -> retrieval.Index hybrid, as `preloved search --stages hybrid`
+    return "preloved-hybrid"  # the served pipeline's hybrid search, as `preloved search --stages hybrid`
 
 
 def _load(path: Path) -> tuple[Mined, dict[str, str]]:

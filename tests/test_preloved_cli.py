@@ -202,8 +202,14 @@ def test_eval_names_the_line_of_a_bad_judgment(cli_index, tmp_path, rows, args, 
 
 
 def test_eval_reads_judgments_as_csv(tmp_path):
-    from preloved.evaluation import read_judgments
+    from preloved.evaluation import JudgmentsError, read_judgments
 
-    path = tmp_path / "judged.csv"
-    path.write_text('query,id,label\nred dress,9,E\n"jeans, blue",4,0.5\nred dress,12,C\n')
+    path = tmp_path / "judged.csv"  # as a spreadsheet saves it: a byte-order mark, a quoted comma
+    path.write_text('\ufeffquery,id,label\nred dress,9,E\n"jeans, blue",4,0.5\nred dress,12,C\n', encoding="utf-8")
     assert read_judgments(path) == {"red dress": {"9": 1.0, "12": 0.01}, "jeans, blue": {"4": 0.5}}
+    path.write_text("query,id,gain\nred dress,9,1\nred dress,,1\n")
+    with pytest.raises(JudgmentsError, match=r"judged.csv:3: needs the judged listing's \"id\""):
+        read_judgments(path)
+    path.write_bytes(b"query,id,gain\nrobe de soir\xe9e,9,1\n")  # Latin-1, not UTF-8
+    with pytest.raises(JudgmentsError, match="not UTF-8 text"):
+        read_judgments(path)
