@@ -138,7 +138,7 @@ def run_eval(judged: dict[str, dict[str, float]], index_dir: Path, name: str, st
              out: Path | None = None, rerank_depth: int = 50, settings: Settings | None = None,
              extra: dict | None = None) -> dict:
     """Search every judged query through the pipeline over `index_dir`, stage by stage: the report (printed
-    as a table; with `out`, written as JSON and a bar plot beside it)."""
+    as a table; with `out`, written as JSON and a bar plot beside it), with each query's NDCG@10 per stage."""
     from preloved.pipeline import STAGES, load_pipeline
 
     settings = settings or get_settings()
@@ -162,6 +162,9 @@ def run_eval(judged: dict[str, dict[str, float]], index_dir: Path, name: str, st
         for stage, scores in per_query.items():
             if stage != "hybrid":
                 report["stages"][stage]["vs_hybrid"] = paired_bootstrap(per_query["hybrid"], scores)
+    # each query's NDCG@10 per stage, for reading which queries a stage wins and loses
+    report["per_query_ndcg@10"] = {q: {stage: round(scores[i], 4) for stage, scores in per_query.items()}
+                                   for i, q in enumerate(queries)}
     _print_table(report)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

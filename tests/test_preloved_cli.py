@@ -180,6 +180,8 @@ def test_eval_scores_your_own_judgments_over_your_own_index(cli_index, tmp_path)
     assert hybrid["ndcg@10"] == pytest.approx((1 + best_trainers) / 2)
     assert hybrid["recall@100"] == pytest.approx((2 / 3 + 1) / 2)
     assert set(report["stages"]["bm25"]["vs_hybrid"]) == {"mean_diff", "ci95", "p"}
+    assert report["per_query_ndcg@10"]["red dress"]["hybrid"] == 1.0
+    assert report["per_query_ndcg@10"]["black nike trainers"]["hybrid"] == pytest.approx(best_trainers, abs=1e-4)
     assert "judged.jsonl: 2 queries, 20 products" in r.stdout
 
 
