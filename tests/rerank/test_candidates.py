@@ -68,6 +68,7 @@ def test_without_qu_the_cache_stands_and_a_gap_is_a_clear_error(tmp_path, monkey
     monkeypatch.setattr(_candidates, "_extractor", no_qu)
     again = _candidates.mine(pool, queries, depth=5, cache_dir=tmp_path, show_progress=False,
                              retriever="preloved-hybrid")
+
     def ids(mined):
         return {q: [h.id for h in hs] for q, hs in mined.hits.items()}
 
