@@ -1,4 +1,5 @@
-"""`preloved` command line: build the demo catalogue, index a catalogue, search, serve, train, evaluate.
+"""`preloved` command line: build the demo catalogue, index a catalogue, search, serve, train, evaluate, compare
+two evaluations.
 
 Heavy imports live inside the handlers so that `preloved --help` answers at once.
 """
@@ -220,6 +221,18 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from preloved.evaluation import ReportError, compare_reports
+
+    try:
+        out = compare_reports(args.before, args.after, top=args.top)
+    except ReportError as e:
+        raise CLIError(str(e)) from e
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="preloved", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -271,6 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rerank-depth", type=int, default=50)
     s.add_argument("--out", help="write the report JSON here")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("compare", help="two eval reports of the same judgments: per stage, after against before")
+    s.add_argument("before", help="a `preloved eval --out` report")
+    s.add_argument("after", help="another, of the same judged queries")
+    s.add_argument("--top", type=int, default=10, help="the biggest gains and losses to list (default 10)")
+    s.add_argument("--out", help="write the comparison JSON here")
+    s.set_defaults(func=cmd_compare)
     return p
 
 

@@ -40,6 +40,10 @@ class JudgmentsError(ValueError):
     """A judgments file that cannot be read as asked: says which line and why."""
 
 
+class ReportError(ValueError):
+    """Reports that cannot be compared: says which and why."""
+
+
 def _gain(row: dict) -> float:
     """A judgment's gain: `gain` as a number >= 0, or `label` as ESCI's E/S/C/I (1, 0.1, 0.01, 0) or a number."""
     value = row.get("gain", row.get("label"))
@@ -218,3 +222,63 @@ def _plot(report: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def read_report(path: str | Path) -> dict[str, dict[str, float]]:
+    """A `preloved eval` report's NDCG@10 per query and stage (`per_query_ndcg@10`), or a `ReportError`
+    saying why it cannot be compared."""
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"report not found: {path}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ReportError(f"{path}: not a JSON report ({e})") from None
+    per_query = report.get("per_query_ndcg@10") if isinstance(report, dict) else None
+    if not isinstance(per_query, dict) or not per_query:
+        raise ReportError(f"{path} holds no per-query scores (per_query_ndcg@10): write it with "
+                             "`preloved eval --out` (session 32 on)")
+    return per_query
+
+
+def compare_reports(before: str | Path, after: str | Path, top: int = 10) -> dict:
+    """Two `preloved eval` reports of the same judged queries, stage by stage: each stage's NDCG@10 before
+    and after over the queries both hold, the paired bootstrap of after against before, how many queries got
+    better and worse, and the `top` biggest gains and losses. Printed as a table."""
+    a, b = read_report(before), read_report(after)
+    queries = [q for q in a if q in b]
+    if not queries:
+        raise ReportError(f"{before} and {after} share no query: they were not run on the same judgments")
+    stages = [s for s in next(iter(a.values())) if s in next(iter(b.values()))]
+    if not stages:
+        raise ReportError(f"{before} and {after} share no stage")
+    out: dict = {"before": str(before), "after": str(after), "queries": len(queries),
+                 "left_out": len(a) + len(b) - 2 * len(queries), "stages": {}}
+    for stage in stages:
+        x, y = [a[q][stage] for q in queries], [b[q][stage] for q in queries]
+        moved = sorted(((yi - xi, q, xi, yi) for q, xi, yi in zip(queries, x, y, strict=True) if yi != xi),
+                       key=lambda m: (-m[0], m[1]))
+        out["stages"][stage] = {
+            "before": sum(x) / len(x), "after": sum(y) / len(y), "vs_before": paired_bootstrap(x, y),
+            "better": sum(d > 0 for d, *_ in moved), "worse": sum(d < 0 for d, *_ in moved),
+            "gains": [{"query": q, "before": xi, "after": yi} for d, q, xi, yi in moved[:top] if d > 0],
+            "losses": [{"query": q, "before": xi, "after": yi} for d, q, xi, yi in reversed(moved[-top:]) if d < 0],
+        }
+    _print_comparison(out)
+    return out
+
+
+def _print_comparison(out: dict) -> None:
+    left = f" ({out['left_out']} in one report only, left out)" if out["left_out"] else ""
+    print(f"{out['before']} -> {out['after']}: {out['queries']} queries{left}")
+    print(f"{'stage':<8} {'before':>8} {'after':>8}  {'after - before (95% CI, p)':<36} {'better':>6} {'worse':>6}")
+    for stage, r in out["stages"].items():
+        vs = r["vs_before"]
+        cmp = f"{vs['mean_diff']:+.4f} ({vs['ci95'][0]:+.4f}..{vs['ci95'][1]:+.4f}, p={vs['p']:.3f})"
+        print(f"{stage:<8} {r['before']:>8.4f} {r['after']:>8.4f}  {cmp:<36} {r['better']:>6} {r['worse']:>6}")
+    stage, r = list(out["stages"].items())[-1]
+    for title, rows in (("gains", r["gains"]), ("losses", r["losses"])):
+        if rows:
+            print(f"{stage}, biggest {title}:")
+            for m in rows:
+                print(f"  {m['after'] - m['before']:+.3f}  {m['before']:.3f} -> {m['after']:.3f}  {m['query']}")

@@ -215,3 +215,44 @@ def test_eval_reads_judgments_as_csv(tmp_path):
     path.write_bytes(b"query,id,gain\nrobe de soir\xe9e,9,1\n")  # Latin-1, not UTF-8
     with pytest.raises(JudgmentsError, match="not UTF-8 text"):
         read_judgments(path)
+
+
+def _report(path: Path, per_query: dict) -> Path:
+    path.write_text(json.dumps({"name": path.stem, "per_query_ndcg@10": per_query}))
+    return path
+
+
+def test_compare_says_what_a_change_won_and_lost_per_stage(tmp_path):
+    before = _report(tmp_path / "before.json", {
+        "caphalon pot": {"hybrid": 0.0, "rerank": 0.1}, "red dress": {"hybrid": 1.0, "rerank": 1.0},
+        "cosas de escritorio": {"hybrid": 0.5, "rerank": 0.6}, "only before": {"hybrid": 1.0, "rerank": 1.0}})
+    after = _report(tmp_path / "after.json", {
+        "caphalon pot": {"hybrid": 0.8, "rerank": 0.9}, "red dress": {"hybrid": 1.0, "rerank": 1.0},
+        "cosas de escritorio": {"hybrid": 0.3, "rerank": 0.5}})
+    out = tmp_path / "cmp.json"
+    r = run("preloved", "compare", str(before), str(after), "--top", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    cmp = json.loads(out.read_text())
+    assert (cmp["queries"], cmp["left_out"]) == (3, 1)
+    rerank = cmp["stages"]["rerank"]
+    assert rerank["before"] == pytest.approx(1.7 / 3) and rerank["after"] == pytest.approx(2.4 / 3)
+    assert rerank["vs_before"]["mean_diff"] == pytest.approx(0.7 / 3)
+    assert (rerank["better"], rerank["worse"]) == (1, 1)
+    assert [m["query"] for m in rerank["gains"]] == ["caphalon pot"]
+    assert [m["query"] for m in rerank["losses"]] == ["cosas de escritorio"]
+    assert "rerank, biggest gains:\n  +0.800  0.100 -> 0.900  caphalon pot" in r.stdout
+
+
+@pytest.mark.parametrize(("after", "error"), [
+    (None, "report not found"),
+    ("not json", "not a JSON report"),
+    ({"name": "old"}, "holds no per-query scores"),
+    ({"per_query_ndcg@10": {"another query": {"hybrid": 1.0}}}, "share no query"),
+])
+def test_compare_refuses_reports_it_cannot_pair(tmp_path, after, error):
+    before = _report(tmp_path / "before.json", {"red dress": {"hybrid": 1.0}})
+    path = tmp_path / "after.json"
+    if after is not None:
+        path.write_text(after if isinstance(after, str) else json.dumps(after))
+    r = run("preloved", "compare", str(before), str(path))
+    assert r.returncode == 2 and error in r.stderr and "Traceback" not in r.stderr, r.stderr
