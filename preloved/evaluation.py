@@ -151,7 +151,7 @@ def run_eval(judged: dict[str, dict[str, float]], index_dir: Path, name: str, st
     if unknown:
         raise ValueError(f"unknown stages {unknown}: choose from {', '.join(STAGES)}")
     pipeline = load_pipeline(settings, index_dir=index_dir, with_reranker="rerank" in stages)
-    missing = {pid for g in judged.values() for pid in g if pipeline.index.get(pid) is None}
+    missing = {pid for g in judged.values() for pid in g if pid not in pipeline.index}
     if missing:
         logger.warning("%d judged listings are not in the index %s (e.g. %r): no search can find them",
                        len(missing), index_dir, sorted(missing)[0])

@@ -323,7 +323,8 @@ class RuleMatcher:
 
     @classmethod
     def load(cls) -> RuleMatcher:
-        dictionary_words(), short_words()  # read now (0.2 s each), not by the first query with a word to look up
+        # read now (0.2 s: one read of pyspellchecker's list serves both), not by the first query with a word to look up
+        dictionary_words(), short_words()
         return cls(lexicon=get_lexicon().prepare(), taxonomy=get_taxonomy(), common=_common_words())
 
     def _lookup(self, phrase: str, n: int) -> tuple[str, str, float] | None:
