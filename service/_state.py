@@ -30,11 +30,26 @@ class ServiceState:
     workers: ThreadPoolExecutor = field(init=False)  # searches, parses and reranks run here (`run_limited`)
     cache: ResultCache = field(init=False)
     reranking: int = 0  # reranked searches waiting for a worker or running; changed on the event loop only
+    _closed: bool = field(default=False, init=False)  # the workers were let go (`close`)
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(index_size=self.index_size, llm_stats=self.llm_stats)
-        self.workers = ThreadPoolExecutor(_max_concurrent_searches(self.settings), thread_name_prefix="preloved-search")
+        self.workers = self._new_workers()
         self.cache = ResultCache(self.settings.search_cache_size)
+
+    def _new_workers(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(_max_concurrent_searches(self.settings), thread_name_prefix="preloved-search")
+
+    def open(self) -> None:
+        """The app starts: fresh workers where a previous stop let them go (a test client entered twice)."""
+        if self._closed:
+            self.workers, self._closed = self._new_workers(), False
+
+    def close(self) -> None:
+        """The app stops: the worker threads end once idle, and calls still queued are dropped (a running
+        one finishes on its own: Python cannot stop a thread)."""
+        self.workers.shutdown(wait=False, cancel_futures=True)
+        self._closed = True
 
     def attach(self, pipeline: SearchPipeline) -> None:
         """Take a loaded pipeline."""

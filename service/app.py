@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, pipeline: SearchPipeline | None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nonlocal loading
+        state.open()
         if settings.api_key is None:
             if settings.allow_open_writes:
                 logger.warning("no API key configured and allow_open_writes: write endpoints are open to anyone")
@@ -74,7 +75,10 @@ def create_app(settings: Settings | None = None, pipeline: SearchPipeline | None
         elif loading is None:  # once per app, however often it is started
             loading = threading.Thread(target=load, name="preloved-load", daemon=True)
             loading.start()
-        yield
+        try:
+            yield
+        finally:
+            state.close()
 
     app = FastAPI(title="preloved", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.service = state

@@ -63,3 +63,25 @@ def test_at_most_max_concurrent_searches_run_at_once(tmp_path):
     assert asyncio.run(main()) == [True] * 12
     assert most[0] == 2
     state.workers.shutdown()
+
+
+def test_an_app_lets_its_workers_go_when_it_stops_and_gets_fresh_ones_when_started_again(service_settings, pipeline):
+    from fastapi.testclient import TestClient
+
+    from service import create_app
+
+    app = create_app(service_settings, pipeline)
+    state = app.state.service
+    with TestClient(app) as c:
+        assert c.post("/search", json={"query": "black jackets", "k": 3}).status_code == 200
+        first = state.workers
+        threads = list(first._threads)
+        assert threads  # the search ran on one of them
+    with pytest.raises(RuntimeError):  # stopped: no new work is taken
+        first.submit(lambda: None)
+    for t in threads:
+        t.join(5)
+        assert not t.is_alive()  # idle workers ended with the app, not at the interpreter's exit
+    with TestClient(app) as c:  # the same app started again
+        assert c.post("/search", json={"query": "black jackets", "k": 3}).status_code == 200
+    assert state.workers is not first
