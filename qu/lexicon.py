@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from qu._data import LEXICONS, ROOT, VOCAB, load_split
+from qu._data import LEXICONS, ROOT, VOCAB
 
 BRANDS_PATH = LEXICONS / "brands.json"
 ATTRIBUTES_PATH = LEXICONS / "attributes.json"
@@ -459,8 +459,3 @@ def canonical_brand(text: str) -> str | None:
 def canonical_colour(text: str) -> str | None:
     """Canonical colour (catalogue base-colour vocabulary, lowercase) or pattern/wash, else None."""
     return get_lexicon().colour(text)
-
-
-def _train_creators() -> set[str]:
-    """Creator spans seen in QueryNER train (used by the rules layer as an extra gazetteer)."""
-    return {key(s["text"]) for r in load_split("train") for s in r["spans"] if s["label"] == "creator"}

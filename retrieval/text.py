@@ -50,14 +50,6 @@ def tokenize(text: str, *, stop_words: frozenset[str] = STOP_WORDS) -> list[str]
     return [stem(t) for t in _TOKEN.findall(fold(text)) if t not in stop_words]
 
 
-def normalise_value(value: object) -> str:
-    """Canonical form of an attribute value for comparisons: folded, alphanumerics only.
-
-    "UK 9", "uk9" and "Uk-9" all become "uk9"; "Levi's" becomes "levis".
-    """
-    return "".join(_TOKEN.findall(fold(str(value))))
-
-
 def lexical_text(listing: Listing) -> str:
     """What BM25 indexes: the title, brand and colour when the title does not already say them,
     and the description (on ESCI dev the description adds +0.03 NDCG@10 to BM25)."""

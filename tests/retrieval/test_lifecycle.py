@@ -61,7 +61,8 @@ def test_background_compaction_keeps_writes_made_meanwhile(writable_index):
     idx.delete(["2"])
     t = idx.compact(background=True)
     idx.upsert([Listing(id="22", title="Acne Studios Pink Scarf")])
-    t.join(60)
+    idx.wait_for_compaction(60)  # the documented way to wait for it
+    assert not t.is_alive()
     assert idx.get("22") is not None and idx.get("2") is None
     assert ids(idx.search("acne pink scarf", k=1)) == ["22"]
 
