@@ -26,7 +26,6 @@ class Settings(BaseSettings):
     cache_dir: Path = ROOT / ".cache"
 
     # pipeline defaults
-    default_k: int = 10
     max_k: int = 100
     max_query_chars: int = 512
     rerank_depth: int = 50
