@@ -198,22 +198,13 @@ def _colour_list(t: Span, rules: list[Span]) -> list[Span]:
     return [r.model_copy(update={"source": "tagger", "confidence": t.confidence}) for r in inner]
 
 
-def merge_spans(
-    rules: list[Span],
-    tagger: list[Span],
-    policy: dict[str, str] | None = None,
-    overrides: dict[str, float] | None = None,
-    fill_min: float = 0.85,
-    is_known: Callable[[str, str], bool] | None = None,
-    text: str | None = None,
-) -> list[Span]:
-    """The kept spans, by position. `is_known(attribute, text)` says whether the taxonomy or brand
-    lexicon knows a phrase, and `text` is the query the spans were read from: the rules that read
-    a tagger span again need them, and are skipped without."""
-    policy = {**DEFAULT_POLICY, **(policy or {})}
-    for attr, p in policy.items():
-        if p not in POLICIES:
-            raise ValueError(f"merge policy for {attr!r} is {p!r}; choose from {', '.join(POLICIES)}")
+def _doomed(sp: Span, strong: list[Span]) -> bool:
+    """Whether a strong rule span of another attribute overlaps tagger span `sp`."""
+    return sp.source == "tagger" and any(_overlaps(sp, r) and r.attribute != sp.attribute for r in strong)
+
+
+def _tidy(tagger: list[Span], rules: list[Span]) -> list[Span]:
+    """The tagger's spans without what they took along that names nothing."""
     # a tagger span that took the "or" ("and", "&") after it along is the span before it ("dress or" in "dress
     # or jumpsuit for wedding", "jeans and" in "jeans and boots")
     tagger = [cut_before(t, t.start + m.start()) if (m := _TRAILING_JOINT.search(t.text)) else t for t in tagger]
@@ -222,7 +213,12 @@ def merge_spans(
               and not (t.attribute in ("colour", "style") and _NUMBER.fullmatch(t.text))]
     tagger = [cut_before(t, t.start + m.start()) if t.attribute == "category" and (m := _INNER_NEGATION.search(t.text))
               else t for t in tagger]
-    tagger = [c for t in tagger for c in _colour_list(t, rules)]
+    return [c for t in tagger for c in _colour_list(t, rules)]
+
+
+def _rank(rules: list[Span], tagger: list[Span], policy: dict[str, str],
+          fill_min: float) -> tuple[list[Span], list[Span]]:
+    """The spans each attribute's policy ranks first (`primary`), and those it ranks after them (`secondary`)."""
     primary: list[Span] = []
     secondary: list[Span] = []
     for sp in tagger:
@@ -239,116 +235,119 @@ def merge_spans(
             # a style the rules doubt (said of no garment) still stands where the tagger read nothing at
             # all: "y2k", "anything gorpcore" are whole queries
             secondary.append(sp)
-    # a tagger style that is exactly a colour the rules are sure of is that colour ("oatmeal jumper",
-    # "cream wide leg trousers"), unless it names a material or a finish: QueryNER reads "gold",
-    # "silver", "linen", "stainless steel" and "holographic" as modifiers (train and dev: 3 better, 1
-    # worse, "lilac reed diffuser"; with the materials, 58 worse)
-    primary = _read_as(primary, "style", [r for r in rules if r.attribute == "colour" and r.confidence >= 0.85
-                                          and (r.text.lower() not in MATERIALS or r.confidence >= GARMENT_COLOUR)])
-    if is_known is not None:
-        # a tagger category or brand that is exactly a rule phrase of another attribute, and that the
-        # taxonomy / brand lexicon does not know ("light wash" as a category, "navy" as a brand), is
-        # read as the rule says; not a word the rules themselves doubt ("cream" in "cc cream", "fat
-        # burning cream": a colour only beside a garment). So is a tagger department that is a colour
-        # and no department ("navy" in "school jumper navy age 10"; a child's age stays the department
-        # QueryNER reads it as), a tagger size or condition that is a style and no size or condition
-        # ("oversized", "vintage" alone), a tagger colour that is a garment or a size and no colour
-        # ("coat" in "coat beige", "xs" in "shorts xs blue"), and a tagger style or department that is a
-        # letter size ("m" in "barbour shorts m ivory", "jeans m mens"; "medium" only where the rules are
-        # sure: "mens medium hoodie", not "medium crate"); and a tagger style of several words that is a
-        # department ("for my husband")
-        relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand" and r.confidence > 0.6}
+    return primary, secondary
 
-        def read_again(t: Span) -> Span:
-            r = relabel.get((t.start, t.end))
-            if (r is None or t.source != "tagger" or r.attribute == t.attribute
-                    or is_known(t.attribute, t.text)):
-                return t
-            if (t.attribute in ("category", "brand") or (t.attribute == "gender" and r.attribute == "colour")
-                    or (t.attribute in ("size", "condition") and r.attribute == "style")
-                    or (t.attribute == "style" and r.attribute == "gender" and " " in t.text)
-                    or (t.attribute == "colour" and r.attribute in ("category", "size"))
-                    or (t.attribute == "size" and r.attribute in ("category", "colour"))
-                    or (t.attribute in ("style", "gender") and r.attribute == "size"
-                        and (LETTER_SIZE.fullmatch(t.text.lower())
-                             or (t.text.lower() in _SIZE_WORDS and r.confidence >= 0.9)))):
-                return r
+
+def _relabel(primary: list[Span], secondary: list[Span], rules: list[Span],
+             is_known: Callable[[str, str], bool], fill_min: float, text: str | None) -> tuple[list[Span], list[Span]]:
+    """Tagger spans read again as the lexicons say: what they are where the tagger's attribute knows no
+    such value."""
+    # a tagger category or brand that is exactly a rule phrase of another attribute, and that the
+    # taxonomy / brand lexicon does not know ("light wash" as a category, "navy" as a brand), is
+    # read as the rule says; not a word the rules themselves doubt ("cream" in "cc cream", "fat
+    # burning cream": a colour only beside a garment). So is a tagger department that is a colour
+    # and no department ("navy" in "school jumper navy age 10"; a child's age stays the department
+    # QueryNER reads it as), a tagger size or condition that is a style and no size or condition
+    # ("oversized", "vintage" alone), a tagger colour that is a garment or a size and no colour
+    # ("coat" in "coat beige", "xs" in "shorts xs blue"), and a tagger style or department that is a
+    # letter size ("m" in "barbour shorts m ivory", "jeans m mens"; "medium" only where the rules are
+    # sure: "mens medium hoodie", not "medium crate"); and a tagger style of several words that is a
+    # department ("for my husband")
+    relabel = {(r.start, r.end): r for r in rules if r.attribute != "brand" and r.confidence > 0.6}
+
+    def read_again(t: Span) -> Span:
+        r = relabel.get((t.start, t.end))
+        if (r is None or t.source != "tagger" or r.attribute == t.attribute
+                or is_known(t.attribute, t.text)):
             return t
+        if (t.attribute in ("category", "brand") or (t.attribute == "gender" and r.attribute == "colour")
+                or (t.attribute in ("size", "condition") and r.attribute == "style")
+                or (t.attribute == "style" and r.attribute == "gender" and " " in t.text)
+                or (t.attribute == "colour" and r.attribute in ("category", "size"))
+                or (t.attribute == "size" and r.attribute in ("category", "colour"))
+                or (t.attribute in ("style", "gender") and r.attribute == "size"
+                    and (LETTER_SIZE.fullmatch(t.text.lower())
+                         or (t.text.lower() in _SIZE_WORDS and r.confidence >= 0.9)))):
+            return r
+        return t
 
-        primary = [read_again(t) for t in primary]
-        secondary = [read_again(t) for t in secondary]  # the tagger's conditions rank after the rules'
-        # in a query with a size the rules are sure of, a lexicon brand may stand where the tagger read a garment
-        brands = ({(r.start, r.end): r for r in rules if r.attribute == "brand"}
-                  if any(r.attribute == "size" and r.confidence >= 0.9 for r in rules) else {})
+    primary = [read_again(t) for t in primary]
+    secondary = [read_again(t) for t in secondary]  # the tagger's conditions rank after the rules'
+    # in a query with a size the rules are sure of, a lexicon brand may stand where the tagger read a garment
+    brands = ({(r.start, r.end): r for r in rules if r.attribute == "brand"}
+              if any(r.attribute == "size" and r.confidence >= 0.9 for r in rules) else {})
 
-        def read_unknown(t: Span) -> Span:
-            """A tagger category or condition no lexicon knows, read as what it is: a condition is a style
-            ("without sleeves" says nothing of wear); a category that is exactly a lexicon brand, in a query
-            with a sure size, is the brand ("wrangler" in "w 30 l 32 wrangler"; not "music" or "cat" in
-            queries with no size: there the lexicon's weak brands are mostly words); one that is a letter
-            size is the size ("m" in "undershirt white m": the rules read a lone letter as a size only
-            beside a garment they know)."""
-            if t.source == "tagger" and t.attribute == "size" and (
-                    not is_known("size", t.text)
-                    or any(r.attribute == "size" and r.confidence >= 0.9 and r.end == t.end and r.start > t.start
-                           for r in rules)):
-                # a size no grammar reads, or one the rules read after its first words, that opens with a
-                # garment the rules read is the garment ("ring" in "ring size m", "top" in "top size: xs": the
-                # rules read the size after it)
-                return next((r for r in rules if r.attribute == "category" and r.start == t.start and r.end < t.end
-                             and r.confidence >= fill_min and is_known("narrow category", r.text)), t)
-            if t.source != "tagger" or t.attribute not in ("category", "condition") or is_known(t.attribute, t.text):
-                return t
-            if t.attribute == "condition":
-                return t.model_copy(update={"attribute": "style", "value": None})
-            if (t.start, t.end) in brands:
-                return brands[(t.start, t.end)]
-            if LETTER_SIZE.fullmatch(t.text.lower()):
-                return t.model_copy(update={"attribute": "size", "value": None})
+    def read_unknown(t: Span) -> Span:
+        """A tagger category or condition no lexicon knows, read as what it is: a condition is a style
+        ("without sleeves" says nothing of wear); a category that is exactly a lexicon brand, in a query
+        with a sure size, is the brand ("wrangler" in "w 30 l 32 wrangler"; not "music" or "cat" in
+        queries with no size: there the lexicon's weak brands are mostly words); one that is a letter
+        size is the size ("m" in "undershirt white m": the rules read a lone letter as a size only
+        beside a garment they know)."""
+        if t.source == "tagger" and t.attribute == "size" and (
+                not is_known("size", t.text)
+                or any(r.attribute == "size" and r.confidence >= 0.9 and r.end == t.end and r.start > t.start
+                       for r in rules)):
+            # a size no grammar reads, or one the rules read after its first words, that opens with a
+            # garment the rules read is the garment ("ring" in "ring size m", "top" in "top size: xs": the
+            # rules read the size after it)
+            return next((r for r in rules if r.attribute == "category" and r.start == t.start and r.end < t.end
+                         and r.confidence >= fill_min and is_known("narrow category", r.text)), t)
+        if t.source != "tagger" or t.attribute not in ("category", "condition") or is_known(t.attribute, t.text):
             return t
+        if t.attribute == "condition":
+            return t.model_copy(update={"attribute": "style", "value": None})
+        if (t.start, t.end) in brands:
+            return brands[(t.start, t.end)]
+        if LETTER_SIZE.fullmatch(t.text.lower()):
+            return t.model_copy(update={"attribute": "size", "value": None})
+        return t
 
-        primary = [read_unknown(t) for t in primary]
-        secondary = [read_unknown(t) for t in secondary]
-        # a tagger brand no lexicon knows that holds a garment the rules read after its first word is no
-        # brand ("fishtail parka green" had read one brand): the rules' spans in it stand (QueryNER's
-        # "top coat" and "blouson tankini", which open with a garment word, stay brands)
-        primary = [t for t in primary if not (
-            t.source == "tagger" and t.attribute == "brand" and not is_known("brand", t.text)
-            and any(r.attribute == "category" and r.confidence >= fill_min and t.start < r.start and r.end <= t.end
-                    and is_known("narrow category", r.text) for r in rules)
-            and not any(r.attribute == "category" and r.start == t.start for r in rules))]
-        # nor is a word inside a size the rules read ("denier" in "tights black 40 denier") a garment
-        primary = [t for t in primary if not (
-            t.source == "tagger" and t.attribute == "category" and not is_known("category", t.text)
-            and any(r.attribute == "size" and r.start <= t.start and t.end <= r.end for r in rules))]
-        # a tagger category that is a colour the rules are sure of, beside another garment, is the colour
-        # ("khaki" in "barbour khaki cardigan", though khakis are trousers too)
-        garments = [t for t in primary if t.attribute == "category"]
-        if len(garments) >= 2:
-            primary = [next((r for r in rules if r.attribute == "colour" and r.confidence >= 0.9
-                             and (r.start, r.end) == (t.start, t.end)), t)
-                       if t.source == "tagger" and t.attribute == "category" else t for t in primary]
-            # and one that is a style too, right before the other garment, is said of it ("knit" in
-            # "sandro knit cardigan")
-            if text is not None:
-                primary = [t.model_copy(update={"attribute": "style", "value": None})
-                           if t.attribute == "category" and is_known("style", t.text) and any(
-                               g.attribute == "category" and g.start > t.end and not text[t.end : g.start].strip()
-                               for g in garments) else t
-                           for t in primary]
+    primary = [read_unknown(t) for t in primary]
+    secondary = [read_unknown(t) for t in secondary]
+    # a tagger brand no lexicon knows that holds a garment the rules read after its first word is no
+    # brand ("fishtail parka green" had read one brand): the rules' spans in it stand (QueryNER's
+    # "top coat" and "blouson tankini", which open with a garment word, stay brands)
+    primary = [t for t in primary if not (
+        t.source == "tagger" and t.attribute == "brand" and not is_known("brand", t.text)
+        and any(r.attribute == "category" and r.confidence >= fill_min and t.start < r.start and r.end <= t.end
+                and is_known("narrow category", r.text) for r in rules)
+        and not any(r.attribute == "category" and r.start == t.start for r in rules))]
+    # nor is a word inside a size the rules read ("denier" in "tights black 40 denier") a garment
+    primary = [t for t in primary if not (
+        t.source == "tagger" and t.attribute == "category" and not is_known("category", t.text)
+        and any(r.attribute == "size" and r.start <= t.start and t.end <= r.end for r in rules))]
+    # a tagger category that is a colour the rules are sure of, beside another garment, is the colour
+    # ("khaki" in "barbour khaki cardigan", though khakis are trousers too)
+    garments = [t for t in primary if t.attribute == "category"]
+    if len(garments) >= 2:
+        primary = [next((r for r in rules if r.attribute == "colour" and r.confidence >= 0.9
+                         and (r.start, r.end) == (t.start, t.end)), t)
+                   if t.source == "tagger" and t.attribute == "category" else t for t in primary]
+        # and one that is a style too, right before the other garment, is said of it ("knit" in
+        # "sandro knit cardigan")
+        if text is not None:
+            primary = [t.model_copy(update={"attribute": "style", "value": None})
+                       if t.attribute == "category" and is_known("style", t.text) and any(
+                           g.attribute == "category" and g.start > t.end and not text[t.end : g.start].strip()
+                           for g in garments) else t
+                       for t in primary]
 
-        # a tagger department that is exactly a garment the taxonomy knows ("baby grow" in "3-6m baby
-        # grow") is the garment (not a style: "denim", "flannel" and "crossbody" are said of a garment)
-        primary = _read_as(primary, "gender", [r for r in rules if r.attribute == "category"
-                                               and r.confidence >= fill_min and is_known("narrow category", r.text)])
-        # a single letter no brand lexicon knows is not a brand: the "s" of "men s" (men's), a size; nor is
-        # the system of a size the rules read ("us" in "us womens 8")
-        systems = {(r.value or "").split()[0] for r in rules if r.attribute == "size" and r.value} & _SYSTEM_WORDS
-        primary = [t for t in primary if not (t.source == "tagger" and t.attribute == "brand" and (
-            (len(t.text) == 1 and not is_known("brand", t.text)) or t.text.lower() in systems))]
-    # a tagger style that is two or more styles the rules read, and nothing else, is those styles: "low
-    # rise y2k" had kept only its first style as its value
-    primary = [piece for t in primary for piece in _styles_within(t, rules)]
+    # a tagger department that is exactly a garment the taxonomy knows ("baby grow" in "3-6m baby
+    # grow") is the garment (not a style: "denim", "flannel" and "crossbody" are said of a garment)
+    primary = _read_as(primary, "gender", [r for r in rules if r.attribute == "category"
+                                           and r.confidence >= fill_min and is_known("narrow category", r.text)])
+    # a single letter no brand lexicon knows is not a brand: the "s" of "men s" (men's), a size; nor is
+    # the system of a size the rules read ("us" in "us womens 8")
+    systems = {(r.value or "").split()[0] for r in rules if r.attribute == "size" and r.value} & _SYSTEM_WORDS
+    primary = [t for t in primary if not (t.source == "tagger" and t.attribute == "brand" and (
+        (len(t.text) == 1 and not is_known("brand", t.text)) or t.text.lower() in systems))]
+    return primary, secondary
+
+
+def _strong(rules: list[Span], overrides: dict[str, float] | None) -> list[Span]:
+    """The rule spans that beat an overlapping tagger span of another attribute (`overrides`: the confidence
+    from which a rule span of an attribute does; None: `OVERRIDES`)."""
     # exact lexicon hits (confidence >= the attribute's override) beat a tagger span of another attribute
     # they overlap: "carhart" is a brand and "uk 8" a size whatever the tagger guessed
     overrides = OVERRIDES if overrides is None else overrides
@@ -359,10 +358,11 @@ def merge_spans(
     # so is a pattern's print ("cheetah print heels": not the brand "cheetah" and the style "print")
     strong += [r for r in rules if r.attribute == "colour" and r not in strong
                and ("wash" in (r.value or "") or r.text.lower().endswith(" print"))]
+    return strong
 
-    def doomed(sp: Span) -> bool:  # a tagger span a strong rule span of another attribute overlaps
-        return sp.source == "tagger" and any(_overlaps(sp, r) and r.attribute != sp.attribute for r in strong)
 
+def _without_model_numbers(primary: list[Span], rules: list[Span]) -> list[Span]:
+    """`primary` without the tagger's sizes that are model numbers."""
     # where the rules read an explicit size ("size 9", "uk 6"), a tagger size the rules do not back is a
     # model number ("air force 1", "new balance 550"), not a second size
     sizes = [r for r in rules if r.attribute == "size"]
@@ -372,6 +372,12 @@ def merge_spans(
             for t in primary
             if not (t.source == "tagger" and t.attribute == "size" and not any(_overlaps(t, r) for r in sizes))
         ]
+    return primary
+
+
+def _wholes(primary: list[Span], secondary: list[Span], tagger: list[Span], rules: list[Span],
+            is_known: Callable[[str, str], bool] | None, strong: list[Span]) -> list[Span]:
+    """Names the lexicons know whole, in place of the tagger's pieces of them."""
     # a garment name the taxonomy knows as a whole beats the tagger's pieces of it: "baby tee" and
     # "mom jeans" are categories, not a gender (or a second category) followed by one; so does a
     # colour or style the lexicon knows whole ("off white" is not the style "off" and the colour "white";
@@ -409,7 +415,7 @@ def merge_spans(
         # or the pieces that will stand leave words of it unread that mean nothing alone: "baby grow" is
         # not the department "baby" and "grow" (but "leather jacket" may be the style "leather" and the
         # garment "jacket")
-        live = [t for t in pieces if not doomed(t)]
+        live = [t for t in pieces if not _doomed(t, strong)]
         unread = [m for m in re.finditer(r"\S+", r.text)
                   if not any(t.start < r.start + m.end() and r.start + m.start() < t.end for t in live)]
         part = (
@@ -426,162 +432,185 @@ def merge_spans(
                    and is_known("category", pieces[1].text))
         if (whole or part) and not said_of:
             primary = [t for t in primary if t not in pieces] + [r]
+    return primary
+
+
+def _garment_last(primary: list[Span], secondary: list[Span], rules: list[Span], fill_min: float, text: str,
+                  strong: list[Span]) -> list[Span]:
+    """A garment the tagger read as a style, read as the garment where it ends the phrase."""
     # a garment the tagger read as a style is the garment when it ends the phrase, where English puts
     # the thing a phrase names ("urban outfitters cardigan", "north face fleece women m"; not "flannel
     # fabric"), and the query names no other
-    if text is not None and not any(t.attribute == "category" and not doomed(t) for t in primary):
-        # what may follow it: a gender, size or colour, a brand the lexicon knows ("cardigan ralph lauren"),
-        # or a style it knows ("camisole silk"; a style only the tagger read may be the thing: "fabric")
-        after = [*primary, *secondary, *(r for r in rules if r.attribute == "brand" and r.confidence >= 0.9),
-                 *(r for r in rules if r.attribute == "style" and r.confidence >= 0.8)]
-        primary = [
-            next((r for r in rules if r.attribute == "category" and r.confidence >= fill_min
-                  and (r.start, r.end) == (t.start, t.end) and _ends_phrase(text, t.end, after)), t)
-            if t.source == "tagger" and t.attribute == "style" else t
-            for t in primary
-        ]
-    if is_known is not None:
-        # a tagger category that took a colour, size or style along ("trousers cream", "jacket light
-        # wash", "jacket s", "pants baggy") is the garment the taxonomy knows, then what the rules read
-        # after it; so is a tagger size that took one along ("10 lace")
-        for t in [t for t in primary if t.source == "tagger" and t.attribute in ("category", "size")]:
-            tail = next((r for r in rules if r.attribute in ("colour", "size", "style") and r.attribute != t.attribute
-                         and r.end == t.end and r.start > t.start), None)
-            cut = cut_before(t, tail.start) if tail else None
-            if cut and (is_known("category", cut.text) if t.attribute == "category" else re.search(r"\d", cut.text)):
-                primary = [p for p in primary if p is not t] + [cut, tail]
-            elif cut and t.attribute == "category":  # a size, then the colour: "blazer l cream"
-                size = next((r for r in rules if r.attribute == "size" and r.end == cut.end and r.start > cut.start),
-                            None)
-                garment = cut_before(cut, size.start) if size else None
-                if garment and is_known("category", garment.text):
-                    primary = [p for p in primary if p is not t] + [garment, size, tail]
-        # a tagger department that took a child's size along ("toddler 9" in "toddler 9 crocs", "girls 16")
-        # is the department, then the size the rules read; one that is a garment, then the size, is those
-        # ("baby grow 0-3 months")
-        for t in [t for t in primary if t.source == "tagger" and t.attribute == "gender"]:
-            size = next((r for r in rules if r.attribute == "size" and r.confidence >= 0.95
-                         and t.start < r.start and r.end == t.end), None)
-            cut = cut_before(t, size.start) if size else None
-            garment = cut and next((r for r in rules if r.attribute == "category" and r.confidence >= fill_min
-                                    and (r.start, r.end) == (cut.start, cut.end)
-                                    and is_known("narrow category", r.text)), None)
-            if cut is not None and (garment or is_known("gender", cut.text)):
-                primary = [p for p in primary if p is not t] + [garment or cut, size]
-        # a tagger size that took the colour or style before it along ("navy xl", "lace 10") is that colour
-        # or style, then the size the rules read; so is any tagger span made of a size and then a colour
-        # or a department the rules read ("l stone" read as a brand in "new balance shirt l stone", "m
-        # cream" as a garment, "m girls" as a department)
-        for t in [t for t in primary if t.source == "tagger"]:
-            size = next((r for r in rules if r.attribute == "size" and r.end == t.end and r.start > t.start), None)
-            head = next((r for r in rules if r.attribute in ("colour", "style") and r.start == t.start
-                         and size is not None and not t.text[r.end - t.start : size.start - t.start].strip()), None)
-            if t.attribute == "size" and head is not None:
-                primary = [p for p in primary if p is not t] + [head, size]
-                continue
-            size = next((r for r in rules if r.attribute == "size" and r.start == t.start and r.end < t.end), None)
-            tail = next((r for r in rules if r.attribute in ("colour", "gender") and r.start < t.end <= r.end
-                         and r.confidence >= fill_min and size is not None
-                         and not t.text[size.end - t.start : r.start - t.start].strip()), None)
-            if tail is not None:  # (or of the colour's shade: "m baby" in "dress m baby pink"; "m girls")
-                primary = [p for p in primary if p is not t and not (
-                    p.source == "tagger" and p.attribute == tail.attribute and _overlaps(p, tail))] + [size, tail]
-        # a tagger category or style that ran into the size word or the shade after it ("jumper sz" in
-        # "jumper sz 12", "jumper light" in "jumper light blue", "crop top sage" in "crop top sage green")
-        # is the garment or style, then the size or colour the rules read
-        for t in [t for t in primary if t.source == "tagger" and t.attribute in ("category", "style")]:
-            nxt = next((r for r in rules if r.attribute in ("size", "colour") and r.confidence >= 0.9
-                        and t.start < r.start < t.end < r.end), None)
-            cut = cut_before(t, nxt.start) if nxt else None
-            if cut is None:
-                continue
-            garment = next((r for r in rules if r.attribute == "category" and (r.start, r.end) == (cut.start, cut.end)),
-                           None)
-            if t.attribute == "style" and garment is None and not is_known("style", cut.text):
-                continue
-            if t.attribute == "category" and not is_known("category", cut.text):
-                continue
-            primary = [p for p in primary if p is not t and not (p.source == "tagger" and p.attribute == nxt.attribute
-                                                                  and _overlaps(p, nxt))] + [garment or cut, nxt]
-        # a tagger category that took the end of a colour or a style along ("green trainers" in "lee forest
-        # green trainers", "zip jumper" in "half zip jumper") is the colour or style, then the garment
-        for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
-            colour = next((r for r in rules if r.start < t.start < r.end < t.end and (
-                (r.attribute == "colour" and r.confidence >= 0.9) or (r.attribute == "style" and r.confidence >= 0.8)
-                or (r.attribute == "category" and is_known("style", r.text)))), None)  # "half zip" names both
-            rest = cut_after(t, colour.end) if colour else None
-            if rest and is_known("category", rest.text):
-                if colour.attribute == "category":
-                    colour = colour.model_copy(update={"attribute": "style", "value": None})
-                primary = [p for p in primary if p is not t and not (p.source == "tagger" and _overlaps(p, colour))
-                           ] + [colour, rest]
-        # and one of two or three words that took the colour or the department before it along ("teal top",
-        # "ladies trainers", "cream stripe jumper": the word between read by the rules too) is that, then the
-        # garment (not "snow plow shoe")
-        for t in [t for t in primary
-                  if t.source == "tagger" and t.attribute == "category" and len(t.text.split()) in (2, 3)]:
-            head = next((r for r in rules if r.start == t.start and r.end < t.end and (
-                (r.attribute in ("colour", "gender") and r.confidence >= 0.9)
-                or (r.attribute == "style" and r.confidence >= 0.8))), None)
-            rest = cut_after(t, head.end) if head else None
-            if rest and len(rest.text.split()) == 2 and not any(
-                    r.attribute != "category" and r.start == rest.start and r.end < t.end for r in rules):
-                continue
-            if rest and is_known("category", rest.text):
-                primary = [p for p in primary if p is not t] + [head, rest]
-        # a tagger brand that took the garment or a colour along ("hobbs coat", "hunter wellies",
-        # "navy ralph lauren", "l ralph lauren") is the brand and the garment, colour or size the rules
-        # read, also where it took only part of the brand ("black stone" in "black stone island joggers",
-        # "teal cp" in "teal cp company cardigan"); one no lexicon knows that is only a garment and a
-        # colour ("parka khaki") is those
-        for t in [t for t in primary if t.source == "tagger" and t.attribute == "brand"]:
+    if any(t.attribute == "category" and not _doomed(t, strong) for t in primary):
+        return primary
+    # what may follow it: a gender, size or colour, a brand the lexicon knows ("cardigan ralph lauren"),
+    # or a style it knows ("camisole silk"; a style only the tagger read may be the thing: "fabric")
+    after = [*primary, *secondary, *(r for r in rules if r.attribute == "brand" and r.confidence >= 0.9),
+             *(r for r in rules if r.attribute == "style" and r.confidence >= 0.8)]
+    return [
+        next((r for r in rules if r.attribute == "category" and r.confidence >= fill_min
+              and (r.start, r.end) == (t.start, t.end) and _ends_phrase(text, t.end, after)), t)
+        if t.source == "tagger" and t.attribute == "style" else t
+        for t in primary
+    ]
+
+
+def _split_tails(primary: list[Span], rules: list[Span], is_known: Callable[[str, str], bool],
+                 fill_min: float) -> list[Span]:
+    """Tagger spans that ran on into what the rules read after them, split at it."""
+    # a tagger category that took a colour, size or style along ("trousers cream", "jacket light
+    # wash", "jacket s", "pants baggy") is the garment the taxonomy knows, then what the rules read
+    # after it; so is a tagger size that took one along ("10 lace")
+    for t in [t for t in primary if t.source == "tagger" and t.attribute in ("category", "size")]:
+        tail = next((r for r in rules if r.attribute in ("colour", "size", "style") and r.attribute != t.attribute
+                     and r.end == t.end and r.start > t.start), None)
+        cut = cut_before(t, tail.start) if tail else None
+        if cut and (is_known("category", cut.text) if t.attribute == "category" else re.search(r"\d", cut.text)):
+            primary = [p for p in primary if p is not t] + [cut, tail]
+        elif cut and t.attribute == "category":  # a size, then the colour: "blazer l cream"
+            size = next((r for r in rules if r.attribute == "size" and r.end == cut.end and r.start > cut.start),
+                        None)
+            garment = cut_before(cut, size.start) if size else None
+            if garment and is_known("category", garment.text):
+                primary = [p for p in primary if p is not t] + [garment, size, tail]
+    # a tagger department that took a child's size along ("toddler 9" in "toddler 9 crocs", "girls 16")
+    # is the department, then the size the rules read; one that is a garment, then the size, is those
+    # ("baby grow 0-3 months")
+    for t in [t for t in primary if t.source == "tagger" and t.attribute == "gender"]:
+        size = next((r for r in rules if r.attribute == "size" and r.confidence >= 0.95
+                     and t.start < r.start and r.end == t.end), None)
+        cut = cut_before(t, size.start) if size else None
+        garment = cut and next((r for r in rules if r.attribute == "category" and r.confidence >= fill_min
+                                and (r.start, r.end) == (cut.start, cut.end)
+                                and is_known("narrow category", r.text)), None)
+        if cut is not None and (garment or is_known("gender", cut.text)):
+            primary = [p for p in primary if p is not t] + [garment or cut, size]
+    # a tagger size that took the colour or style before it along ("navy xl", "lace 10") is that colour
+    # or style, then the size the rules read; so is any tagger span made of a size and then a colour
+    # or a department the rules read ("l stone" read as a brand in "new balance shirt l stone", "m
+    # cream" as a garment, "m girls" as a department)
+    for t in [t for t in primary if t.source == "tagger"]:
+        size = next((r for r in rules if r.attribute == "size" and r.end == t.end and r.start > t.start), None)
+        head = next((r for r in rules if r.attribute in ("colour", "style") and r.start == t.start
+                     and size is not None and not t.text[r.end - t.start : size.start - t.start].strip()), None)
+        if t.attribute == "size" and head is not None:
+            primary = [p for p in primary if p is not t] + [head, size]
+            continue
+        size = next((r for r in rules if r.attribute == "size" and r.start == t.start and r.end < t.end), None)
+        tail = next((r for r in rules if r.attribute in ("colour", "gender") and r.start < t.end <= r.end
+                     and r.confidence >= fill_min and size is not None
+                     and not t.text[size.end - t.start : r.start - t.start].strip()), None)
+        if tail is not None:  # (or of the colour's shade: "m baby" in "dress m baby pink"; "m girls")
+            primary = [p for p in primary if p is not t and not (
+                p.source == "tagger" and p.attribute == tail.attribute and _overlaps(p, tail))] + [size, tail]
+    # a tagger category or style that ran into the size word or the shade after it ("jumper sz" in
+    # "jumper sz 12", "jumper light" in "jumper light blue", "crop top sage" in "crop top sage green")
+    # is the garment or style, then the size or colour the rules read
+    for t in [t for t in primary if t.source == "tagger" and t.attribute in ("category", "style")]:
+        nxt = next((r for r in rules if r.attribute in ("size", "colour") and r.confidence >= 0.9
+                    and t.start < r.start < t.end < r.end), None)
+        cut = cut_before(t, nxt.start) if nxt else None
+        if cut is None:
+            continue
+        garment = next((r for r in rules if r.attribute == "category" and (r.start, r.end) == (cut.start, cut.end)),
+                       None)
+        if t.attribute == "style" and garment is None and not is_known("style", cut.text):
+            continue
+        if t.attribute == "category" and not is_known("category", cut.text):
+            continue
+        primary = [p for p in primary if p is not t and not (p.source == "tagger" and p.attribute == nxt.attribute
+                                                              and _overlaps(p, nxt))] + [garment or cut, nxt]
+    return primary
+
+
+def _split_heads(primary: list[Span], rules: list[Span], is_known: Callable[[str, str], bool],
+                 fill_min: float, strong: list[Span]) -> list[Span]:
+    """Tagger spans that took along what the rules read before or inside them, split into what the rules read."""
+    # a tagger category that took the end of a colour or a style along ("green trainers" in "lee forest
+    # green trainers", "zip jumper" in "half zip jumper") is the colour or style, then the garment
+    for t in [t for t in primary if t.source == "tagger" and t.attribute == "category"]:
+        colour = next((r for r in rules if r.start < t.start < r.end < t.end and (
+            (r.attribute == "colour" and r.confidence >= 0.9) or (r.attribute == "style" and r.confidence >= 0.8)
+            or (r.attribute == "category" and is_known("style", r.text)))), None)  # "half zip" names both
+        rest = cut_after(t, colour.end) if colour else None
+        if rest and is_known("category", rest.text):
+            if colour.attribute == "category":
+                colour = colour.model_copy(update={"attribute": "style", "value": None})
+            primary = [p for p in primary if p is not t and not (p.source == "tagger" and _overlaps(p, colour))
+                       ] + [colour, rest]
+    # and one of two or three words that took the colour or the department before it along ("teal top",
+    # "ladies trainers", "cream stripe jumper": the word between read by the rules too) is that, then the
+    # garment (not "snow plow shoe")
+    for t in [t for t in primary
+              if t.source == "tagger" and t.attribute == "category" and len(t.text.split()) in (2, 3)]:
+        head = next((r for r in rules if r.start == t.start and r.end < t.end and (
+            (r.attribute in ("colour", "gender") and r.confidence >= 0.9)
+            or (r.attribute == "style" and r.confidence >= 0.8))), None)
+        rest = cut_after(t, head.end) if head else None
+        if rest and len(rest.text.split()) == 2 and not any(
+                r.attribute != "category" and r.start == rest.start and r.end < t.end for r in rules):
+            continue
+        if rest and is_known("category", rest.text):
+            primary = [p for p in primary if p is not t] + [head, rest]
+    # a tagger brand that took the garment or a colour along ("hobbs coat", "hunter wellies",
+    # "navy ralph lauren", "l ralph lauren") is the brand and the garment, colour or size the rules
+    # read, also where it took only part of the brand ("black stone" in "black stone island joggers",
+    # "teal cp" in "teal cp company cardigan"); one no lexicon knows that is only a garment and a
+    # colour ("parka khaki") is those
+    for t in [t for t in primary if t.source == "tagger" and t.attribute == "brand"]:
+        brand = next((r for r in rules if r.attribute == "brand" and r.confidence >= 0.9
+                      and t.start <= r.start and r.end <= t.end and r.end - r.start < t.end - t.start), None)
+        runs_on = brand is None
+        if runs_on:  # the rules' brand begins inside it and runs on
             brand = next((r for r in rules if r.attribute == "brand" and r.confidence >= 0.9
-                          and t.start <= r.start and r.end <= t.end and r.end - r.start < t.end - t.start), None)
-            runs_on = brand is None
-            if runs_on:  # the rules' brand begins inside it and runs on
-                brand = next((r for r in rules if r.attribute == "brand" and r.confidence >= 0.9
-                              and t.start < r.start < t.end < r.end), None)
-            if brand is None and is_known("brand", t.text):
-                continue
-            # (or, beside a brand, a department the rules are sure of: "lads stone island")
-            along = [r for r in rules if t.start <= r.start and (r.attribute in ("category", "colour") or (
-                         r.attribute == "gender" and brand is not None and r.confidence >= 0.9)
-                         # or a letter size ("l" in "shirt l ralph lauren")
-                         or (r.attribute == "size" and brand is not None and LETTER_SIZE.fullmatch(r.text.lower()))
-                         # or, before a brand it cut short, another the lexicon holds ("supreme" in "supreme
-                         # north face"; not "kanken" in "fjallraven kanken", whose whole the tagger read)
-                         or (r.attribute == "brand" and runs_on and brand is not None and r.end <= t.end))
-                     # a colour it cut short ("corteiz sky" blue), or with no brand, a garment ("blak puffer" jacket)
-                     and (r.end <= t.end or ((r.attribute == "colour" or brand is None) and r.start < t.end))
-                     and (brand is None or not _overlaps(r, brand))]
-            # one no lexicon knows that opens with a garment ("skort golf", "kaftan beach") is the garment
-            if brand is None and any(r.attribute == "category" and r.start == t.start and r.confidence >= fill_min
-                                     for r in along) and len(along) == 1:
-                primary = [p for p in primary if p is not t] + along
-                continue
-            if brand is None and sorted(r.attribute for r in along) != ["category", "colour"]:
-                continue
-            if along and _read_whole(t, ([brand] if brand else []) + along):
-                # (and the tagger's pieces of a colour it ran on into go: "green" in "armani forest green")
-                primary = [p for p in primary if p is not t and not (p.source == "tagger" and p.end > t.end and any(
-                    _overlaps(p, r) for r in along))] + ([brand] if brand else []) + along
-        # a tagger style, department or colour that took the query's one garment along, every word of it read
-        # by the rules ("sage green cardigan", "newborn babygrow", "silver coat"), is what the rules read
-        for t in [t for t in primary if t.source == "tagger" and t.attribute in ("style", "gender", "colour")]:
-            inside = [r for r in rules if r.attribute in ("category", "colour", "gender", "style", "size")
-                      and t.start <= r.start and r.end <= t.end]
-            garments = [r for r in inside if r.attribute == "category"]
-            inside.sort(key=lambda r: r.start)
-            if (len(inside) >= 2 and _read_whole(t, inside) and len(garments) == 1
-                    and garments[0].confidence >= fill_min
-                    and not any(p.attribute == "category" and not _overlaps(p, t) and not doomed(p) for p in primary)):
-                primary = [p for p in primary if p is not t] + inside
-            # and a tagger style made of a colour the rules are sure of and a cloth is the two ("rust corduroy"
-            # in "rust corduroy jacket"; not "snow waterproof")
-            elif (t.attribute == "style" and not garments and len(inside) == 2 and _read_whole(t, inside)
-                  and [r.attribute for r in inside] == ["colour", "style"]
-                  and inside[0].confidence >= fill_min and inside[1].text.lower() in CLOTHS):
-                primary = [p for p in primary if p is not t] + inside
+                          and t.start < r.start < t.end < r.end), None)
+        if brand is None and is_known("brand", t.text):
+            continue
+        # (or, beside a brand, a department the rules are sure of: "lads stone island")
+        along = [r for r in rules if t.start <= r.start and (r.attribute in ("category", "colour") or (
+                     r.attribute == "gender" and brand is not None and r.confidence >= 0.9)
+                     # or a letter size ("l" in "shirt l ralph lauren")
+                     or (r.attribute == "size" and brand is not None and LETTER_SIZE.fullmatch(r.text.lower()))
+                     # or, before a brand it cut short, another the lexicon holds ("supreme" in "supreme
+                     # north face"; not "kanken" in "fjallraven kanken", whose whole the tagger read)
+                     or (r.attribute == "brand" and runs_on and brand is not None and r.end <= t.end))
+                 # a colour it cut short ("corteiz sky" blue), or with no brand, a garment ("blak puffer" jacket)
+                 and (r.end <= t.end or ((r.attribute == "colour" or brand is None) and r.start < t.end))
+                 and (brand is None or not _overlaps(r, brand))]
+        # one no lexicon knows that opens with a garment ("skort golf", "kaftan beach") is the garment
+        if brand is None and any(r.attribute == "category" and r.start == t.start and r.confidence >= fill_min
+                                 for r in along) and len(along) == 1:
+            primary = [p for p in primary if p is not t] + along
+            continue
+        if brand is None and sorted(r.attribute for r in along) != ["category", "colour"]:
+            continue
+        if along and _read_whole(t, ([brand] if brand else []) + along):
+            # (and the tagger's pieces of a colour it ran on into go: "green" in "armani forest green")
+            primary = [p for p in primary if p is not t and not (p.source == "tagger" and p.end > t.end and any(
+                _overlaps(p, r) for r in along))] + ([brand] if brand else []) + along
+    # a tagger style, department or colour that took the query's one garment along, every word of it read
+    # by the rules ("sage green cardigan", "newborn babygrow", "silver coat"), is what the rules read
+    for t in [t for t in primary if t.source == "tagger" and t.attribute in ("style", "gender", "colour")]:
+        inside = [r for r in rules if r.attribute in ("category", "colour", "gender", "style", "size")
+                  and t.start <= r.start and r.end <= t.end]
+        garments = [r for r in inside if r.attribute == "category"]
+        inside.sort(key=lambda r: r.start)
+        if (len(inside) >= 2 and _read_whole(t, inside) and len(garments) == 1
+                and garments[0].confidence >= fill_min
+                and not any(p.attribute == "category" and not _overlaps(p, t) and not _doomed(p, strong)
+                            for p in primary)):
+            primary = [p for p in primary if p is not t] + inside
+        # and a tagger style made of a colour the rules are sure of and a cloth is the two ("rust corduroy"
+        # in "rust corduroy jacket"; not "snow waterproof")
+        elif (t.attribute == "style" and not garments and len(inside) == 2 and _read_whole(t, inside)
+              and [r.attribute for r in inside] == ["colour", "style"]
+              and inside[0].confidence >= fill_min and inside[1].text.lower() in CLOTHS):
+            primary = [p for p in primary if p is not t] + inside
+    return primary
+
+
+def _pairs(primary: list[Span], rules: list[Span], strong: list[Span], fill_min: float, text: str | None) -> list[Span]:
+    """Pairs, sizes, colourways and washes the rules read whole, in place of the tagger's reading of them."""
     # a tagger size over two sizes the rules read ("8-10", "uk 8-10", "s/m", "6 to 8") gives way to them: a
     # shopper who writes a pair means either size, and a filter on both values finds either; so does a
     # tagger brand over two sure brands ("carhartt or dickies"), and a tagger garment that is just two garments
@@ -636,11 +665,18 @@ def merge_spans(
     primary = [t for t in primary if not (t.source == "tagger" and t.attribute == "size"
                                           and re.fullmatch(r"size|sz", t.text, re.I)
                                           and any(s > t.start for s in size_starts))]
+    return primary
+
+
+def _keep(primary: list[Span], secondary: list[Span], rules: list[Span], strong: list[Span],
+          is_known: Callable[[str, str], bool] | None) -> list[Span]:
+    """The spans that stand (strong rule spans first, then the policy's order, none overlapping another),
+    each tagger span with the value of the rule span it covers."""
     if strong:
         # a tagger span that ran on into a strong span of another attribute keeps its words before it
         # ("floral s": the colour "floral", then the size "s")
-        primary = [_before_strong(sp, strong, rules) if doomed(sp) else sp for sp in primary]
-        primary = [sp for sp in primary if not doomed(sp)]
+        primary = [_before_strong(sp, strong, rules) if _doomed(sp, strong) else sp for sp in primary]
+        primary = [sp for sp in primary if not _doomed(sp, strong)]
         primary = [r for r in strong if not any(_overlaps(r, p) for p in primary)] + primary
     kept: list[Span] = []
     for sp in (*primary, *secondary):
@@ -670,7 +706,54 @@ def merge_spans(
                     update={"value": same[0].value, "confidence": max(sp.confidence, same[0].confidence)}
                 )
         out.append(sp)
-    return _with_fits(sorted(out, key=lambda s: s.start), text)
+    return out
+
+
+def merge_spans(
+    rules: list[Span],
+    tagger: list[Span],
+    policy: dict[str, str] | None = None,
+    overrides: dict[str, float] | None = None,
+    fill_min: float = 0.85,
+    is_known: Callable[[str, str], bool] | None = None,
+    text: str | None = None,
+) -> list[Span]:
+    """The kept spans, by position. `is_known(attribute, text)` says whether the taxonomy or brand
+    lexicon knows a phrase, and `text` is the query the spans were read from: the rules that read
+    a tagger span again need them, and are skipped without.
+
+    The steps, in order: the tagger's spans tidied (`_tidy`) and ranked by the policy (`_rank`); tagger
+    spans read again as the lexicons say (`_relabel`); names known whole in place of the tagger's pieces
+    (`_wholes`, `_garment_last`); tagger spans that ran on across what the rules read split (`_split_tails`,
+    `_split_heads`); pairs, sizes and washes read whole (`_pairs`); then what stands, with its value (`_keep`).
+    Each step's readings were chosen on QueryNER dev and the shopper suites (docs/qu.md)."""
+    policy = {**DEFAULT_POLICY, **(policy or {})}
+    for attr, p in policy.items():
+        if p not in POLICIES:
+            raise ValueError(f"merge policy for {attr!r} is {p!r}; choose from {', '.join(POLICIES)}")
+    tagger = _tidy(tagger, rules)
+    primary, secondary = _rank(rules, tagger, policy, fill_min)
+    # a tagger style that is exactly a colour the rules are sure of is that colour ("oatmeal jumper",
+    # "cream wide leg trousers"), unless it names a material or a finish: QueryNER reads "gold",
+    # "silver", "linen", "stainless steel" and "holographic" as modifiers (train and dev: 3 better, 1
+    # worse, "lilac reed diffuser"; with the materials, 58 worse)
+    primary = _read_as(primary, "style", [r for r in rules if r.attribute == "colour" and r.confidence >= 0.85
+                                          and (r.text.lower() not in MATERIALS or r.confidence >= GARMENT_COLOUR)])
+    if is_known is not None:
+        primary, secondary = _relabel(primary, secondary, rules, is_known, fill_min, text)
+    # a tagger style that is two or more styles the rules read, and nothing else, is those styles: "low
+    # rise y2k" had kept only its first style as its value
+    primary = [piece for t in primary for piece in _styles_within(t, rules)]
+    strong = _strong(rules, overrides)
+    primary = _without_model_numbers(primary, rules)
+    primary = _wholes(primary, secondary, tagger, rules, is_known, strong)
+    if text is not None:
+        primary = _garment_last(primary, secondary, rules, fill_min, text, strong)
+    if is_known is not None:
+        primary = _split_tails(primary, rules, is_known, fill_min)
+        primary = _split_heads(primary, rules, is_known, fill_min, strong)
+    primary = _pairs(primary, rules, strong, fill_min, text)
+    return _with_fits(sorted(_keep(primary, secondary, rules, strong, is_known), key=lambda s: s.start), text)
 
 
 _NUMBER_SIZE = re.compile(r"(?:size\s+)?(\d{1,2})", re.I)
