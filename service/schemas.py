@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from preloved.settings import Settings
 from qu.types import ATTRIBUTES
@@ -50,6 +50,9 @@ class _Strict(BaseModel):
 class SearchRequest(_Strict):
     query: QueryText
     k: int = Field(10, ge=1, le=MAX_K, strict=True, description="How many results, 1..100")
+    offset: int = Field(0, ge=0, le=MAX_K - 1, strict=True,
+                        description="How many results to skip first (the next page: offset + k); offset + k is "
+                                    f"at most {MAX_K}")
     filters: dict[str, FilterValue] = Field(
         default_factory=dict, max_length=len(FILTER_NAMES),
         description="Explicit attribute filters; they override what was read from the query for the same "
@@ -72,6 +75,13 @@ class SearchRequest(_Strict):
     @classmethod
     def _known_excludes(cls, v: list[str]) -> list[str]:
         return check_exclude_names(v)
+
+    @model_validator(mode="after")
+    def _within_the_deepest_result(self) -> SearchRequest:
+        if self.offset + self.k > MAX_K:
+            raise ValueError(f"offset + k is {self.offset + self.k}: a search returns its first {MAX_K} results at "
+                             f"most, so choose offset + k <= {MAX_K}")
+        return self
 
 
 class ParseRequest(_Strict):
@@ -137,6 +147,7 @@ class SearchResponse(BaseModel):
     facets: dict[str, dict[str, int]] = Field(description="Counts of attribute values among the results")
     stages: str
     k: int
+    offset: int = Field(0, description="How many results were skipped before these")
     rerank_depth: int | None = Field(None, description="How many hits the reranker rescored (fewer than the "
                                                        "default while the server is busy); null: no rerank")
     cached: bool = Field(False, description="Served from the result cache (send `Cache-Control: no-cache` "

@@ -64,15 +64,17 @@ def _run_search(state: ServiceState, pipeline: SearchPipeline, req: SearchReques
     drop = set(req.exclude) | set(req.filters)
     with state.lock.read():
         generation = state.cache.generation  # read under the lock: no delete can land mid-search
-        result = pipeline.search(req.query, k=req.k, stages=stages, rerank_depth=shallow or req.rerank_depth,
-                                 filters=dict(req.filters) or None, use_parsed=req.use_parsed, exclude=drop,
-                                 use_cache=use_cache, query_vector=query_vector)
+        result = pipeline.search(req.query, k=req.offset + req.k, stages=stages,
+                                 rerank_depth=shallow or req.rerank_depth, filters=dict(req.filters) or None,
+                                 use_parsed=req.use_parsed, exclude=drop, use_cache=use_cache,
+                                 query_vector=query_vector)
     return result, waited, generation
 
 
 def _cache_key(req: SearchRequest, stages: str, generation: int) -> tuple:
     filters = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in req.filters.items()))
-    return (generation, req.query, req.k, stages, req.rerank_depth, req.use_parsed, filters,
+    # the results up to the page's end: the pages of one search share it
+    return (generation, req.query, req.offset + req.k, stages, req.rerank_depth, req.use_parsed, filters,
             tuple(sorted(set(req.exclude))))
 
 
@@ -115,13 +117,14 @@ async def _search(request: Request, state: ServiceState, pipeline: SearchPipelin
                 state.cache.put(_cache_key(req, stages, generation), result)
         state.metrics.observe_stages(result.timings_ms)
         timings = {**result.timings_ms, "wait": round(waited, 3)}
-    results = [_finite(row) for row in result.results(debug=req.debug)]
+    results = [_finite(row) for row in result.results(debug=req.debug)[req.offset:]]
     timings["server"] = round((time.perf_counter() - start) * 1000, 3)
     return SearchResponse(
         query=result.query, parsed=result.parsed.contract(), results=results, timings_ms=timings,
         filters=dict(req.filters), excluded=list(req.exclude),
         applied_filters={k: v for k, v in result.applied_filters.items()},
         relaxed_filters=list(result.relaxed_filters), facets=_facets(results), stages=stages, k=req.k,
+        offset=req.offset,
         rerank_depth=result.rerank_depth,
         cached=cached is not None, request_id=request_id(request))
 
@@ -157,6 +160,7 @@ async def search_get(
     pipeline: PipelineDep,
     q: Annotated[str, Query(min_length=1, max_length=10_000, description="What to search for")],
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+    offset: Annotated[int, Query(ge=0, le=MAX_K - 1, description="results to skip first: the next page")] = 0,
     filter: Annotated[list[str] | None, Query(max_length=20, description="name:value, repeatable")] = None,
     exclude: Annotated[list[str] | None, Query(max_length=20, description="attributes to ignore")] = None,
     stages: Stages | None = None,
@@ -164,7 +168,8 @@ async def search_get(
     debug: bool = False,
 ) -> SearchResponse:
     try:
-        req = SearchRequest(query=q, k=k, filters=_filters_from_query(filter or []), exclude=exclude or [],
+        req = SearchRequest(query=q, k=k, offset=offset, filters=_filters_from_query(filter or []),
+                            exclude=exclude or [],
                             stages=stages, rerank_depth=rerank_depth, debug=debug)
     except ValidationError as e:
         raise RequestValidationError([{**err, "loc": ("query", *err["loc"])} for err in e.errors()]) from None

@@ -57,6 +57,35 @@ def test_facets_count_the_results(client):
     assert body["facets"]["brand"] == brands
 
 
+def test_pages_continue_one_another(client):
+    def ids(**params):
+        r = client.post("/search", json={"query": "jacket", "stages": "hybrid", **params},
+                        headers={"Cache-Control": "no-cache"})
+        assert r.status_code == 200, r.text
+        assert r.json()["offset"] == params.get("offset", 0)
+        return [row["id"] for row in r.json()["results"]]
+
+    whole = ids(k=9)
+    assert len(whole) == 9
+    assert ids(k=4) + ids(k=3, offset=4) + ids(k=2, offset=7) == whole
+    got = client.get("/search", params={"q": "jacket", "stages": "hybrid", "k": 3, "offset": 4}).json()
+    assert [row["id"] for row in got["results"]] == whole[4:7] and got["offset"] == 4
+    cached = client.get("/search", params={"q": "jacket", "stages": "hybrid", "k": 2, "offset": 7}).json()
+    assert [row["id"] for row in cached["results"]] == whole[7:9]  # the page from the first 9, as cached
+    assert ids(k=5, offset=30) == []  # past the last listing: an empty page, not an error
+
+
+@pytest.mark.parametrize("params", [{"k": 10, "offset": 95}, {"offset": -1}, {"offset": 100}])
+def test_a_page_past_the_deepest_result_is_a_clear_error(client, params):
+    for r in (client.post("/search", json={"query": "jacket", **params}),
+              client.get("/search", params={"q": "jacket", **params})):
+        assert r.status_code == 422, r.text
+        assert "offset" in r.json()["detail"]
+    if params.get("offset") == 95:
+        assert "offset + k is 105" in r.json()["detail"]
+    assert client.post("/search", json={"query": "jacket", "offset": "2"}).status_code == 422  # JSON: a number
+
+
 def test_explicit_filters_override_what_was_read(client):
     body = client.post("/search", json={"query": "nike trainers", "k": 10,
                                         "filters": {"brand": "adidas"}}).json()
