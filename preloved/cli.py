@@ -225,7 +225,8 @@ def cmd_compare(args) -> int:
     from preloved.evaluation import ReportError, compare_reports
 
     try:
-        out = compare_reports(args.before, args.after, top=args.top)
+        out = compare_reports(args.before, args.after, top=args.top,
+                              plot=Path(args.out).with_suffix(".png") if args.out else None)
     except ReportError as e:
         raise CLIError(str(e)) from e
     if args.out:
@@ -289,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("before", help="a `preloved eval --out` report")
     s.add_argument("after", help="another, of the same judged queries")
     s.add_argument("--top", type=int, default=10, help="the biggest gains and losses to list (default 10)")
-    s.add_argument("--out", help="write the comparison JSON here")
+    s.add_argument("--out", help="write the comparison JSON here, and a plot beside it (.png): each query's "
+                                 "NDCG@10 before against after, per stage")
     s.set_defaults(func=cmd_compare)
     return p
 

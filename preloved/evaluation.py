@@ -241,10 +241,11 @@ def read_report(path: str | Path) -> dict[str, dict[str, float]]:
     return per_query
 
 
-def compare_reports(before: str | Path, after: str | Path, top: int = 10) -> dict:
+def compare_reports(before: str | Path, after: str | Path, top: int = 10, plot: Path | None = None) -> dict:
     """Two `preloved eval` reports of the same judged queries, stage by stage: each stage's NDCG@10 before
     and after over the queries both hold, the paired bootstrap of after against before, how many queries got
-    better and worse, and the `top` biggest gains and losses. Printed as a table."""
+    better and worse, and the `top` biggest gains and losses. Printed as a table; drawn to `plot` (PNG), each
+    query a point, before against after, where given."""
     a, b = read_report(before), read_report(after)
     queries = [q for q in a if q in b]
     if not queries:
@@ -265,7 +266,34 @@ def compare_reports(before: str | Path, after: str | Path, top: int = 10) -> dic
             "losses": [{"query": q, "before": xi, "after": yi} for d, q, xi, yi in reversed(moved[-top:]) if d < 0],
         }
     _print_comparison(out)
+    if plot is not None:
+        _plot_comparison(out, {stage: ([a[q][stage] for q in queries], [b[q][stage] for q in queries])
+                               for stage in stages}, plot)
     return out
+
+
+def _plot_comparison(out: dict, points: dict[str, tuple[list[float], list[float]]], path: Path) -> None:
+    """A panel per stage: each query's NDCG@10 before (x) and after (y); above the diagonal, better."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(points), figsize=(3.4 * len(points), 3.6), squeeze=False)
+    for ax, (stage, (x, y)) in zip(axes[0], points.items(), strict=True):
+        r = out["stages"][stage]
+        colour = ["#1b9e77" if yi > xi else "#d95f02" if yi < xi else "#999999" for xi, yi in zip(x, y, strict=True)]
+        ax.plot([0, 1], [0, 1], color="#cccccc", lw=1, zorder=0)
+        ax.scatter(x, y, s=12, c=colour, alpha=0.7, linewidths=0)
+        ax.set(xlim=(-0.03, 1.03), ylim=(-0.03, 1.03), xlabel="NDCG@10 before", ylabel="NDCG@10 after")
+        ax.set_aspect("equal")
+        ax.set_title(f"{stage}: {r['before']:.3f} -> {r['after']:.3f}\n{r['better']} better, {r['worse']} worse "
+                     f"(p={r['vs_before']['p']:.3f})", fontsize=9)
+    fig.suptitle(f"{out['queries']} queries", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def _print_comparison(out: dict) -> None:

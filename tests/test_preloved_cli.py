@@ -241,6 +241,8 @@ def test_compare_says_what_a_change_won_and_lost_per_stage(tmp_path):
     assert [m["query"] for m in rerank["gains"]] == ["caphalon pot"]
     assert [m["query"] for m in rerank["losses"]] == ["cosas de escritorio"]
     assert "rerank, biggest gains:\n  +0.800  0.100 -> 0.900  caphalon pot" in r.stdout
+    plot = out.with_suffix(".png")  # each query a point, before against after, per stage
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
 
 
 @pytest.mark.parametrize(("after", "error"), [
