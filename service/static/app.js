@@ -7,6 +7,7 @@ const FACETS = ["brand", "category", "colour", "size", "gender", "condition"];
 const CARD_FIELDS = ["brand", "category", "colour", "size", "condition"];
 const STAGE_ORDER = ["qu", "retrieval", "rerank", "total", "wait", "server"];
 const K = 12;
+const DEEPEST = 100; // a search returns its first 100 results at most (offset + k <= 100)
 
 const $ = (id) => document.getElementById(id);
 const state = { query: "", excluded: [], removedValues: {}, filters: {}, seq: 0 };
@@ -33,9 +34,11 @@ function setStatus(text, isError = false) {
   $("status").className = isError ? "error" : "";
 }
 
-async function runSearch() {
+// `more`: the next page of the same search, added below the cards already shown
+async function runSearch(more = false) {
   const seq = ++state.seq;
-  const body = { query: state.query, k: K, filters: state.filters, exclude: state.excluded };
+  const offset = more ? $("results").children.length : 0;
+  const body = { query: state.query, k: K, offset, filters: state.filters, exclude: state.excluded };
   body.stages = $("rerank").checked ? "rerank" : "hybrid";
   setStatus("Searching…");
   document.body.dataset.state = "loading";
@@ -53,14 +56,16 @@ async function runSearch() {
   if (!response.ok) {
     setStatus((data && data.detail) || ("Error " + response.status), true);
     renderChips(null); renderResults([]); renderFacets({}); renderTimings({});
+    $("more").hidden = true;
     document.body.dataset.state = "error";
     return;
   }
   renderChips(data);
-  renderResults(data.results);
-  renderFacets(data.facets || {});
+  renderResults(data.results, more);
+  if (!more) renderFacets(data.facets || {}); // the facets count the first page's results
   renderTimings(data.timings_ms || {});
-  const n = data.results.length;
+  const n = $("results").children.length;
+  $("more").hidden = data.results.length < K || n + K > DEEPEST;
   const found = n ? `${n} result${n === 1 ? "" : "s"} for “${data.query}”` : `No results for “${data.query}”`;
   const depth = data.rerank_depth ? ` (top ${data.rerank_depth})` : "";
   setStatus(`${found} · ranked by ${data.stages}${depth}`);
@@ -143,9 +148,9 @@ function formatPrice(row) {
   return currency + Number(row.price).toFixed(2);
 }
 
-function renderResults(results) {
+function renderResults(results, more = false) {
   const list = $("results");
-  list.replaceChildren();
+  if (!more) list.replaceChildren();
   for (const row of results) {
     const details = el("dl");
     for (const field of CARD_FIELDS) {
@@ -204,6 +209,7 @@ function submit(event) {
 document.addEventListener("DOMContentLoaded", () => {
   $("search-form").addEventListener("submit", submit);
   $("rerank").addEventListener("change", () => { if (state.query) runSearch(); });
+  $("more").addEventListener("click", () => runSearch(true));
   const initial = new URLSearchParams(window.location.search).get("q");
   if (initial) { $("q").value = initial; state.query = initial.trim(); if (state.query) runSearch(); }
 });

@@ -98,6 +98,25 @@ def test_search_chips_and_removing_a_chip(page, server):
     assert not errors, errors
 
 
+def test_more_results_continue_the_list(page, server):
+    pg = page
+    pg.goto(server.url + "/?q=summer")  # no attribute read: every one of the 20 listings ranks
+    wait_for_search(pg, 1)
+    first = card_ids(pg)
+    assert len(first) == 12 and pg.locator("#more").is_visible()
+    facets = pg.inner_text("#facets")
+    pg.click("#more")
+    wait_for_search(pg, 2)
+    ids = card_ids(pg)
+    assert ids[:12] == first and len(ids) == 20 and len(set(ids)) == 20  # the next 8, after the first 12
+    assert pg.locator("#more").is_hidden()  # fewer than a page came back: there is no more
+    assert "20 results" in pg.text_content("#status") and pg.inner_text("#facets") == facets
+    pg.fill("#q", "black jackets")  # a new search starts a new list
+    pg.press("#q", "Enter")
+    wait_for_search(pg, 3)
+    assert len(card_ids(pg)) < 12 and pg.locator("#more").is_hidden()
+
+
 def test_html_in_queries_and_listings_is_shown_as_text(page, server):
     pg = page
     title = "Gucci <img src=x onerror=\"window.__xss=1\"> Loafers <script>window.__xss=2</script>"
