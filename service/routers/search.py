@@ -169,8 +169,7 @@ async def search_get(
 ) -> SearchResponse:
     try:
         req = SearchRequest(query=q, k=k, offset=offset, filters=_filters_from_query(filter or []),
-                            exclude=exclude or [],
-                            stages=stages, rerank_depth=rerank_depth, debug=debug)
+                            exclude=exclude or [], stages=stages, rerank_depth=rerank_depth, debug=debug)
     except ValidationError as e:
         raise RequestValidationError([{**err, "loc": ("query", *err["loc"])} for err in e.errors()]) from None
     return await _search(request, state, pipeline, req)
