@@ -191,6 +191,20 @@ _GRADES = {"excellent": "used - like new", "very good": "used - good", "good": "
            "satisfactory": "used - fair", "fair": "used - fair", "poor": "used - fair"}
 
 
+@lru_cache(maxsize=4096)
+def _category_parts(value: str) -> tuple[tuple[str, ...], ...]:
+    """The taxonomy paths of the categories named among the words of a category the taxonomy does not read
+    whole: a shop's pair ("coats jackets", from "Coats & Jackets") or path ("women shoes boots", from "Women >
+    Shoes > Boots"), the longest names first ("t shirts" before "shirts"); () where it names none."""
+    ws, out, i = value.split(), [], 0
+    while i < len(ws):
+        n = next((n for n in (3, 2, 1) if i + n <= len(ws) and _category_path(" ".join(ws[i : i + n]))), 0)
+        if n:
+            out.append(_category_path(" ".join(ws[i : i + n])))
+        i += n or 1
+    return tuple(out)
+
+
 @lru_cache(maxsize=65_536)
 def value_matches(attr: str, asked: str, have: str) -> bool:
     """Whether a listing value `have` satisfies an asked value (both given as space-joined words)."""
@@ -212,6 +226,10 @@ def value_matches(attr: str, asked: str, have: str) -> bool:
         pa, ph = _category_path(asked), _category_path(have)
         if pa and ph:
             return ph[: len(pa)] == pa
+        # a shop's pair or path the taxonomy does not read whole is each kind it names, and what holds them
+        # ("Coats & Jackets" is outerwear, "Men > Jeans > Straight" trousers)
+        if pa and any(p[: len(pa)] == pa for p in _category_parts(have)):
+            return True
         return {_singular(w) for w in a} <= {_singular(w) for w in h}
     return set(a) <= set(h)
 

@@ -396,6 +396,35 @@ def test_a_listings_hyphenated_category_is_found_in_the_taxonomy():
     assert not value_matches("category", "shoes", "t shirts")
 
 
+def test_a_shops_pair_or_path_of_categories_is_each_kind_it_names_and_what_holds_them(tmp_path, embedder):
+    from retrieval.attributes import value_matches
+
+    # "Coats & Jackets" and "Men > Jeans > Straight" are stored folded: "coats jackets", "men jeans straight"
+    for asked in ("outerwear", "coats", "jackets", "clothing"):
+        assert value_matches("category", asked, "coats jackets"), asked
+    assert not value_matches("category", "dresses", "coats jackets")
+    assert value_matches("category", "trousers", "men jeans straight")
+    assert value_matches("category", "jeans", "men jeans straight")
+    assert value_matches("category", "shoes", "women shoes boots")
+    assert not value_matches("category", "trainers", "women shoes boots")
+    assert not value_matches("category", "outerwear", "water bottle")  # names no category: words only, as before
+    listings = [
+        Listing(id="barbour", title="Barbour Beaufort wax jacket olive", category="Coats & Jackets"),
+        Listing(id="carhartt", title="Carhartt Detroit jacket brown", category="Jackets"),
+        Listing(id="jumper", title="Ralph Lauren cable knit jumper navy", category="Knitwear"),
+        Listing(id="jeans", title="Levi's 501 straight jeans", category="Men > Jeans > Straight"),
+    ]
+    idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
+    cfg = SearchConfig(min_results=1, filter_attributes=ALL)
+    r = idx.search("outerwear", parsed=parsed("outerwear", category="outerwear"), config=cfg)
+    assert r.applied_filters == {"category": "outerwear"} and {h.id for h in r.hits} == {"barbour", "carhartt"}
+    r = idx.search("trousers", parsed=parsed("trousers", category="trousers"), config=cfg)
+    assert [h.id for h in r.hits] == ["jeans"]
+    # relaxed to boosts (too few coats to filter on), a coat keeps every boost a sibling jacket gets, and one more
+    r = idx.search("coats", parsed=parsed("coats", category="coats"), config=SearchConfig(filter_attributes=ALL))
+    assert r.relaxed_filters == ("category",) and r.hits[0].id == "barbour"
+
+
 def test_a_brand_or_colour_under_another_name_matches_by_qus_lexicons(tmp_path, embedder):
     from retrieval.attributes import value_matches
 
