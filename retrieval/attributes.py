@@ -97,6 +97,13 @@ def words(value: object) -> tuple[str, ...]:
     return tuple(_TOKEN.findall(fold(str(value))))
 
 
+def _department_of(category: str | None) -> str | None:
+    """The department a shop's category path opens with ("Women > Shoes > Boots": women), which a listing that
+    names no gender of its own is filtered by; None where it opens with none ("Coats & Jackets")."""
+    ws = words(category) if category else ()
+    return ws[0] if ws and ws[0] in _GENDER else None
+
+
 def _singular(w: str) -> str:
     return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
 
@@ -260,6 +267,8 @@ class AttributeColumns:
             arr = np.full(len(listings), -1, dtype=np.int32)
             for r, listing in enumerate(listings):
                 v = getattr(listing, attr)
+                if v is None and attr == "gender":
+                    v = _department_of(listing.category)
                 if v is None:
                     continue
                 key = " ".join(words(v))

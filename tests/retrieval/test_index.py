@@ -425,6 +425,21 @@ def test_a_shops_pair_or_path_of_categories_is_each_kind_it_names_and_what_holds
     assert r.relaxed_filters == ("category",) and r.hits[0].id == "barbour"
 
 
+def test_a_listing_with_no_gender_is_of_the_department_its_category_path_opens_with(tmp_path, embedder):
+    listings = [
+        Listing(id="w", title="Dr Martens 1460 cherry red boots", category="Women > Shoes > Boots"),
+        Listing(id="m", title="Timberland 6 inch boots", category="Men - Shoes - Boots"),
+        Listing(id="g", title="Hunter wellington boots", category="Boots", gender="Women"),  # its own gender
+        Listing(id="x", title="Chelsea boots", category="Boots"),  # none at all: not filtered out by gender
+    ]
+    idx = Index.build(listings, tmp_path / "i", embedder=embedder, show_progress=False)
+    cfg = SearchConfig(min_results=1, filter_attributes=ALL)
+    r = idx.search("womens boots", parsed=parsed("womens boots", gender="women", category="boots"), config=cfg)
+    assert r.applied_filters == {"gender": "women", "category": "boots"}
+    assert {h.id for h in r.hits} == {"w", "g", "x"}  # the men's boots are filtered out by their path
+    assert idx.get("w").gender is None  # the listing itself is kept as given
+
+
 def test_a_brand_or_colour_under_another_name_matches_by_qus_lexicons(tmp_path, embedder):
     from retrieval.attributes import value_matches
 
