@@ -205,10 +205,12 @@ def _category_parts(value: str) -> tuple[tuple[str, ...], ...]:
     Shoes > Boots"), the longest names first ("t shirts" before "shirts"); () where it names none."""
     ws, out, i = value.split(), [], 0
     while i < len(ws):
-        n = next((n for n in (3, 2, 1) if i + n <= len(ws) and _category_path(" ".join(ws[i : i + n]))), 0)
-        if n:
-            out.append(_category_path(" ".join(ws[i : i + n])))
-        i += n or 1
+        for n in (3, 2, 1):
+            path = _category_path(" ".join(ws[i : i + n])) if i + n <= len(ws) else None
+            if path:
+                out.append(path)
+                break
+        i += n if path else 1
     return tuple(out)
 
 
