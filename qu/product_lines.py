@@ -3,8 +3,9 @@
 A line's name is neither a brand nor a category, but it implies both. The tagger, trained on
 Amazon queries, reads such names as whatever they resemble ("gazelle" and "skool" as categories,
 "old" as a condition, "nuptse" and "chuck taylor" as brands), so the extractor drops the fast
-layers' spans over a line's name (a known brand among them stays) and fills an empty brand or
-category from the line, with no span: the name stays in the residual for lexical matching.
+layers' spans over a line's name (a known brand among them stays, and so does the garment the name ends
+with: "leggings" of "align leggings") and fills an empty brand or category from the line, with no span:
+the rest of the name stays in the residual for lexical matching.
 The lines live in data/lexicons/product_lines.json.
 """
 

@@ -7,6 +7,19 @@ ATTRS = ("brand", "category", "size", "colour", "style", "gender", "condition")
 
 
 @pytest.mark.parametrize(
+    "query,garment",
+    [("lululemon align leggings size 6", "leggings"), ("sweaty betty power leggings xs", "leggings"),
+     ("hunter original short boots 5", "boots"), ("westwood pearl choker", "choker")],
+)
+def test_the_garment_a_lines_name_ends_with_is_read_as_the_garment(extractor, query, garment):
+    # QueryNER labels the garment noun of a product's name as its type ("power" is the line, "leggings" the thing)
+    p = extractor.parse(query)
+    assert [s.text for s in p.spans if s.attribute == "category"] == [garment]
+    assert p.category == p.extra["product_lines"][0]["category"]
+    assert garment not in p.residual.split()
+
+
+@pytest.mark.parametrize(
     "query,expected",
     [
         # the tagger read "old" as a style and "skool" as a category, "gazelle" as a category
