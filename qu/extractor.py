@@ -541,10 +541,10 @@ class QUExtractor:
                     # ("700 l" in "nuptse 700 l black" is no 700 litres)
                     out.append(sp.model_copy(update={"text": tail.strip(), "start": sp.end - len(letter),
                                                      "value": normalise_size(letter), "confidence": 0.9}))
-                elif (sp.attribute == "category" and sp.source == "rules" and sp.end == over[0].end
-                      and sp.value is not None and sp.value == over[0].category):
-                    pass  # the garment the line's name ends with is that garment ("leggings" of "align leggings")
-                elif not (sp.attribute == "brand" and self.lexicon.brand(sp.text, fuzzy=False) == over[0].brand):
+                elif not ((sp.attribute == "brand" and self.lexicon.brand(sp.text, fuzzy=False) == over[0].brand)
+                          # the garment the line's name ends with is that garment ("leggings" of "align leggings")
+                          or (sp.attribute == "category" and sp.source == "rules" and sp.end == over[0].end
+                              and sp.value is not None and sp.value == over[0].category)):
                     continue
             elif (sp.attribute != "size" and sp.source == "tagger" and after_line
                   and LETTER_SIZE.fullmatch(sp.text.lower())):
