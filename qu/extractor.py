@@ -539,8 +539,8 @@ class QUExtractor:
                         and LETTER_SIZE.fullmatch(letter := tail.strip().lower())):
                     # the line took the number of a size the grammar read: the letter after it is the size
                     # ("700 l" in "nuptse 700 l black" is no 700 litres)
-                    out.append(sp.model_copy(update={"text": tail.strip(), "start": sp.end - len(letter),
-                                                     "value": normalise_size(letter), "confidence": 0.9}))
+                    sp = sp.model_copy(update={"text": tail.strip(), "start": sp.end - len(letter),
+                                               "value": normalise_size(letter), "confidence": 0.9})
                 elif not ((sp.attribute == "brand" and self.lexicon.brand(sp.text, fuzzy=False) == over[0].brand)
                           # the garment the line's name ends with is that garment ("leggings" of "align leggings")
                           or (sp.attribute == "category" and sp.source == "rules" and sp.end == over[0].end
