@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -170,6 +171,9 @@ def known_value(attr: str, value: str) -> bool:
     return True
 
 
+_COMPANY = re.compile(r"(?<=\S)(?:\s+(?:inc|ltd|llc|co|corp|corporation|company|gmbh|ag|plc|limited|group))+$")
+
+
 @lru_cache(maxsize=65_536)
 def _canonical(attr: str, value: str) -> str | None:
     """qu's canonical brand, colour, size or condition for a value, by exact lookup (no fuzzy
@@ -180,8 +184,8 @@ def _canonical(attr: str, value: str) -> str | None:
     except ImportError:
         return None
     lex = get_lexicon()
-    if attr == "brand":
-        return lex.brand(value, fuzzy=False)
+    if attr == "brand":  # a company's form of its name is the brand: "Levi Strauss & Co.", "Marks and Spencer plc"
+        return lex.brand(value, fuzzy=False) or lex.brand(_COMPANY.sub("", value), fuzzy=False)
     if attr == "colour":
         return lex.colour(value)
     if attr == "size":  # "Medium" is "m", "32x30" is "w32 l30"; a bare "8" stays "8"

@@ -464,6 +464,10 @@ def test_a_brand_or_colour_under_another_name_matches_by_qus_lexicons(tmp_path, 
     assert not value_matches("gender", "women", "menswear") and not value_matches("gender", "girls", "baby boys")
     # exact lookups only: the brand "Basics" is not a misspelt Asics
     assert not value_matches("brand", "asics", "basics")
+    # a company's form of its name is its brand ("Levi Strauss & Co.", "Marks and Spencer plc", folded)
+    assert value_matches("brand", "levi's", "levi strauss co")
+    assert value_matches("brand", "marks & spencer", "marks and spencer plc")
+    assert not value_matches("brand", "nike", "company")
     listings = [
         Listing(id="a", title="Nuptse puffer jacket", brand="TNF", colour="Gray"),
         Listing(id="b", title="Puffer jacket, black", brand="North Face", colour="Black"),
