@@ -6,9 +6,11 @@ excluded by that field's filter (ESCI products have no category), except the bra
 brand, colour, size, condition: equal, or every word of the asked value is a word of the
 listing's ("w31" matches "W31 L32", "nike" matches "Nike SB"), or the same canonical value
 by qu's lexicons and size grammar ("TNF" is "the north face", "Gray" is "grey", "Medium" is "m",
-"32x30" has "w32"); gender: synonym groups, and
+"32x30" has "w32"); a condition both sides name by qu's lexicons matches its kinds only ("new" is "new with
+tags", "used" is "used - good", "new" is not "used - like new"); gender: synonym groups, and
 "unisex" listings match men and women; category: through `qu.taxonomy.category_path` when qu is
-importable (the asked path is a prefix of the listing's), else words with plurals folded.
+importable (the asked path is a prefix of the listing's, or of a kind a shop's pair or path names), else
+words with plurals folded.
 """
 
 from __future__ import annotations
@@ -192,7 +194,7 @@ def _canonical(attr: str, value: str) -> str | None:
         return normalise_size(value) or normalise_size(f"size {value}")
     if attr == "condition":
         names = {" ".join(words(c)): c for c in lex.condition_alias.values()}
-        return lex.condition_alias.get(key(value)) or names.get(value) or _GRADES.get(value)
+        return lex.condition_alias.get(key(value)) or names.get(value) or _grade(value)
     return None
 
 
@@ -200,6 +202,14 @@ def _canonical(attr: str, value: str) -> str | None:
 # qu's aliases, where "good" alone is no condition of a query ("good boy t shirt")
 _GRADES = {"excellent": "used - like new", "very good": "used - good", "good": "used - good",
            "satisfactory": "used - fair", "fair": "used - fair", "poor": "used - fair"}
+
+
+def _grade(value: str) -> str | None:
+    """A listing's grade, also after "used" (Depop's "Used - Excellent") or before what it says of the wear
+    ("Good - some signs of wear"), as qu's canonical condition; None where the value opens with no grade."""
+    ws = value.split()
+    ws = ws[1:] if ws[:1] == ["used"] else ws
+    return next((g for n in (2, 1) if (g := _GRADES.get(" ".join(ws[:n])))), None)
 
 
 @lru_cache(maxsize=4096)
@@ -231,8 +241,12 @@ def value_matches(attr: str, asked: str, have: str) -> bool:
     if attr in ("brand", "colour", "size", "condition"):
         ca, ch = _canonical(attr, asked), _canonical(attr, have)
         if ca is not None and ch is not None:
-            if ca == ch or (attr in ("size", "condition") and set(words(ca)) <= set(words(ch))):
+            if ca == ch or (attr == "size" and set(words(ca)) <= set(words(ch))):
                 return True
+            # a condition and the kinds of it: "new" is new with tags too, "used" every grade of used; but "used
+            # - like new" is no "new", whatever words the two share
+            if attr == "condition":
+                return words(ch)[: len(words(ca))] == words(ca)
     if attr == "gender":
         return _gender_key(h) in _GENDER_MATCH.get(_gender_key(a), {_gender_key(a)})
     if attr == "category":

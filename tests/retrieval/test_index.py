@@ -458,6 +458,13 @@ def test_a_brand_or_colour_under_another_name_matches_by_qus_lexicons(tmp_path, 
     assert value_matches("condition", "used", "very good") and value_matches("condition", "used", "satisfactory")
     assert not value_matches("condition", "new", "very good")
     assert not value_matches("condition", "new with tags", "good")
+    # ... also after "used" (Depop's "Used - Excellent") or before what it says of the wear; and a used item "like
+    # new" is no "new", though the two share a word
+    assert value_matches("condition", "used like new", "used excellent")
+    assert value_matches("condition", "used", "good some signs of wear")
+    assert not value_matches("condition", "new", "like new") and value_matches("condition", "used", "like new")
+    assert value_matches("condition", "new", "new without tags")
+    assert not value_matches("condition", "new with tags", "new")
     # departments as marketplaces name them, and a gender named by a value's first word that names one
     assert value_matches("gender", "women", "womenswear") and value_matches("gender", "men", "menswear")
     assert value_matches("gender", "girls", "girls clothing") and value_matches("gender", "boys", "baby boys")
