@@ -255,8 +255,8 @@ def compare_reports(before: str | Path, after: str | Path, top: int = 10, plot: 
         raise ReportError(f"{before} and {after} share no stage")
     out: dict = {"before": str(before), "after": str(after), "queries": len(queries),
                  "left_out": len(a) + len(b) - 2 * len(queries), "stages": {}}
-    for stage in stages:
-        x, y = [a[q][stage] for q in queries], [b[q][stage] for q in queries]
+    points = {stage: ([a[q][stage] for q in queries], [b[q][stage] for q in queries]) for stage in stages}
+    for stage, (x, y) in points.items():
         moved = sorted(((yi - xi, q, xi, yi) for q, xi, yi in zip(queries, x, y, strict=True) if yi != xi),
                        key=lambda m: (-m[0], m[1]))
         out["stages"][stage] = {
@@ -267,8 +267,7 @@ def compare_reports(before: str | Path, after: str | Path, top: int = 10, plot: 
         }
     _print_comparison(out)
     if plot is not None:
-        _plot_comparison(out, {stage: ([a[q][stage] for q in queries], [b[q][stage] for q in queries])
-                               for stage in stages}, plot)
+        _plot_comparison(out, points, plot)
     return out
 
 
